@@ -1,0 +1,130 @@
+"""Argument checks with one message shape, shared by every module.
+
+Messages follow Keras: "Argument `name` must be <expected>. Received: name=<value>".
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+
+class ConfusionWarning(UserWarning):
+    """Warnings from keras-confusion: invalid samples, degenerate objectives."""
+
+
+def arg_error(name: str, value, expected: str) -> ValueError:
+    shown = value if isinstance(value, str) and value.startswith("<") else repr(value)
+    return ValueError(f"Argument `{name}` must be {expected}. Received: {name}={shown}")
+
+
+def warn(message: str, stacklevel: int = 3) -> None:
+    warnings.warn(message, ConfusionWarning, stacklevel=stacklevel)
+
+
+def check_num_classes(num_classes, *, allow_none: bool = True):
+    if num_classes is None and allow_none:
+        return None
+    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)):
+        raise arg_error("num_classes", num_classes, "an integer >= 2")
+    if num_classes < 2:
+        raise arg_error("num_classes", num_classes, "an integer >= 2")
+    return int(num_classes)
+
+
+def check_probability(name: str, value, *, open_low=False, open_high=False) -> float:
+    low, high = ("(" if open_low else "["), (")" if open_high else "]")
+    expected = f"a number in the range {low}0, 1{high}"
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise arg_error(name, value, expected) from None
+    if not np.isfinite(v) or v < 0 or v > 1 or (open_low and v == 0) or (open_high and v == 1):
+        raise arg_error(name, value, expected)
+    return v
+
+
+def check_positive(name: str, value) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise arg_error(name, value, "a number > 0") from None
+    if not np.isfinite(v) or v <= 0:
+        raise arg_error(name, value, "a number > 0")
+    return v
+
+
+def check_non_negative(name: str, value) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise arg_error(name, value, "a number >= 0") from None
+    if not np.isfinite(v) or v < 0:
+        raise arg_error(name, value, "a number >= 0")
+    return v
+
+
+def check_zero_division(value) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise arg_error("zero_division", value, "a finite number such as 0.0 or 1.0") from None
+    if not np.isfinite(v):
+        raise arg_error("zero_division", value, "a finite number such as 0.0 or 1.0")
+    return v
+
+
+def check_threshold(threshold, name: str = "threshold"):
+    """A scalar in [0, 1], or a 1-D sequence of them (one per label)."""
+    arr = np.asarray(threshold, dtype="float64") if not hasattr(threshold, "shape") else None
+    if arr is None:
+        return threshold  # a tensor: checked by the caller if concrete
+    if arr.ndim > 1 or arr.size == 0:
+        raise arg_error(name, threshold, "a number in [0, 1] or a 1-D sequence of them")
+    if not np.all(np.isfinite(arr)) or np.any(arr < 0) or np.any(arr > 1):
+        raise arg_error(name, threshold, "in the range [0, 1]")
+    return float(arr) if arr.ndim == 0 else arr
+
+
+def check_cost_matrix(cost_matrix, num_classes: int | None = None, name: str = "cost_matrix"):
+    """A finite, non-negative (K, K) matrix, rows true class, columns decision.
+
+    Negative entries (gains) are refused: adding a constant to a row never changes
+    which decision is best, so gains can always be written as costs >= 0.
+    """
+    try:
+        cm = np.asarray(cost_matrix, dtype="float64")
+    except (TypeError, ValueError):
+        raise arg_error(name, cost_matrix, "a square (K, K) array of numbers") from None
+    if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or cm.shape[0] < 2:
+        raise arg_error(
+            name,
+            f"<array of shape {cm.shape}>",
+            "a square (K, K) array with K >= 2 (rows: true class, columns: decision)",
+        )
+    if num_classes is not None and cm.shape[0] != num_classes:
+        raise arg_error(
+            name,
+            f"<array of shape {cm.shape}>",
+            f"of shape ({num_classes}, {num_classes}) to match num_classes={num_classes}",
+        )
+    if not np.all(np.isfinite(cm)):
+        raise arg_error(name, cost_matrix, "finite (no NaN or inf)")
+    if np.any(cm < 0):
+        raise arg_error(
+            name,
+            cost_matrix,
+            "non-negative (write gains as costs: subtract each row from its maximum, "
+            "which leaves the best decisions unchanged)",
+        )
+    return cm
+
+
+AVERAGES = ("binary", "macro", "micro", "weighted", None)
+
+
+def check_average(average):
+    if average not in AVERAGES:
+        raise arg_error("average", average, 'one of "binary", "macro", "micro", "weighted", None')
+    return average

@@ -1,0 +1,533 @@
+"""Confusion counts: hard (decisions), soft (expected, differentiable), per threshold.
+
+A confusion matrix is a ``(..., K, K)`` tensor: rows are the true class, columns the
+predicted class (scikit-learn's orientation). Binary is ``K = 2`` with class 1
+positive: ``[[TN, FP], [FN, TP]]``, so ``tn, fp, fn, tp = ravel(cm)``.
+
+The task is always explicit, never guessed from the values of a batch:
+
+* binary (the default): ``y_true`` in {0, 1} and ``y_pred`` the score of class 1, of
+  the same shape (a trailing axis of size 1 on either is ignored);
+* multiclass (``num_classes=K`` and ``y_pred`` of shape ``(..., K)``): ``y_true``
+  integer labels ``(...)`` or one-hot ``(..., K)``;
+* multilabel (``multilabel=True``): ``y_true`` and ``y_pred`` of shape ``(..., L)``,
+  giving an ``(L, 2, 2)`` stack.
+
+Any further leading axes (the pixels of a segmentation map) are samples.
+
+Decision rule: a sample is positive when ``score >= threshold`` (scikit-learn's rule;
+Keras' own metrics use ``>``). With ``from_logits=True`` the rule is
+``sigmoid(logit) >= threshold``, evaluated exactly as ``logit >= log(t / (1 - t))``.
+Scores are compared in their own dtype. Multiclass decisions are the argmax (the first
+maximum on ties, as NumPy).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_confusion import _backend
+from keras_confusion._validation import arg_error, check_num_classes, check_threshold
+
+__all__ = ["confusion_matrix", "soft_confusion_matrix", "threshold_confusion_matrices"]
+
+
+# --------------------------------------------------------------------------- format
+
+
+@dataclass
+class _Formatted:
+    """Inputs flattened to samples: what every counting path works on."""
+
+    task: str  # "binary" | "multiclass" | "multilabel"
+    num_classes: int  # K
+    num_labels: int  # L (1 unless multilabel)
+    y_true: object  # (N, L) for binary/multilabel; (N,) sparse or (N, K) one-hot
+    y_pred: object  # (N, L) for binary/multilabel; (N, K) multiclass
+    sample_weight: object  # (N, L) or (N,) float, or None
+    one_hot: bool = False
+
+
+def _shape(x) -> tuple:
+    return tuple(None if d is None else int(d) for d in x.shape)
+
+
+def _compatible(a: tuple, b: tuple) -> bool:
+    return len(a) == len(b) and all(x is None or y is None or x == y for x, y in zip(a, b))
+
+
+def _drop_trailing_one(shape: tuple) -> tuple:
+    return shape[:-1] if len(shape) >= 1 and shape[-1] == 1 else shape
+
+
+def _to_tensor(x, dtype=None):
+    if isinstance(x, (list, tuple)):
+        x = np.asarray(x)
+    return ops.convert_to_tensor(x, dtype=dtype)
+
+
+def _float_dtype(x) -> str:
+    """Count in at least float32: half-precision counts overflow at 65,504."""
+    dtype = keras.backend.standardize_dtype(x.dtype)
+    return dtype if dtype in ("float32", "float64") else "float32"
+
+
+def _format(y_true, y_pred, num_classes, multilabel, sample_weight) -> _Formatted:
+    num_classes = check_num_classes(num_classes)
+    y_true = _to_tensor(y_true)
+    y_pred = _to_tensor(y_pred)
+    if keras.backend.standardize_dtype(y_pred.dtype) not in ("float16", "bfloat16", "float32",
+                                                             "float64"):
+        y_pred = ops.cast(y_pred, "float32")
+    ts, ps = _shape(y_true), _shape(y_pred)
+
+    if multilabel:
+        if num_classes not in (None, 2):
+            raise arg_error("num_classes", num_classes, "None or 2 when multilabel=True")
+        if len(ps) < 1 or ps[-1] is None:
+            raise arg_error("y_pred", f"<tensor of shape {ps}>",
+                            "of shape (..., num_labels) with a known last axis when multilabel=True")
+        if not _compatible(ts, ps):
+            raise arg_error("y_true", f"<tensor of shape {ts}>",
+                            f"of the same shape as y_pred {ps} when multilabel=True")
+        n_labels = ps[-1]
+        sample_shape, sample_ref = ps, y_pred
+        fmt = _Formatted("multilabel", 2, n_labels, ops.reshape(y_true, (-1, n_labels)),
+                         ops.reshape(y_pred, (-1, n_labels)), None)
+    elif num_classes is not None and (num_classes > 2 or (len(ps) >= 1 and ps[-1] == 2)):
+        k = num_classes
+        if len(ps) < 1 or ps[-1] != k:
+            raise arg_error(
+                "y_pred", f"<tensor of shape {ps}>",
+                f"of shape (..., {k}) to match num_classes={k} (one score per class)")
+        sample_shape, sample_ref = ps[:-1], y_pred[..., 0]
+        if len(ts) == len(ps) and ts[-1] == k:
+            one_hot = True
+            if not _compatible(ts, ps):
+                raise arg_error("y_true", f"<tensor of shape {ts}>",
+                                f"one-hot of shape {ps} or integer labels of shape {ps[:-1]}")
+            y_true = ops.reshape(y_true, (-1, k))
+        else:
+            one_hot = False
+            if len(ts) == len(ps) and ts[-1] == 1:
+                ts = ts[:-1]
+            if not _compatible(ts, sample_shape):
+                raise arg_error("y_true", f"<tensor of shape {_shape(y_true)}>",
+                                f"integer labels of shape {sample_shape} or one-hot of shape {ps}")
+            y_true = ops.reshape(y_true, (-1,))
+        fmt = _Formatted("multiclass", k, 1, y_true, ops.reshape(y_pred, (-1, k)), None, one_hot)
+    else:
+        ps0, ts0 = _drop_trailing_one(ps), _drop_trailing_one(ts)
+        if not _compatible(ts0, ps0):
+            hint = "" if num_classes else (
+                " (for multiclass scores pass num_classes=K; for several binary "
+                "labels per sample pass multilabel=True)")
+            raise arg_error("y_true", f"<tensor of shape {ts}>",
+                            f"of the same shape as y_pred {ps}{hint}")
+        sample_shape = ps0
+        sample_ref = y_pred[..., 0] if len(ps0) < len(ps) else y_pred
+        fmt = _Formatted("binary", 2, 1, ops.reshape(y_true, (-1, 1)),
+                         ops.reshape(y_pred, (-1, 1)), None)
+
+    if sample_weight is not None:
+        fmt.sample_weight = _format_weight(sample_weight, sample_shape, sample_ref, fmt)
+    return fmt
+
+
+def _format_weight(sample_weight, sample_shape: tuple, sample_ref, fmt: _Formatted):
+    """Broadcast weights to the samples (``(B,)`` weights a whole ``(B, H, W)`` map)."""
+    w = _to_tensor(sample_weight)
+    w = ops.cast(w, _float_dtype(w) if "float" in str(w.dtype) else "float32")
+    ws = _shape(w)
+    while len(ws) > len(sample_shape) and ws[-1] == 1:
+        w, ws = ops.squeeze(w, -1), ws[:-1]
+    ok = len(ws) <= len(sample_shape) and all(
+        a in (1, None) or b is None or a == b for a, b in zip(ws, sample_shape))
+    if not ok:
+        raise arg_error("sample_weight", f"<tensor of shape {_shape(w)}>",
+                        f"a scalar or of a shape that broadcasts to the samples {sample_shape}")
+    for _ in range(len(sample_shape) - len(ws)):
+        w = ops.expand_dims(w, -1)
+    # Broadcast by arithmetic against the samples: works with unknown batch sizes.
+    w = w + ops.zeros_like(sample_ref, dtype=w.dtype)
+    if fmt.task == "multiclass":
+        return ops.reshape(w, (-1,))
+    return ops.reshape(w, (-1, fmt.num_labels))
+
+
+# ----------------------------------------------------------------- eager validation
+
+
+def _validate_values(fmt: _Formatted, *, from_logits: bool, soft: bool) -> None:
+    """Eagerly check values; skipped for symbolic tensors (tallied instead)."""
+    tensors = [fmt.y_true, fmt.y_pred] + ([fmt.sample_weight] if fmt.sample_weight is not None
+                                          else [])
+    if any(_backend.is_symbolic(t) for t in tensors):
+        return
+    y_true = np.asarray(ops.convert_to_numpy(fmt.y_true), dtype="float64")
+    y_pred = np.asarray(ops.convert_to_numpy(fmt.y_pred), dtype="float64")
+
+    bad = ~np.isfinite(y_pred)
+    if bad.any():
+        i = int(np.argwhere(bad)[0][0])
+        raise arg_error("y_pred", f"<{y_pred[np.unravel_index(np.argmax(bad), bad.shape)].item()} "
+                        f"at sample {i}>",
+                        "finite scores (NaN or inf is not a prediction; it is not counted "
+                        "as a negative)")
+    if not from_logits:
+        tol = 1e-6
+        bad = (y_pred < -tol) | (y_pred > 1 + tol)
+        if bad.any():
+            idx = np.unravel_index(np.argmax(bad), bad.shape)
+            raise arg_error("y_pred", f"<{y_pred[idx].item()} at sample {idx[0]}>",
+                            "probabilities in [0, 1] (pass from_logits=True for logits)")
+
+    k = fmt.num_classes
+    if fmt.task == "multiclass" and not fmt.one_hot:
+        bad = ~((y_true >= 0) & (y_true < k) & (y_true == np.round(y_true)))
+        expected = f"integer class labels in {{0, ..., {k - 1}}} (num_classes={k})"
+    elif fmt.task == "multiclass":
+        row_sum = y_true.sum(axis=-1)
+        if soft:
+            bad = (np.any((y_true < 0) | (y_true > 1), axis=-1) | (np.abs(row_sum - 1) > 1e-4))
+            expected = "one-hot rows (or label distributions summing to 1)"
+        else:
+            bad = np.any((y_true != 0) & (y_true != 1), axis=-1) | (row_sum != 1)
+            expected = "one-hot rows with exactly one 1"
+        bad = bad[:, None]
+    elif soft:
+        bad = ~((y_true >= 0) & (y_true <= 1))
+        expected = "labels in [0, 1]"
+    else:
+        bad = ~((y_true == 0) | (y_true == 1))
+        expected = "binary labels in {0, 1}"
+    bad = np.asarray(bad)
+    if bad.any():
+        i = int(np.argwhere(bad)[0][0])
+        row = np.atleast_1d(y_true[i])
+        shown = row.item() if row.size == 1 else row.tolist()
+        raise arg_error("y_true", f"<{shown} at sample {i}>", expected)
+
+    if fmt.sample_weight is not None:
+        w = np.asarray(ops.convert_to_numpy(fmt.sample_weight), dtype="float64")
+        bad = ~(np.isfinite(w) & (w >= 0))
+        if bad.any():
+            idx = np.unravel_index(np.argmax(bad), bad.shape)
+            raise arg_error("sample_weight", f"<{w[idx].item()} at sample {idx[0]}>",
+                            "finite and >= 0")
+
+
+# ------------------------------------------------------------------------ hard counts
+
+
+def _logit(p):
+    p = float(p)
+    if p <= 0:
+        return -np.inf
+    if p >= 1:
+        return np.inf
+    return float(np.log(p) - np.log1p(-p))
+
+
+def _threshold_tensor(threshold, fmt: _Formatted, from_logits: bool):
+    dtype = fmt.y_pred.dtype
+    if hasattr(threshold, "shape") and not isinstance(threshold, np.ndarray):
+        t = ops.cast(threshold, dtype)
+        if from_logits:
+            t = ops.log(t) - ops.log1p(-t)
+        return t
+    t = check_threshold(threshold)
+    if np.ndim(t) == 1 and len(t) not in (1, fmt.num_labels):
+        raise arg_error("threshold", threshold,
+                        f"a number or a sequence of {fmt.num_labels} (one per label)")
+    if from_logits:
+        t = np.vectorize(_logit)(t) if np.ndim(t) else _logit(t)
+    return ops.convert_to_tensor(np.asarray(t, dtype=keras.backend.standardize_dtype(dtype)))
+
+
+def _hard_codes(fmt: _Formatted, threshold, from_logits: bool):
+    """Per-decision cell codes ``l*K*K + true*K + pred`` and a validity mask."""
+    k = fmt.num_classes
+    if fmt.task == "multiclass":
+        pred = ops.cast(ops.argmax(fmt.y_pred, axis=-1), "int32")
+        valid = ops.all(ops.isfinite(fmt.y_pred), axis=-1)
+        if fmt.one_hot:
+            yt = fmt.y_true
+            valid = valid & ops.all((yt == 0) | (yt == 1), axis=-1) & (ops.sum(yt, axis=-1) == 1)
+            true = ops.cast(ops.argmax(yt, axis=-1), "int32")
+        else:
+            yt = fmt.y_true
+            if "float" in str(yt.dtype):
+                valid = valid & (yt == ops.round(yt))
+            valid = valid & (yt >= 0) & (yt < k)
+            true = ops.cast(ops.where(valid, yt, ops.zeros_like(yt)), "int32")
+        codes = true * k + pred
+    else:
+        thr = _threshold_tensor(threshold, fmt, from_logits)
+        pred = ops.cast(fmt.y_pred >= thr, "int32")
+        yt = fmt.y_true
+        valid = ops.isfinite(fmt.y_pred) & ((yt == 0) | (yt == 1))
+        true = ops.cast(ops.where(valid, yt, ops.zeros_like(yt)), "int32")
+        label_offset = ops.arange(fmt.num_labels, dtype="int32") * 4
+        codes = label_offset + true * 2 + pred
+    if fmt.sample_weight is not None:
+        w = fmt.sample_weight
+        valid = valid & ops.isfinite(w) & (w >= 0)
+    return codes, valid
+
+
+def _count_codes(codes, valid, weights, num_cells: int):
+    """Bincount of codes; invalid samples go to one extra cell, dropped here."""
+    codes = ops.where(valid, codes, num_cells)
+    codes = ops.reshape(codes, (-1,))
+    if weights is not None:
+        weights = ops.reshape(weights, (-1,))
+    counts = _backend.bincount(codes, weights, num_cells + 1)
+    counts = counts[:num_cells]
+    if weights is None:
+        counts = ops.cast(counts, "int32")
+    return counts, ops.sum(ops.cast(ops.logical_not(valid), "int32"))
+
+
+def _hard_counts(fmt: _Formatted, threshold=0.5, from_logits=False):
+    """``(L, K, K)`` (or ``(K, K)``) counts and the number of invalid decisions."""
+    codes, valid = _hard_codes(fmt, threshold, from_logits)
+    w = fmt.sample_weight
+    if w is not None and fmt.task != "multiclass":
+        w = ops.broadcast_to(w, ops.shape(codes))
+    k, n_labels = fmt.num_classes, fmt.num_labels
+    counts, invalid = _count_codes(codes, valid, w, n_labels * k * k)
+    shape = (n_labels, k, k) if fmt.task == "multilabel" else (k, k)
+    return ops.reshape(counts, shape), invalid
+
+
+def confusion_matrix(
+    y_true,
+    y_pred,
+    num_classes=None,
+    *,
+    multilabel=False,
+    threshold=0.5,
+    from_logits=False,
+    sample_weight=None,
+):
+    """Hard confusion matrix from decisions.
+
+    Args:
+        y_true: true labels. Binary: array-like of shape ``(n_samples,)`` or
+            ``(n_samples, 1)`` in {0, 1}. Multiclass: integer labels of shape
+            ``(n_samples,)`` or one-hot ``(n_samples, K)``. Multilabel:
+            ``(n_samples, L)`` in {0, 1}. Extra leading axes are samples.
+        y_pred: scores. Binary: the probability (or logit) of class 1, same shape as
+            ``y_true``. Multiclass: ``(n_samples, K)``. Multilabel: ``(n_samples, L)``.
+        num_classes: ``K`` for a multiclass task; ``None`` (binary) by default. With
+            ``num_classes=2`` and a last axis of 2 in ``y_pred``, the two columns are
+            class scores and the decision is their argmax. Defaults to `None`.
+        multilabel: count one ``(2, 2)`` matrix per label. Defaults to `False`.
+        threshold: positive when ``score >= threshold``; a sequence gives one threshold
+            per label in the multilabel case. Ignored for multiclass. Defaults to `0.5`.
+        from_logits: whether ``y_pred`` holds logits (never inferred from the values).
+            Defaults to `False`.
+        sample_weight: optional weights of a shape that broadcasts to the samples
+            (e.g. ``(n_samples,)``). Defaults to `None`.
+
+    Returns:
+        ``(K, K)`` counts (``(L, 2, 2)`` when multilabel), rows true, columns
+        predicted: int32 without weights, float with them.
+
+    Raises:
+        ValueError: eagerly, on labels outside the classes, non-finite scores,
+            probabilities outside [0, 1], negative weights or mismatched shapes.
+
+    Example:
+
+    >>> cm = confusion_matrix([0, 1, 1, 0], [0.2, 0.7, 0.4, 0.5])
+    >>> keras.ops.convert_to_numpy(cm).tolist()
+    [[1, 1], [1, 1]]
+    """
+    fmt = _format(y_true, y_pred, num_classes, multilabel, sample_weight)
+    _validate_values(fmt, from_logits=from_logits, soft=False)
+    cm, _ = _hard_counts(fmt, threshold, from_logits)
+    return cm
+
+
+# ------------------------------------------------------------------------ soft counts
+
+
+def _soft_counts(fmt: _Formatted, from_logits=False):
+    dtype = _float_dtype(fmt.y_pred)
+    logits_or_p = ops.cast(fmt.y_pred, dtype)
+    w = None if fmt.sample_weight is None else ops.cast(fmt.sample_weight, dtype)
+    if fmt.task == "multiclass":
+        p = ops.softmax(logits_or_p, axis=-1) if from_logits else logits_or_p
+        if fmt.one_hot:
+            y = ops.cast(fmt.y_true, dtype)
+        else:
+            y = ops.one_hot(ops.cast(fmt.y_true, "int32"), fmt.num_classes, dtype=dtype)
+        if w is not None:
+            y = y * ops.expand_dims(w, -1)
+        return ops.matmul(ops.transpose(y), p)
+    if from_logits:
+        p, q = ops.sigmoid(logits_or_p), ops.sigmoid(-logits_or_p)
+    else:
+        p, q = logits_or_p, 1.0 - logits_or_p
+    t = ops.cast(fmt.y_true, dtype)
+    if w is not None:
+        pos, neg = t * w, (1.0 - t) * w
+    else:
+        pos, neg = t, 1.0 - t
+    tp, fn = ops.sum(pos * p, axis=0), ops.sum(pos * q, axis=0)
+    fp, tn = ops.sum(neg * p, axis=0), ops.sum(neg * q, axis=0)
+    cm = ops.stack([ops.stack([tn, fp], axis=-1), ops.stack([fn, tp], axis=-1)], axis=-2)
+    return cm if fmt.task == "multilabel" else cm[0]
+
+
+def soft_confusion_matrix(
+    y_true,
+    y_pred,
+    num_classes=None,
+    *,
+    multilabel=False,
+    from_logits=False,
+    sample_weight=None,
+):
+    """Soft (expected) confusion matrix: differentiable counts for losses.
+
+    ``C[i, j] = sum_n w_n * y[n, i] * p[n, j]``: the expected counts if each sample's
+    decision were drawn from the model's own distribution. It equals the hard matrix
+    when probabilities are exactly 0 or 1, and its entries sum to the total weight.
+
+    Args:
+        y_true: as for `confusion_matrix`; soft labels (in [0, 1], or distributions
+            over the classes) are accepted.
+        y_pred: probabilities, or logits with ``from_logits=True``.
+        num_classes: ``K`` for a multiclass task. Defaults to `None` (binary).
+        multilabel: one ``(2, 2)`` matrix per label. Defaults to `False`.
+        from_logits: apply sigmoid (binary, multilabel) or softmax (multiclass) first.
+            Defaults to `False`.
+        sample_weight: optional weights broadcastable to the samples. Defaults to
+            `None`.
+
+    Returns:
+        Float ``(K, K)`` (``(L, 2, 2)`` when multilabel), at least float32.
+
+    Example:
+
+    >>> cm = soft_confusion_matrix([0, 1], [0.25, 0.75])
+    >>> keras.ops.convert_to_numpy(cm).tolist()
+    [[0.75, 0.25], [0.25, 0.75]]
+    """
+    fmt = _format(y_true, y_pred, num_classes, multilabel, sample_weight)
+    _validate_values(fmt, from_logits=from_logits, soft=True)
+    return _soft_counts(fmt, from_logits)
+
+
+# ---------------------------------------------------------------- per-threshold counts
+
+
+def thresholds_grid(num_thresholds: int, *, spacing: str = "linear") -> np.ndarray:
+    """``num_thresholds`` thresholds in [0, 1], sorted.
+
+    ``spacing="linear"`` is uniform in probability (both ends included);
+    ``spacing="logit"`` is uniform in logit space between logit(1e-7) and
+    logit(1 - 1e-7), which resolves the scores of rare events near 0 and 1.
+    """
+    if isinstance(num_thresholds, bool) or not isinstance(num_thresholds, (int, np.integer)) \
+            or num_thresholds < 2:
+        raise arg_error("num_thresholds", num_thresholds, "an integer >= 2")
+    if spacing == "linear":
+        return np.linspace(0.0, 1.0, int(num_thresholds))
+    if spacing == "logit":
+        edge = np.log(1e-7) - np.log1p(-1e-7)
+        return 1.0 / (1.0 + np.exp(-np.linspace(edge, -edge, int(num_thresholds))))
+    raise arg_error("spacing", spacing, '"linear" or "logit"')
+
+
+def _check_thresholds(thresholds) -> np.ndarray:
+    if isinstance(thresholds, (int, np.integer)) and not isinstance(thresholds, bool):
+        return thresholds_grid(int(thresholds))
+    try:
+        arr = np.asarray(thresholds, dtype="float64")
+    except (TypeError, ValueError):
+        raise arg_error("thresholds", thresholds,
+                        "an integer >= 2 or a 1-D sequence of thresholds in [0, 1]") from None
+    if arr.ndim != 1 or arr.size == 0:
+        raise arg_error("thresholds", thresholds,
+                        "an integer >= 2 or a non-empty 1-D sequence of thresholds in [0, 1]")
+    if not np.all(np.isfinite(arr)) or np.any((arr < 0) | (arr > 1)):
+        raise arg_error("thresholds", thresholds, "thresholds in the range [0, 1]")
+    return arr
+
+
+def _threshold_counts(fmt: _Formatted, thresholds: np.ndarray, from_logits: bool):
+    """``(T, 2, 2)`` counts in the order of ``thresholds`` plus the invalid tally.
+
+    One pass: each score's bucket is the number of thresholds ``<=`` it, positives and
+    negatives are histogrammed over ``T + 1`` buckets, and a reverse cumulative sum
+    gives the positive decisions at every threshold: O(N log T + T), never O(N * T).
+    """
+    order = np.argsort(thresholds, kind="stable")
+    sorted_thr = thresholds[order]
+    if from_logits:
+        sorted_thr = np.vectorize(_logit)(sorted_thr)
+    n_thr = len(sorted_thr)
+    dtype = keras.backend.standardize_dtype(fmt.y_pred.dtype)
+    scores = ops.reshape(fmt.y_pred, (-1,))
+    edges = ops.convert_to_tensor(sorted_thr.astype(dtype))
+    # Non-finite scores are invalid; give them a finite stand-in before searching.
+    finite = ops.isfinite(scores)
+    bucket = ops.searchsorted(edges, ops.where(finite, scores, ops.zeros_like(scores)),
+                              side="right")
+    bucket = ops.cast(bucket, "int32")
+    yt = ops.reshape(fmt.y_true, (-1,))
+    valid = finite & ((yt == 0) | (yt == 1))
+    w = fmt.sample_weight
+    if w is not None:
+        w = ops.reshape(w, (-1,))
+        valid = valid & ops.isfinite(w) & (w >= 0)
+    true = ops.cast(ops.where(valid, yt, ops.zeros_like(yt)), "int32")
+    counts, invalid = _count_codes(true * (n_thr + 1) + bucket, valid, w, 2 * (n_thr + 1))
+    hist = ops.reshape(counts, (2, n_thr + 1))
+    # tail[c, b] = number of class-c samples in buckets >= b.
+    tail = ops.flip(ops.cumsum(ops.flip(hist, axis=1), axis=1), axis=1)
+    fp, tp = tail[0, 1:], tail[1, 1:]
+    tn, fn = tail[0, 0] - fp, tail[1, 0] - tp
+    cm = ops.stack([ops.stack([tn, fp], axis=-1), ops.stack([fn, tp], axis=-1)], axis=-2)
+    if not np.array_equal(order, np.arange(n_thr)):
+        cm = ops.take(cm, ops.convert_to_tensor(np.argsort(order).astype("int32")), axis=0)
+    return cm, invalid
+
+
+def threshold_confusion_matrices(
+    y_true, y_score, thresholds, *, from_logits=False, sample_weight=None
+):
+    """Binary confusion matrices at many thresholds at once.
+
+    Args:
+        y_true: binary labels in {0, 1}, array-like of shape ``(n_samples,)``.
+        y_score: scores of class 1, same shape.
+        thresholds: an integer ``T`` (``T`` thresholds evenly spaced in [0, 1]) or a
+            1-D sequence of thresholds in [0, 1], in any order.
+        from_logits: whether ``y_score`` holds logits; thresholds stay probabilities.
+            Defaults to `False`.
+        sample_weight: optional weights of shape ``(n_samples,)``. Defaults to `None`.
+
+    Returns:
+        ``(T, 2, 2)`` counts, one ``[[TN, FP], [FN, TP]]`` per threshold, in the order
+        of ``thresholds``; positive when ``score >= threshold``.
+
+    Example:
+
+    >>> cms = threshold_confusion_matrices([0, 1, 1], [0.1, 0.4, 0.8], [0.0, 0.5])
+    >>> keras.ops.convert_to_numpy(cms).tolist()
+    [[[0, 1], [0, 2]], [[1, 0], [1, 1]]]
+    """
+    thresholds = _check_thresholds(thresholds)
+    fmt = _format(y_true, y_score, None, False, sample_weight)
+    _validate_values(fmt, from_logits=from_logits, soft=False)
+    cm, _ = _threshold_counts(fmt, thresholds, from_logits)
+    return cm
