@@ -1,0 +1,286 @@
+"""Matplotlib figures: confusion matrices, curves, threshold search, training history.
+
+matplotlib is imported lazily (install ``keras-confusion[plot]``); every function
+returns a ``matplotlib.figure.Figure`` built without pyplot's global state, so it works
+with any backend (``Agg`` on a server) and never opens a window by itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from keras_confusion import formulas
+from keras_confusion._validation import arg_error
+
+__all__ = [
+    "confusion_matrix",
+    "metric_history",
+    "precision_recall_curve",
+    "roc_curve",
+    "threshold_curve",
+]
+
+_MAX_POINTS = 2000  # a curve with more points looks the same and renders slower
+
+
+def _figure(figsize):
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "keras_confusion.plot needs matplotlib: pip install 'keras-confusion[plot]'"
+        ) from None
+    return Figure(figsize=figsize, layout="constrained")
+
+
+# ---------------------------------------------------------------- confusion matrix
+
+
+def _draw_matrix(ax, values, annot, names, title, cmap, vmax):
+    k = values.shape[0]
+    im = ax.imshow(values, cmap=cmap, vmin=0, vmax=vmax, interpolation="nearest")
+    ticks = np.arange(k)
+    label_size = 10 if k <= 10 else max(6, 10 - (k - 10) // 3)
+    ax.set_xticks(ticks, [str(n) for n in names], fontsize=label_size,
+                  rotation=45 if k > 5 or max(len(str(n)) for n in names) > 6 else 0,
+                  ha="right" if k > 5 else "center")
+    ax.set_yticks(ticks, [str(n) for n in names], fontsize=label_size)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(title)
+    if annot is not None and k <= 30:
+        size = 10 if k <= 8 else max(6, 10 - (k - 8) // 4)
+        thresh = 0.5 * vmax
+        for i in range(k):
+            for j in range(k):
+                ax.text(j, i, annot[i][j], ha="center", va="center", fontsize=size,
+                        color="white" if values[i, j] > thresh else "black")
+    return im
+
+
+def _matrix_panels(fig, axes, cm, names, panels):
+    """Draw ``"counts"`` and/or ``"true"`` (row-normalised) heatmaps on ``axes``."""
+    k = cm.shape[0]
+    support = cm.sum(axis=1, keepdims=True)
+    for ax, panel in zip(axes, panels, strict=True):
+        if panel == "counts":
+            annot = [[f"{int(c)}" for c in row] for row in cm]
+            im = _draw_matrix(ax, cm, annot, names, "counts", "Blues", max(cm.max(), 1.0))
+        else:
+            rates = np.divide(cm, support, out=np.zeros_like(cm), where=support > 0)
+            fmt = "{:.0%}" if k > 6 else "{:.1%}"
+            annot = [[fmt.format(c) for c in row] for row in rates]
+            im = _draw_matrix(ax, rates, annot, names, "normalised by true class (recall)",
+                              "Blues", 1.0)
+        fig.colorbar(im, ax=ax, shrink=0.8)
+
+
+def confusion_matrix(cm, *, class_names: Sequence[str] | None = None, normalize="both",
+                     title: str | None = None):
+    """Heatmap of a confusion matrix: counts, row-normalised (recall per class), or both.
+
+    Args:
+        cm: ``(K, K)`` counts, rows true, columns predicted.
+        class_names: ``K`` tick labels. Defaults to `None` (``0 ... K-1``).
+        normalize: ``"both"`` (counts beside row-normalised), ``"true"`` (rows sum to
+            1) or `None` (counts). Defaults to `"both"`.
+        title: figure title. Defaults to `None`.
+
+    Returns:
+        A matplotlib Figure.
+
+    Example:
+
+    >>> fig = confusion_matrix([[50, 3], [7, 40]], class_names=["ham", "spam"])
+    """
+    cm = np.asarray(cm, dtype="float64")
+    if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or cm.shape[0] < 2:
+        raise arg_error("cm", f"<array of shape {cm.shape}>", "a (K, K) confusion matrix")
+    if normalize not in ("both", "true", None):
+        raise arg_error("normalize", normalize, '"both", "true" or None')
+    k = cm.shape[0]
+    names = list(range(k)) if class_names is None else list(class_names)
+    if len(names) != k:
+        raise arg_error("class_names", class_names, f"a sequence of {k} names")
+    panels = ["counts", "true"] if normalize == "both" else [normalize or "counts"]
+    side = 3.2 + 0.4 * k
+    fig = _figure((side * len(panels) + 0.8 * len(panels), side))
+    _matrix_panels(fig, fig.subplots(1, len(panels), squeeze=False)[0], cm, names, panels)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+# ------------------------------------------------------------------------- curves
+
+
+def _thin(n: int) -> np.ndarray:
+    """Indices of at most _MAX_POINTS points spread over n, ends kept."""
+    if n <= _MAX_POINTS:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, _MAX_POINTS).round().astype(int))
+
+
+def _stack(y_true, y_score):
+    from keras_confusion.report import _curve_stack, check_labels_scores
+
+    t, s, k = check_labels_scores(y_true, y_score)
+    if k != 2:
+        raise arg_error("y_score", f"<array of shape {s.shape}>", "binary scores of shape (N,)")
+    return _curve_stack(t, s)
+
+
+def _operating_point(ax, thresholds, xs, ys, threshold):
+    if threshold is None or thresholds.size == 0:
+        return
+    # The decision at `threshold` equals the decision at the smallest score >= it.
+    i = min(int(np.searchsorted(thresholds, threshold, side="left")), thresholds.size - 1)
+    ax.plot([xs[i]], [ys[i]], "o", color="C3", markersize=8,
+            label=f"threshold {threshold:g}", zorder=3)
+
+
+def _pr_axes(ax, thresholds, cms, threshold=None):
+    # One extra point at "nothing predicted positive": recall 0, precision 1 (sklearn).
+    precision = formulas.precision(cms, zero_division=1.0)
+    recall = formulas.recall(cms)
+    keep = _thin(len(thresholds))
+    ax.step(np.r_[recall[keep], 0.0], np.r_[precision[keep], 1.0], where="post", color="C0")
+    pos = cms[0, 1].sum() if len(cms) else 0
+    total = cms[0].sum() if len(cms) else 1
+    ax.axhline(pos / total, color="grey", ls=":", lw=1, label=f"chance ({pos / total:.3f})")
+    _operating_point(ax, thresholds, recall, precision, threshold)
+    ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1.02), ylim=(0, 1.02),
+           title="precision-recall")
+    ax.legend(loc="lower left", fontsize=8)
+
+
+def _roc_axes(ax, thresholds, cms, threshold=None):
+    tpr = formulas.recall(cms)
+    fpr = 1.0 - formulas.specificity(cms, zero_division=1.0)
+    keep = _thin(len(thresholds))
+    ax.plot(np.r_[fpr[keep], 0.0], np.r_[tpr[keep], 0.0], color="C0")
+    ax.plot([0, 1], [0, 1], color="grey", ls=":", lw=1, label="chance")
+    _operating_point(ax, thresholds, fpr, tpr, threshold)
+    ax.set(xlabel="false positive rate (1 - specificity)",
+           ylabel="true positive rate (recall)", xlim=(-0.02, 1.02), ylim=(0, 1.02),
+           title="ROC")
+    ax.legend(loc="lower right", fontsize=8)
+
+
+def precision_recall_curve(y_true, y_score, *, threshold=None, title=None):
+    """Precision against recall over every threshold, with an optional operating point.
+
+    Args:
+        y_true: binary labels ``(n_samples,)`` in {0, 1}.
+        y_score: scores of class 1 ``(n_samples,)``.
+        threshold: mark the point where ``score >= threshold``. Defaults to `None`.
+        title: figure title. Defaults to `None`.
+
+    Returns:
+        A matplotlib Figure.
+    """
+    thresholds, cms = _stack(y_true, y_score)
+    fig = _figure((4.5, 4.2))
+    _pr_axes(fig.subplots(), thresholds, cms, threshold)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def roc_curve(y_true, y_score, *, threshold=None, title=None):
+    """ROC curve (recall against false positive rate), with an optional operating point.
+
+    Args and returns as `precision_recall_curve`.
+    """
+    thresholds, cms = _stack(y_true, y_score)
+    fig = _figure((4.5, 4.2))
+    _roc_axes(fig.subplots(), thresholds, cms, threshold)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def threshold_curve(result, *, title=None):
+    """The objective (a metric, or a cost) against the threshold, best one marked.
+
+    Args:
+        result: a `keras_confusion.thresholds.ThresholdResult` (its ``thresholds``,
+            ``values``, ``threshold``, ``value``, ``objective`` and, with a constraint,
+            ``feasible``).
+        title: figure title. Defaults to `None`.
+
+    Returns:
+        A matplotlib Figure.
+    """
+    thresholds = np.asarray(result.thresholds, dtype="float64")
+    values = np.asarray(result.values, dtype="float64")
+    fig = _figure((6.0, 4.0))
+    ax = fig.subplots()
+    keep = _thin(len(thresholds))
+    name = str(getattr(result, "objective", "objective"))
+    ax.plot(thresholds[keep], values[keep], color="C0", label=name)
+    feasible = getattr(result, "feasible", None)
+    if feasible is not None:
+        feasible = np.asarray(feasible, dtype=bool)
+        bad = np.where(feasible, np.nan, values)
+        ax.plot(thresholds[keep], bad[keep], color="C7", lw=3, alpha=0.6,
+                label="constraint not met")
+    ax.axvline(result.threshold, color="C3", ls="--", lw=1)
+    ax.plot([result.threshold], [result.value], "o", color="C3", zorder=3,
+            label=f"chosen {result.threshold:.4g} ({name} {result.value:.4g})")
+    ax.set(xlabel="threshold (positive when score >= threshold)", ylabel=name,
+           title=title or f"{name} versus threshold")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def metric_history(history: Mapping[str, Sequence[float]], *, title=None):
+    """One line per metric over the epochs (e.g. ``model.fit(...).history``).
+
+    Args:
+        history: ``{name: values per epoch}``.
+        title: figure title. Defaults to `None`.
+
+    Returns:
+        A matplotlib Figure.
+
+    Example:
+
+    >>> fig = metric_history({"specificity": [0.7, 0.8, 0.85], "recall": [0.9, 0.88, 0.9]})
+    """
+    if not isinstance(history, Mapping) or not history:
+        raise arg_error("history", history, "a non-empty mapping {name: values per epoch}")
+    fig = _figure((6.0, 4.0))
+    ax = fig.subplots()
+    for name, values in history.items():
+        v = np.asarray(values, dtype="float64").ravel()
+        ax.plot(np.arange(1, v.size + 1), v, marker="o" if v.size <= 30 else None,
+                markersize=3, label=str(name))
+    ax.set(xlabel="epoch", ylabel="value", title=title or "metrics per epoch")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def report_figure(report):
+    """The figure of a `keras_confusion.report.Report`: matrix panels, plus the
+    precision-recall and ROC curves when the report has binary scores."""
+    cm = report.confusion_matrix.astype("float64")
+    k = cm.shape[0]
+    curve = report.curve
+    side = 3.2 + 0.4 * k
+    n_panels = 2 + (2 if curve is not None else 0)
+    width = (side + 0.8) * 2 + (4.2 * 2 if curve is not None else 0)
+    fig = _figure((width, max(side, 3.8)))
+    widths = [side + 0.8, side + 0.8] + ([4.2, 4.2] if curve is not None else [])
+    axes = fig.subplots(1, n_panels, gridspec_kw={"width_ratios": widths})
+    _matrix_panels(fig, axes[:2], cm, report.class_names, ["counts", "true"])
+    if curve is not None:
+        _pr_axes(axes[2], *curve, report.threshold)
+        _roc_axes(axes[3], *curve, report.threshold)
+    return fig

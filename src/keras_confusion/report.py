@@ -1,0 +1,505 @@
+"""Classification report over the whole data set, with bootstrap confidence intervals.
+
+``report(y_true, y_score)`` counts one confusion matrix at the chosen threshold
+(binary) or at the argmax (multiclass) and computes every figure with the formulas of
+`keras_confusion.formulas`, on that matrix and on a ``(R, K, K)`` stack of bootstrap
+replicas.
+
+Bootstrap method. Every figure of the report depends on the samples only through the
+cell of the confusion matrix each falls in. Resampling the ``N`` samples with
+replacement therefore gives a matrix distributed exactly as
+``Multinomial(N, cm / N)`` over the ``K * K`` cells, so the ``R`` replicas are drawn
+at once as one ``(R, K * K)`` multinomial array: the same distribution as the
+per-sample bootstrap, at a cost independent of ``N`` (a stream of 100 M rows
+bootstraps as cheaply as 100 rows). Intervals are percentile intervals: the
+``(1 - confidence) / 2`` and ``(1 + confidence) / 2`` quantiles of each figure over
+the replicas. Cells never observed are never resampled (a class with no predictions
+has precision ``zero_division`` in every replica), as in any nonparametric bootstrap.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+
+import numpy as np
+
+from keras_confusion import formulas
+from keras_confusion._validation import (
+    arg_error,
+    check_cost_matrix,
+    check_num_classes,
+    check_probability,
+)
+
+__all__ = ["Report", "report"]
+
+#: Per-class figures of the table, in column order, with the formula computing each.
+PER_CLASS = {
+    "precision": formulas.precision,
+    "recall": formulas.recall,
+    "specificity": formulas.specificity,
+    "f1": formulas.f1,
+}
+#: Whole-matrix figures.
+OVERALL = {
+    "accuracy": formulas.accuracy,
+    "balanced_accuracy": formulas.balanced_accuracy,
+    "mcc": formulas.mcc,
+    "cohen_kappa": formulas.cohen_kappa,
+}
+
+
+# ------------------------------------------------------------------ counting helpers
+
+
+def count_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
+    """``(K, K)`` int64 counts of integer labels and decisions: one bincount."""
+    codes = y_true.astype(np.intp, copy=False) * num_classes + y_pred
+    return np.bincount(codes, minlength=num_classes * num_classes).reshape(
+        num_classes, num_classes)
+
+
+def bootstrap_matrices(cm, replicas: int, seed=0) -> np.ndarray:
+    """``(R, ..., K, K)`` bootstrap replicas of ``(..., K, K)`` confusion matrices.
+
+    Each replica is the matrix of ``N`` samples drawn with replacement, drawn directly
+    as ``Multinomial(N, cm / N)`` over the cells (see the module docstring): exact, and
+    vectorised over replicas and any leading axes.
+
+    Args:
+        cm: ``(..., K, K)`` non-negative integer counts.
+        replicas: the number ``R`` of replicas.
+        seed: seed of `numpy.random.default_rng`, or a ``Generator``. Defaults to `0`.
+
+    Returns:
+        ``(R, ..., K, K)`` int64 counts; each replica sums to the same ``N``.
+    """
+    cm = np.asarray(cm)
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    k = cm.shape[-1]
+    flat = cm.reshape((*cm.shape[:-2], k * k)).astype(np.int64)
+    n = flat.sum(axis=-1)
+    pvals = flat / np.where(n > 0, n, 1)[..., None]
+    draws = rng.multinomial(n, pvals, size=(replicas, *n.shape))
+    return draws.reshape((replicas, *cm.shape))
+
+
+def _class_expected_cost(cms: np.ndarray, cost: np.ndarray) -> np.ndarray:
+    """Expected cost per sample of each true class: `formulas.expected_cost` row by row."""
+    k = cms.shape[-1]
+    # (..., K, K, K): the matrix with only true class i kept, for each i.
+    rows = cms[..., None, :, :] * np.eye(k)[:, :, None]
+    return formulas.expected_cost(rows, cost)
+
+
+def _curve_stack(y_true: np.ndarray, y_score: np.ndarray):
+    """Exact binary ``(T, 2, 2)`` counts at each distinct score, thresholds ascending.
+
+    Positive when ``score >= threshold``. One sort and two cumulative sums.
+    """
+    order = np.argsort(y_score, kind="stable")[::-1]
+    s, t = y_score[order], y_true[order].astype(np.int64)
+    last = np.r_[np.flatnonzero(np.diff(s)), s.size - 1]  # last index of each distinct score
+    tp = np.cumsum(t)[last]
+    fp = (last + 1) - tp
+    pos, neg = tp[-1] if tp.size else 0, (fp[-1] if fp.size else 0)
+    cms = np.stack([np.stack([neg - fp, fp], -1), np.stack([pos - tp, tp], -1)], -2)
+    return s[last][::-1].copy(), cms[::-1].copy()
+
+
+# ------------------------------------------------------------------------- report
+
+
+class Report:
+    """A confusion matrix with per-class and overall figures and their intervals.
+
+    Build it with `report` (arrays in memory) or `Report.from_confusion_matrix`
+    (counts accumulated elsewhere, e.g. by the command line over a stream).
+
+    Attributes:
+        confusion_matrix: ``(K, K)`` int64 counts, rows true, columns predicted.
+        class_names: the ``K`` class names.
+        table: per-class columns as a dict of lists (``pandas.DataFrame(r.table)``
+            works): ``class``, ``support``, then for each figure its value and
+            ``<figure>_low``, ``<figure>_high`` interval bounds.
+        overall: ``{name: (value, low, high)}`` for accuracy, balanced accuracy,
+            MCC, Cohen's kappa (and expected cost with a cost matrix).
+        bootstrap_matrices: the ``(R, K, K)`` replicas, or `None` when ``R = 0``.
+        threshold: the decision threshold (binary), or `None` (argmax).
+    """
+
+    def __init__(self, confusion_matrix, *, class_names=None, cost_matrix=None,
+                 bootstrap=1000, seed=0, confidence=0.95, threshold=None, curve=None,
+                 zero_division=0.0):
+        cm = np.asarray(confusion_matrix)
+        if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or cm.shape[0] < 2:
+            raise arg_error("confusion_matrix", f"<array of shape {cm.shape}>",
+                            "a (K, K) matrix of counts with K >= 2")
+        if not np.all(np.isfinite(cm)) or np.any(cm < 0) or np.any(cm != np.round(cm)):
+            raise arg_error("confusion_matrix", "<array>", "non-negative integer counts")
+        self.confusion_matrix = cm.astype(np.int64)
+        k = cm.shape[0]
+        self.num_samples = int(cm.sum())
+        self.class_names = _check_class_names(class_names, k)
+        self.cost_matrix = None if cost_matrix is None else check_cost_matrix(cost_matrix, k)
+        self.confidence = check_probability("confidence", confidence, open_low=True,
+                                            open_high=True)
+        if isinstance(bootstrap, bool) or not isinstance(bootstrap, (int, np.integer)) \
+                or bootstrap < 0 or bootstrap == 1:
+            raise arg_error("bootstrap", bootstrap,
+                            "the number of replicas: 0 (no intervals) or an integer >= 2")
+        self.bootstrap = int(bootstrap)
+        self.seed = seed
+        self.threshold = None if threshold is None else float(threshold)
+        self.zero_division = zero_division
+        self.curve = curve  # (thresholds ascending, (T, 2, 2)) for binary scores, or None
+        self.bootstrap_matrices = (bootstrap_matrices(self.confusion_matrix, self.bootstrap,
+                                                      seed) if self.bootstrap else None)
+        self._compute()
+
+    @classmethod
+    def from_confusion_matrix(cls, confusion_matrix, **kwargs) -> Report:
+        """A report from ``(K, K)`` counts; keyword arguments as `report`."""
+        return cls(confusion_matrix, **kwargs)
+
+    # -------------------------------------------------------------------- figures
+
+    def _compute(self):
+        stack = self.confusion_matrix[None]
+        if self.bootstrap_matrices is not None:
+            stack = np.concatenate([stack, self.bootstrap_matrices])
+        q = ((1 - self.confidence) / 2, (1 + self.confidence) / 2)
+        z = self.zero_division
+
+        def split(values):  # (1 + R, ...) -> value, low, high
+            if values.shape[0] == 1:
+                return values[0], np.full_like(values[0], np.nan), np.full_like(values[0], np.nan)
+            low, high = np.quantile(values[1:], q, axis=0)
+            return values[0], low, high
+
+        table = {"class": list(self.class_names),
+                 "support": self.confusion_matrix.sum(axis=1).tolist()}
+        per_class = {name: fn(stack, average=None, zero_division=z)
+                     for name, fn in PER_CLASS.items()}
+        overall = {name: fn(stack, zero_division=z) for name, fn in OVERALL.items()}
+        if self.cost_matrix is not None:
+            per_class["expected_cost"] = _class_expected_cost(stack, self.cost_matrix)
+            overall["expected_cost"] = formulas.expected_cost(stack, self.cost_matrix)
+        for name, values in per_class.items():
+            v, lo, hi = split(values)
+            table[name], table[f"{name}_low"], table[f"{name}_high"] = (
+                v.tolist(), lo.tolist(), hi.tolist())
+        self.table = table
+        self.figures = list(per_class)
+        self.overall = {name: tuple(float(x) for x in split(values))
+                        for name, values in overall.items()}
+
+    # --------------------------------------------------------------------- output
+
+    def _method(self) -> str:
+        if not self.bootstrap:
+            return "no intervals (bootstrap=0)"
+        return (f"{self.confidence:.0%} percentile bootstrap intervals, "
+                f"{self.bootstrap} replicas, seed {self.seed}")
+
+    def to_dict(self) -> dict:
+        """The report as plain JSON-serialisable Python objects (NaN becomes `None`)."""
+
+        def clean(x):
+            return None if isinstance(x, float) and not np.isfinite(x) else x
+
+        classes = []
+        for i, name in enumerate(self.class_names):
+            row = {"class": name, "support": self.table["support"][i]}
+            for fig in self.figures:
+                row[fig] = {"value": clean(self.table[fig][i]),
+                            "low": clean(self.table[f"{fig}_low"][i]),
+                            "high": clean(self.table[f"{fig}_high"][i])}
+            classes.append(row)
+        return {
+            "num_samples": self.num_samples,
+            "class_names": list(self.class_names),
+            "threshold": self.threshold,
+            "confusion_matrix": self.confusion_matrix.tolist(),
+            "cost_matrix": None if self.cost_matrix is None else self.cost_matrix.tolist(),
+            "classes": classes,
+            "overall": {k: {"value": clean(v), "low": clean(lo), "high": clean(hi)}
+                        for k, (v, lo, hi) in self.overall.items()},
+            "intervals": {"method": "percentile bootstrap", "replicas": self.bootstrap,
+                          "confidence": self.confidence, "seed": _jsonable_seed(self.seed)},
+        }
+
+    def to_json(self, path=None, *, indent=2) -> str:
+        """The `to_dict` report as JSON text; also written to ``path`` (whole or not at
+        all) when given."""
+        text = json.dumps(self.to_dict(), indent=indent)
+        if path is not None:
+            write_atomic(path, text.encode())
+        return text
+
+    def _cell(self, fig: str, i: int) -> str:
+        v = self.table[fig][i]
+        lo, hi = self.table[f"{fig}_low"][i], self.table[f"{fig}_high"][i]
+        return _fmt_interval(v, lo, hi)
+
+    def to_text(self) -> str:
+        """A plain-text report: matrix, per-class table and overall figures."""
+        names = [str(n) for n in self.class_names]
+        width = max(8, *(len(n) for n in names))
+        lines = []
+        head = f"{self.num_samples} samples, " + (
+            f"positive when score >= {self.threshold:g}" if self.threshold is not None
+            else "decision: argmax")
+        lines += [head, "", "confusion matrix (rows: true, columns: predicted)"]
+        cw = len(str(int(self.confusion_matrix.max()))) + 2
+        if sum(len(n) for n in names) + len(names) <= 80:
+            cw = max(cw, *(len(n) + 1 for n in names))
+            cols = names
+        else:  # too many classes for names as column headers: number them
+            names = [f"{i} {n}" for i, n in enumerate(names)]
+            width = max(width, *(len(n) for n in names))
+            cols = [str(i) for i in range(len(names))]
+        lines.append(" " * width + "".join(f"{c:>{cw}}" for c in cols))
+        for n, row in zip(names, self.confusion_matrix, strict=True):
+            lines.append(f"{n:<{width}}" + "".join(f"{int(c):>{cw}}" for c in row))
+        lines.append("")
+        fw = 22 if self.bootstrap else 8
+        header = f"{'class':<{width}} {'support':>9}" + "".join(
+            f" {f:>{fw}}" for f in self.figures)
+        lines.append(header)
+        for i, n in enumerate(names):
+            lines.append(f"{n:<{width}} {self.table['support'][i]:>9}" + "".join(
+                f" {self._cell(f, i):>{fw}}" for f in self.figures))
+        lines.append("")
+        for k, (v, lo, hi) in self.overall.items():
+            lines.append(f"{k:<18} {_fmt_interval(v, lo, hi)}")
+        lines += ["", self._method()]
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+    def __repr__(self) -> str:
+        return (f"Report(num_samples={self.num_samples}, num_classes="
+                f"{len(self.class_names)}, bootstrap={self.bootstrap})")
+
+    def plot(self):
+        """The report's figure: the confusion matrix (counts and row-normalised), plus
+        precision-recall and ROC curves for binary scores. Returns a matplotlib Figure."""
+        from keras_confusion import plot
+
+        return plot.report_figure(self)
+
+    def to_html(self, path=None) -> str:
+        """One self-contained HTML page: tables and the figure as a base64 PNG.
+
+        Args:
+            path: where to write the page (written whole or not at all); `None` only
+                returns it. Defaults to `None`.
+
+        Returns:
+            The HTML text.
+        """
+        fig = self.plot()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+        png = base64.b64encode(buf.getvalue()).decode("ascii")
+        esc = html.escape
+        rows = "".join(
+            "<tr><td>" + esc(str(n)) + f"</td><td>{self.table['support'][i]}</td>"
+            + "".join(f"<td>{esc(self._cell(f, i))}</td>" for f in self.figures) + "</tr>"
+            for i, n in enumerate(self.class_names))
+        head = "".join(f"<th>{esc(f)}</th>" for f in ("class", "support", *self.figures))
+        cm_head = "".join(f"<th>{esc(str(n))}</th>" for n in self.class_names)
+        cm_rows = "".join(
+            f"<tr><th>{esc(str(n))}</th>" + "".join(f"<td>{int(c)}</td>" for c in row)
+            + "</tr>" for n, row in zip(self.class_names, self.confusion_matrix, strict=True))
+        overall = "".join(f"<tr><th>{esc(k)}</th><td>{esc(_fmt_interval(*v))}</td></tr>"
+                          for k, v in self.overall.items())
+        decision = (f"positive when score &ge; {self.threshold:g}"
+                    if self.threshold is not None else "decision: argmax")
+        page = f"""<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>Classification report</title>
+<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse;margin:1em 0}}
+td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}</style></head>
+<body><h1>Classification report</h1>
+<p>{self.num_samples} samples, {decision}. {esc(self._method())}.</p>
+<h2>Per class</h2><table><tr>{head}</tr>{rows}</table>
+<h2>Overall</h2><table>{overall}</table>
+<h2>Confusion matrix</h2><p>rows: true class, columns: predicted class</p>
+<table><tr><th></th>{cm_head}</tr>{cm_rows}</table>
+<img alt="report figure" src="data:image/png;base64,{png}">
+</body></html>
+"""
+        if path is not None:
+            write_atomic(path, page.encode("utf-8"))
+        return page
+
+
+def _jsonable_seed(seed):
+    return seed if isinstance(seed, (int, type(None))) else repr(seed)
+
+
+def _fmt_interval(v, lo, hi) -> str:
+    if lo is None or not np.isfinite(lo):
+        return f"{v:.3f}"
+    return f"{v:.3f} [{lo:.3f}, {hi:.3f}]"
+
+
+def _check_class_names(class_names, k: int) -> list:
+    if class_names is None:
+        return [str(i) for i in range(k)]
+    names = list(class_names)
+    if len(names) != k:
+        raise arg_error("class_names", class_names, f"a sequence of {k} names (one per class)")
+    return [str(n) for n in names]
+
+
+def write_atomic(path, data: bytes) -> None:
+    """Write ``data`` to ``path`` whole or not at all: a temporary file in the same
+    directory, then `os.replace`."""
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.basename(path))
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+# ----------------------------------------------------------------------- validation
+
+
+def _first_bad(mask: np.ndarray) -> int:
+    return int(np.argmax(mask))
+
+
+def check_labels_scores(y_true, y_score, num_classes=None):
+    """Validate arrays for `report`: ``(labels (N,) intp, scores, K)``.
+
+    Scores of shape ``(N,)`` or ``(N, 1)`` are binary; ``(N, K)`` with ``K >= 2`` are
+    multiclass (decision: argmax). Labels are integers ``(N,)`` or one-hot ``(N, K)``.
+    """
+    num_classes = check_num_classes(num_classes)
+    try:
+        s = np.asarray(y_score, dtype="float64")
+    except (TypeError, ValueError):
+        raise arg_error("y_score", "<non-numeric array>", "numeric scores") from None
+    if s.ndim == 2 and s.shape[1] == 1:
+        s = s[:, 0]
+    if s.ndim == 1:
+        k = 2
+        if num_classes not in (None, 2):
+            raise arg_error("num_classes", num_classes,
+                            f"2 (or None) for scores of shape {s.shape}; pass (N, K) "
+                            "scores for a multiclass report")
+    elif s.ndim == 2 and s.shape[1] >= 2:
+        k = s.shape[1]
+        if num_classes not in (None, k):
+            raise arg_error("num_classes", num_classes,
+                            f"{k} to match y_score of shape {s.shape}")
+    else:
+        raise arg_error("y_score", f"<array of shape {s.shape}>",
+                        "binary scores (N,) or multiclass scores (N, K)")
+    n = s.shape[0]
+    if n == 0:
+        raise arg_error("y_score", "<empty array>", "at least one sample")
+    bad = ~np.isfinite(s)
+    if bad.any():
+        i = _first_bad(bad.reshape(n, -1).any(axis=1))
+        raise arg_error("y_score", f"<{s[i].tolist()} at sample {i}>",
+                        "finite scores (NaN or inf is not a prediction)")
+    try:
+        t = np.asarray(y_true, dtype="float64")
+    except (TypeError, ValueError):
+        raise arg_error("y_true", "<non-numeric array>", "integer class labels") from None
+    if t.ndim == 2 and t.shape[1] == 1:
+        t = t[:, 0]
+    if t.ndim == 2 and s.ndim == 2 and t.shape == s.shape:
+        bad = ~(np.all((t == 0) | (t == 1), axis=1) & (t.sum(axis=1) == 1))
+        if bad.any():
+            i = _first_bad(bad)
+            raise arg_error("y_true", f"<{t[i].tolist()} at sample {i}>",
+                            "one-hot rows with exactly one 1")
+        t = t.argmax(axis=1).astype("float64")
+    if t.shape != (n,):
+        raise arg_error("y_true", f"<array of shape {t.shape}>",
+                        f"labels of shape ({n},) to match y_score")
+    bad = ~((t >= 0) & (t < k) & (t == np.round(t)))
+    if bad.any():
+        i = _first_bad(bad)
+        raise arg_error("y_true", f"<{t[i].item()} at sample {i}>",
+                        f"integer class labels in {{0, ..., {k - 1}}}")
+    return t.astype(np.intp), s, k
+
+
+def report(
+    y_true,
+    y_score,
+    *,
+    threshold=0.5,
+    num_classes=None,
+    class_names: Sequence[str] | None = None,
+    cost_matrix=None,
+    bootstrap: int = 1000,
+    seed=0,
+    confidence: float = 0.95,
+) -> Report:
+    """A classification report with bootstrap confidence intervals.
+
+    Args:
+        y_true: integer class labels, array-like of shape ``(n_samples,)`` (or one-hot
+            ``(n_samples, K)`` with multiclass scores).
+        y_score: binary scores of class 1, ``(n_samples,)``; or multiclass scores
+            ``(n_samples, K)``, decided by argmax.
+        threshold: binary only: positive when ``score >= threshold``, in the units of
+            ``y_score``. Defaults to `0.5`.
+        num_classes: optional check of ``K``; the task is read from the shape of
+            ``y_score``, never from its values. Defaults to `None`.
+        class_names: ``K`` names for the table and figures. Defaults to `None`
+            (``"0"``, ``"1"``, ...).
+        cost_matrix: optional ``(K, K)`` costs (rows true, columns decision); adds the
+            expected cost per sample, per class and overall. Defaults to `None`.
+        bootstrap: number of bootstrap replicas ``R``; 0 gives no intervals.
+            Defaults to `1000`.
+        seed: seed of the bootstrap. Defaults to `0`.
+        confidence: level of the percentile intervals. Defaults to `0.95`.
+
+    Returns:
+        A `Report`.
+
+    Example:
+
+    >>> r = report([0, 0, 1, 1, 1], [0.1, 0.6, 0.7, 0.8, 0.3], bootstrap=200)
+    >>> r.confusion_matrix.tolist()
+    [[1, 1], [1, 2]]
+    >>> round(r.table["recall"][1], 3)
+    0.667
+    """
+    t, s, k = check_labels_scores(y_true, y_score, num_classes)
+    curve = None
+    if s.ndim == 1:
+        try:
+            thr = float(threshold)
+        except (TypeError, ValueError):
+            raise arg_error("threshold", threshold, "a finite number") from None
+        if not np.isfinite(thr):
+            raise arg_error("threshold", threshold, "a finite number")
+        pred = (s >= thr).astype(np.intp)
+        curve = _curve_stack(t, s)
+    else:
+        thr = None
+        pred = s.argmax(axis=1)
+    return Report(count_matrix(t, pred, k), class_names=class_names, cost_matrix=cost_matrix,
+                  bootstrap=bootstrap, seed=seed, confidence=confidence, threshold=thr,
+                  curve=curve)

@@ -1,0 +1,230 @@
+"""report(): figures against scikit-learn, bootstrap against brute force and coverage."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from sklearn import metrics as skm
+
+from keras_confusion import formulas
+from keras_confusion.report import Report, bootstrap_matrices, report, write_atomic
+
+
+def _binary_data(seed, n, pos_rate=0.2):
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < pos_rate).astype(int)
+    s = np.clip(rng.normal(0.35 + 0.3 * y, 0.2), 0, 1)
+    return y, s
+
+
+@given(seed=st.integers(0, 10_000), n=st.integers(5, 300),
+       threshold=st.sampled_from([0.3, 0.5, 0.7]))
+def test_report_binary_figures_equal_sklearn(seed, n, threshold):
+    y, s = _binary_data(seed, n)
+    r = report(y, s, threshold=threshold, bootstrap=0)
+    pred = (s >= threshold).astype(int)
+    np.testing.assert_array_equal(r.confusion_matrix,
+                                  skm.confusion_matrix(y, pred, labels=[0, 1]))
+    p, rc, f, sup = skm.precision_recall_fscore_support(y, pred, labels=[0, 1],
+                                                        zero_division=0)
+    np.testing.assert_allclose(r.table["precision"], p)
+    np.testing.assert_allclose(r.table["recall"], rc)
+    np.testing.assert_allclose(r.table["f1"], f)
+    np.testing.assert_array_equal(r.table["support"], sup)
+    # Specificity of class c is the recall of "not c".
+    spec = [skm.recall_score(y != c, pred != c, zero_division=0) for c in (0, 1)]
+    np.testing.assert_allclose(r.table["specificity"], spec)
+    assert r.overall["accuracy"][0] == pytest.approx(skm.accuracy_score(y, pred))
+    assert r.overall["mcc"][0] == pytest.approx(skm.matthews_corrcoef(y, pred), abs=1e-12)
+    with np.errstate(all="ignore"):
+        kappa = skm.cohen_kappa_score(y, pred)
+    if np.isfinite(kappa):  # scikit-learn gives NaN where the formula's zero_division is 0
+        assert r.overall["cohen_kappa"][0] == pytest.approx(kappa, abs=1e-12)
+    if len(np.unique(y)) == 2:
+        assert r.overall["balanced_accuracy"][0] == pytest.approx(
+            skm.balanced_accuracy_score(y, pred))
+
+
+@given(seed=st.integers(0, 10_000), k=st.integers(3, 8), n=st.integers(20, 300))
+def test_report_multiclass_figures_equal_sklearn(seed, k, n):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, k, n)
+    scores = rng.random((n, k))
+    scores[np.arange(n), y] += 0.4
+    r = report(y, scores, bootstrap=0)
+    pred = scores.argmax(axis=1)
+    labels = list(range(k))
+    np.testing.assert_array_equal(r.confusion_matrix,
+                                  skm.confusion_matrix(y, pred, labels=labels))
+    p, rc, f, sup = skm.precision_recall_fscore_support(y, pred, labels=labels,
+                                                        zero_division=0)
+    np.testing.assert_allclose(r.table["precision"], p)
+    np.testing.assert_allclose(r.table["recall"], rc)
+    np.testing.assert_allclose(r.table["f1"], f)
+    np.testing.assert_array_equal(r.table["support"], sup)
+    assert r.overall["accuracy"][0] == pytest.approx(skm.accuracy_score(y, pred))
+    assert r.overall["mcc"][0] == pytest.approx(skm.matthews_corrcoef(y, pred), abs=1e-12)
+    assert r.overall["cohen_kappa"][0] == pytest.approx(skm.cohen_kappa_score(y, pred),
+                                                        abs=1e-12)
+    if len(np.unique(y)) == k:
+        assert r.overall["balanced_accuracy"][0] == pytest.approx(
+            skm.balanced_accuracy_score(y, pred))
+
+
+def test_report_one_hot_labels_equal_integer_labels(rng):
+    y = rng.integers(0, 4, 100)
+    scores = rng.random((100, 4))
+    a = report(y, scores, bootstrap=50)
+    b = report(np.eye(4)[y], scores, bootstrap=50)
+    np.testing.assert_array_equal(a.confusion_matrix, b.confusion_matrix)
+    assert a.table == b.table
+
+
+def test_report_expected_cost_per_class_and_overall_equal_brute_force(rng):
+    y = rng.integers(0, 3, 200)
+    scores = rng.random((200, 3))
+    cost = np.array([[0, 1, 4], [2, 0, 1], [8, 3, 0]], dtype=float)
+    r = report(y, scores, cost_matrix=cost, bootstrap=0)
+    per_sample = cost[y, scores.argmax(axis=1)]
+    np.testing.assert_allclose(r.table["expected_cost"],
+                               [per_sample[y == c].mean() for c in range(3)])
+    assert r.overall["expected_cost"][0] == pytest.approx(per_sample.mean())
+
+
+def test_bootstrap_matrices_have_the_distribution_of_per_sample_resampling(rng):
+    # Brute force: resample the N samples with replacement, one bincount over
+    # replica * K * K + cell; compare the spread of recall and precision.
+    y, s = _binary_data(1, 300)
+    cells = y * 2 + (s >= 0.5)
+    cm = np.bincount(cells, minlength=4).reshape(2, 2)
+    r_count = 4000
+    idx = rng.integers(0, cells.size, (r_count, cells.size))
+    codes = (np.arange(r_count)[:, None] * 4 + cells[idx]).ravel()
+    brute = np.bincount(codes, minlength=r_count * 4).reshape(r_count, 2, 2)
+    fast = bootstrap_matrices(cm, r_count, seed=3)
+    assert fast.shape == (r_count, 2, 2)
+    assert np.all(fast.sum(axis=(1, 2)) == cells.size)
+    for fn in (formulas.recall, formulas.precision, formulas.mcc):
+        qa = np.quantile(fn(brute), [0.025, 0.5, 0.975])
+        qb = np.quantile(fn(fast), [0.025, 0.5, 0.975])
+        np.testing.assert_allclose(qa, qb, atol=0.02)
+    np.testing.assert_allclose(brute.mean(axis=0), fast.mean(axis=0), rtol=0.02)
+
+
+def test_bootstrap_95_intervals_cover_true_values_at_nominal_rate():
+    # 200 data sets of 400 samples from known cell probabilities; all replicas of all
+    # data sets are drawn in one vectorised call.
+    rng = np.random.default_rng(123)
+    population = np.array([[0.60, 0.10], [0.08, 0.22]])
+    data = rng.multinomial(400, population.ravel(), size=200).reshape(200, 2, 2)
+    replicas = bootstrap_matrices(data, 1000, seed=7)  # (R, 200, 2, 2)
+    for fn in (formulas.precision, formulas.recall, formulas.specificity, formulas.f1,
+               formulas.mcc, formulas.balanced_accuracy):
+        low, high = np.quantile(fn(replicas), [0.025, 0.975], axis=0)
+        truth = fn(population)
+        coverage = np.mean((low <= truth) & (truth <= high))
+        assert 0.90 <= coverage <= 0.99, (fn.__name__, coverage)
+
+
+def test_report_intervals_are_percentiles_of_its_replicas(rng):
+    y, s = _binary_data(2, 500)
+    r = report(y, s, bootstrap=300, seed=11, confidence=0.9)
+    stack = bootstrap_matrices(r.confusion_matrix, 300, seed=11)
+    np.testing.assert_array_equal(r.bootstrap_matrices, stack)
+    low, high = np.quantile(formulas.recall(stack, average=None), [0.05, 0.95], axis=0)
+    np.testing.assert_allclose(r.table["recall_low"], low)
+    np.testing.assert_allclose(r.table["recall_high"], high)
+    assert all(lo <= v <= hi for v, lo, hi in zip(r.table["recall"], low, high, strict=True))
+
+
+def test_report_without_bootstrap_has_no_intervals(rng):
+    y, s = _binary_data(3, 50)
+    r = report(y, s, bootstrap=0)
+    assert r.bootstrap_matrices is None
+    assert np.all(np.isnan(r.table["f1_low"]))
+    assert "[" not in r.to_text().split("\n\n")[2]
+
+
+def test_report_to_dict_is_json_and_agrees_with_table(rng):
+    y, s = _binary_data(4, 200)
+    r = report(y, s, class_names=["neg", "pos"], cost_matrix=[[0, 1], [5, 0]], bootstrap=100)
+    d = json.loads(r.to_json())
+    assert d["confusion_matrix"] == r.confusion_matrix.tolist()
+    assert [c["class"] for c in d["classes"]] == ["neg", "pos"]
+    assert d["classes"][1]["recall"]["value"] == r.table["recall"][1]
+    assert d["classes"][1]["expected_cost"]["high"] == r.table["expected_cost_high"][1]
+    assert d["overall"]["mcc"]["low"] == r.overall["mcc"][1]
+    assert d["intervals"]["replicas"] == 100
+
+
+def test_report_text_shows_every_class_and_figure(rng):
+    y = rng.integers(0, 20, 2000)
+    scores = rng.random((2000, 20))
+    names = [f"class_{i}" for i in range(20)]
+    text = report(y, scores, class_names=names, bootstrap=50).to_text()
+    for name in names:
+        assert name in text
+    for fig in ("precision", "recall", "specificity", "f1", "balanced_accuracy", "mcc"):
+        assert fig in text
+
+
+def test_report_to_html_is_one_file_with_embedded_png(tmp_path, rng):
+    y, s = _binary_data(5, 300)
+    path = tmp_path / "report.html"
+    page = report(y, s, class_names=["ok", "fraud"], bootstrap=50).to_html(path)
+    assert path.read_text(encoding="utf-8") == page
+    match = re.search(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
+    assert match and base64.b64decode(match.group(1))[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "http://" not in page and "https://" not in page
+    assert "fraud" in page
+    assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
+
+
+def test_write_atomic_leaves_old_file_when_writing_fails(tmp_path, monkeypatch):
+    path = tmp_path / "out.json"
+    path.write_text("old")
+
+    def broken(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("os.replace", broken)
+    with pytest.raises(OSError, match="disk full"):
+        write_atomic(path, b"new")
+    assert path.read_text() == "old"
+    assert list(tmp_path.iterdir()) == [path]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"y_score": [0.1, np.nan, 0.3]}, r"`y_score`.*nan at sample 1"),
+        ({"y_true": [0, 2, 1]}, r"`y_true`.*\{0, \.\.\., 1\}.*2.0 at sample 1"),
+        ({"y_true": [0, 1]}, r"`y_true`.*shape \(3,\)"),
+        ({"class_names": ["a"]}, r"`class_names`.*2 names"),
+        ({"cost_matrix": [[0, 1], [-1, 0]]}, r"`cost_matrix`.*non-negative"),
+        ({"cost_matrix": [[0, 1, 2], [1, 0, 2], [1, 1, 0]]}, r"`cost_matrix`.*\(2, 2\)"),
+        ({"bootstrap": 1}, r"`bootstrap`"),
+        ({"confidence": 1.0}, r"`confidence`"),
+        ({"threshold": float("nan")}, r"`threshold`"),
+        ({"y_score": []}, r"`y_score`.*at least one sample"),
+        ({"num_classes": 3}, r"`num_classes`"),
+    ],
+)
+def test_report_rejects_bad_input_naming_the_argument(kwargs, match):
+    args = {"y_true": [0, 1, 1], "y_score": [0.1, 0.6, 0.3]}
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        report(args.pop("y_true"), args.pop("y_score"), **args)
+
+
+def test_report_from_confusion_matrix_equals_report_on_samples(rng):
+    y, s = _binary_data(6, 400)
+    a = report(y, s, bootstrap=200, seed=5)
+    b = Report.from_confusion_matrix(a.confusion_matrix, bootstrap=200, seed=5)
+    assert a.table == b.table and a.overall == b.overall
