@@ -1,0 +1,332 @@
+"""Threshold tuning, cost-matrix decisions and the Thresholded model."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+from conftest import to_numpy
+from hypothesis import assume, given
+from hypothesis import strategies as st
+from sklearn import metrics as skm
+
+from keras_confusion import formulas
+from keras_confusion.counts import confusion_matrix
+from keras_confusion.thresholds import (
+    Thresholded,
+    cost_decisions,
+    tune_cost_offsets,
+    tune_threshold,
+)
+
+COST = np.array([[0.0, 1.0], [4.0, 0.0]])
+
+
+@st.composite
+def binary_data(draw):
+    """Few distinct scores (many duplicates, hence ties), optional integer weights."""
+    n = draw(st.integers(2, 40))
+    scores = np.array(draw(st.lists(st.integers(0, 8), min_size=n, max_size=n))) / 8.0
+    labels = np.array(draw(st.lists(st.integers(0, 1), min_size=n, max_size=n)))
+    weighted = draw(st.booleans())
+    weights = (np.array(draw(st.lists(st.integers(0, 3), min_size=n, max_size=n)), float)
+               if weighted else None)
+    return labels, scores, weights
+
+
+def _brute_force(y, s, w, case):
+    """Every candidate by sklearn: (thresholds, objective values, feasible mask, cms)."""
+    candidates = np.concatenate([np.unique(s), [np.inf]])
+    values, feasible, cms = [], [], []
+    for t in candidates:
+        pred = (s >= t).astype(int)
+        cm = skm.confusion_matrix(y, pred, labels=[0, 1], sample_weight=w)
+        cms.append(cm)
+        if case == "f1":
+            values.append(skm.f1_score(y, pred, zero_division=0, sample_weight=w))
+        elif case == "mcc":
+            values.append(skm.matthews_corrcoef(y, pred, sample_weight=w))
+        elif case == "cost":
+            values.append((cm * COST).sum() / cm.sum() if cm.sum() > 0 else 0.0)
+        else:  # precision subject to recall >= 0.75
+            values.append(skm.precision_score(y, pred, zero_division=0, sample_weight=w))
+            feasible.append(skm.recall_score(y, pred, zero_division=0, sample_weight=w) >= 0.75)
+    return candidates, np.array(values), np.array(feasible, bool), np.array(cms)
+
+
+def _tune(y, s, w, case):
+    if case == "cost":
+        return tune_threshold(y, s, cost_matrix=COST, sample_weight=w)
+    if case == "constraint":
+        return tune_threshold(y, s, "precision", constraint=("recall", 0.75), sample_weight=w)
+    return tune_threshold(y, s, case, sample_weight=w)
+
+
+@pytest.mark.parametrize("case", ["f1", "mcc", "cost", "constraint"])
+@given(data=binary_data())
+def test_tuned_threshold_equals_brute_force_search_with_sklearn(case, data):
+    y, s, w = data
+    assume(len(np.unique(s)) > 1 and (w is None or w.sum() > 0))
+    candidates, ref, ref_feasible, ref_cms = _brute_force(y, s, w, case)
+    eligible = ref_feasible if case == "constraint" else np.ones(len(ref), bool)
+    if not eligible.any():
+        with pytest.raises(ValueError, match="best reachable is recall="):
+            _tune(y, s, w, case)
+        return
+    result = _tune(y, s, w, case)
+    np.testing.assert_array_equal(result.thresholds, candidates)
+    np.testing.assert_allclose(result.confusion_matrices, ref_cms)
+    np.testing.assert_allclose(result.values, ref, atol=1e-12)
+    best = ref[eligible].min() if case == "cost" else ref[eligible].max()
+    assert result.value == pytest.approx(best, abs=1e-12)
+    # The chosen threshold is one of the (feasible) best candidates, and recounting
+    # the decisions at it reproduces the reported matrix.
+    tied = candidates[eligible & (np.abs(ref - best) <= 1e-9)]
+    assert result.threshold in tied
+    i = int(np.flatnonzero(candidates == result.threshold)[0])
+    np.testing.assert_allclose(result.confusion_matrix, ref_cms[i])
+    if case == "constraint":
+        np.testing.assert_array_equal(result.feasible, ref_feasible)
+
+
+def test_kc_confusion_matrix_at_tuned_threshold_reproduces_value(rng):
+    y = rng.integers(0, 2, 3000)
+    s = np.clip(rng.normal(0.35 + 0.3 * y, 0.2), 0, 1).astype("float32")
+    result = tune_threshold(y, s, "mcc")
+    cm = to_numpy(confusion_matrix(y, s, threshold=result.threshold))
+    np.testing.assert_array_equal(cm, result.confusion_matrix)
+    assert float(formulas.mcc(cm)) == result.value
+    assert result.value == pytest.approx(skm.matthews_corrcoef(y, s >= result.threshold))
+    assert result.threshold in s
+
+
+def test_ties_on_a_flat_cost_region_choose_its_middle_threshold():
+    # Costs per candidate 0.1: 3, 0.2: 2, 0.3: 2, 0.4: 2, inf: 3 (a 0/1 cost).
+    y = [0, 0, 1, 0, 1, 1]
+    s = [0.1, 0.2, 0.2, 0.3, 0.3, 0.4]
+    result = tune_threshold(y, s, cost_matrix=[[0, 1], [1, 0]])
+    np.testing.assert_allclose(result.values * 6, [3, 2, 2, 2, 3])
+    assert result.threshold == 0.3
+
+
+def test_equally_wide_best_regions_choose_the_lowest_threshold():
+    # Error counts per candidate: 3, 2, 1, 2, 1, 2, 3: two single best points.
+    y = [0, 0, 1, 0, 1, 1]
+    s = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]
+    result = tune_threshold(y, s, cost_matrix=[[0, 1], [1, 0]])
+    assert result.threshold == 0.3
+
+
+def test_costly_false_alarms_choose_predicting_nothing_positive():
+    result = tune_threshold([0, 1, 0, 1], [0.9, 0.1, 0.8, 0.2], cost_matrix=[[0, 100], [1, 0]])
+    assert result.threshold == np.inf
+    np.testing.assert_array_equal(result.confusion_matrix, [[2, 0], [2, 0]])
+    assert result.value == 0.5
+
+
+def test_user_function_of_one_matrix_gives_same_result_as_library_formula(rng):
+    y = rng.integers(0, 2, 200)
+    s = rng.random(200)
+
+    def youden(cm):
+        (tn, fp), (fn, tp) = cm
+        return tp / (tp + fn) + tn / (tn + fp) - 1
+
+    mine = tune_threshold(y, s, youden)
+    ref = tune_threshold(y, s, "youden_j")
+    assert mine.objective == "youden"
+    assert mine.threshold == ref.threshold
+    np.testing.assert_allclose(mine.values, ref.values)
+
+
+def test_fbeta_objective_passes_beta_to_the_formula(rng):
+    y = rng.integers(0, 2, 300)
+    s = rng.random(300)
+    result = tune_threshold(y, s, "fbeta", beta=2.0)
+    pred = s >= result.threshold
+    assert result.value == pytest.approx(skm.fbeta_score(y, pred, beta=2.0))
+
+
+def test_multilabel_tunes_each_label_as_its_own_binary_problem(rng):
+    y = rng.integers(0, 2, (200, 3))
+    s = rng.random((200, 3))
+    result = tune_threshold(y, s, "f1", multilabel=True)
+    for label in range(3):
+        one = tune_threshold(y[:, label], s[:, label], "f1")
+        assert result.threshold[label] == one.threshold
+        assert result.value[label] == one.value
+        np.testing.assert_array_equal(result.confusion_matrix[label], one.confusion_matrix)
+
+
+def test_constant_scores_raise_with_a_clear_message():
+    with pytest.raises(ValueError, match=r"`y_score`.*constant.*nothing to tune"):
+        tune_threshold([0, 1, 1], [0.5, 0.5, 0.5])
+
+
+def test_nan_score_raises_naming_the_sample():
+    with pytest.raises(ValueError, match=r"`y_score` must be finite.*nan at sample 1"):
+        tune_threshold([0, 1, 1], [0.2, np.nan, 0.7])
+
+
+def test_infeasible_constraint_raises_with_best_reachable_value():
+    y = [0, 1, 0, 1, 0, 1]
+    s = [0.9, 0.8, 0.7, 0.6, 0.5, 0.4]  # the top score is a negative: precision < 1
+    with pytest.raises(ValueError, match=r"best reachable is precision=0\.5 at threshold"):
+        tune_threshold(y, s, "recall", constraint=("precision", 0.9))
+
+
+@pytest.mark.parametrize(
+    ("cost", "match"),
+    [([[0, 1, 2], [1, 0, 2], [1, 1, 0]], r"shape \(2, 2\)"),
+     ([[0, -1], [1, 0]], "non-negative"),
+     ([0, 1], "square")],
+)
+def test_malformed_cost_matrix_raises(cost, match):
+    with pytest.raises(ValueError, match=match):
+        tune_threshold([0, 1, 1, 0], [0.1, 0.2, 0.3, 0.4], cost_matrix=cost)
+
+
+def test_objective_other_than_cost_with_cost_matrix_raises():
+    with pytest.raises(ValueError, match="`objective` must be None or \"expected_cost\""):
+        tune_threshold([0, 1, 1, 0], [0.1, 0.2, 0.3, 0.4], "f1", cost_matrix=COST)
+
+
+# ------------------------------------------------------------------ multiclass costs
+
+
+def _bayes_reference(p, cost):
+    """The Bayes rule sample by sample: the decision of least expected cost."""
+    k = cost.shape[0]
+    out = []
+    for row in p:
+        risks = [sum(row[i] * cost[i, j] for i in range(k)) for j in range(k)]
+        out.append(int(np.argmin(risks)))
+    return np.array(out)
+
+
+def _synthetic_multiclass(rng, n=3000, k=4):
+    """Calibrated probabilities: each label is drawn from the sample's own p."""
+    logits = rng.normal(0.0, 1.5, (n, k))
+    p = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+    y = (rng.random((n, 1)) > np.cumsum(p, axis=1)).sum(axis=1)
+    cost = np.array([[0, 1, 1, 1], [10, 0, 2, 2], [2, 1, 0, 1], [20, 5, 5, 0]], float)
+    return y, p, cost
+
+
+def _mean_cost(y, decisions, cost):
+    return cost[y, decisions].mean()
+
+
+def test_cost_decisions_equal_numpy_reference_of_bayes_rule(rng):
+    _, p, cost = _synthetic_multiclass(rng, n=300)
+    expected = _bayes_reference(p, cost)
+    np.testing.assert_array_equal(cost_decisions(p, cost), expected)
+    tensor = keras.ops.convert_to_tensor(p.astype("float32"))
+    np.testing.assert_array_equal(to_numpy(cost_decisions(tensor, cost)), expected)
+
+
+def test_bayes_cost_decision_costs_less_than_argmax_on_seeded_task(rng):
+    y, p, cost = _synthetic_multiclass(rng)
+    bayes = _mean_cost(y, cost_decisions(p, cost), cost)
+    argmax = _mean_cost(y, np.argmax(p, axis=1), cost)
+    assert bayes < 0.9 * argmax
+
+
+def test_tuned_offsets_lower_cost_of_miscalibrated_probabilities_and_recount_matches(rng):
+    y, p, cost = _synthetic_multiclass(rng)
+    # An overconfident model: sharpened probabilities mislead the Bayes rule.
+    sharp = p**3 / (p**3).sum(-1, keepdims=True)
+    result = tune_cost_offsets(y, sharp, cost)
+    bayes = _mean_cost(y, cost_decisions(sharp, cost), cost)
+    tuned = _mean_cost(y, cost_decisions(sharp, cost, result.offsets), cost)
+    assert result.bayes_value == pytest.approx(bayes)
+    assert result.value == pytest.approx(tuned)
+    assert tuned < bayes
+    np.testing.assert_array_equal(
+        result.confusion_matrix,
+        skm.confusion_matrix(y, cost_decisions(sharp, cost, result.offsets), labels=range(4)))
+
+
+@given(data=st.data())
+def test_tuned_offsets_are_never_worse_than_bayes_on_tuning_data(data):
+    n = data.draw(st.integers(1, 30))
+    k = data.draw(st.integers(2, 4))
+    seed = data.draw(st.integers(0, 2**16))
+    rng = np.random.default_rng(seed)
+    p = rng.dirichlet(np.ones(k), n)
+    y = rng.integers(0, k, n)
+    cost = rng.integers(0, 5, (k, k)).astype(float)
+    result = tune_cost_offsets(y, p, cost)
+    assert result.value <= result.bayes_value + 1e-12
+    assert result.bayes_value == pytest.approx(_mean_cost(y, _bayes_reference(p, cost), cost))
+    assert result.value == pytest.approx(
+        _mean_cost(y, cost_decisions(p, cost, result.offsets), cost))
+
+
+# ------------------------------------------------------------------- the model
+
+
+def _scorer(outputs, activation):
+    inputs = keras.Input((5,))
+    hidden = keras.layers.Dense(8, activation="relu")(inputs)
+    return keras.Model(inputs, keras.layers.Dense(outputs, activation=activation)(hidden))
+
+
+@pytest.mark.parametrize("kind", ["binary", "multilabel", "cost"])
+def test_thresholded_save_and_load_give_identical_decisions(kind, tmp_path, rng):
+    x = rng.normal(size=(64, 5)).astype("float32")
+    if kind == "binary":
+        inner = _scorer(1, "sigmoid")
+        scores = to_numpy(inner(x))
+        model = Thresholded(inner, threshold=float(np.median(scores)))
+        expected = (scores >= np.median(scores)).astype("int32")
+    elif kind == "multilabel":
+        inner = _scorer(3, "sigmoid")
+        scores = to_numpy(inner(x))
+        thresholds = np.median(scores, axis=0)
+        model = Thresholded(inner, threshold=thresholds.tolist())
+        expected = (scores >= thresholds).astype("int32")
+    else:
+        inner = _scorer(4, "softmax")
+        scores = to_numpy(inner(x)).astype("float64")
+        cost = np.array([[0, 1, 1, 1], [10, 0, 2, 2], [2, 1, 0, 1], [20, 5, 5, 0]], float)
+        offsets = [0.0, 0.1, -0.05, 0.2]
+        model = Thresholded(inner, cost_matrix=cost, offsets=offsets)
+        expected = cost_decisions(scores, cost, offsets)
+    decisions = model.predict(x, verbose=0)
+    np.testing.assert_array_equal(decisions, expected)
+    path = str(tmp_path / "model.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert isinstance(loaded, Thresholded)
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), decisions)
+    np.testing.assert_array_equal(loaded.threshold, model.threshold)
+
+
+def test_thresholded_returns_scores_on_request_and_config_round_trips(rng):
+    inner = _scorer(1, "sigmoid")
+    model = Thresholded(inner, threshold=0.4, return_scores=True)
+    x = rng.normal(size=(16, 5)).astype("float32")
+    out = model.predict(x, verbose=0)
+    np.testing.assert_allclose(out["scores"], to_numpy(inner(x)), rtol=1e-6)
+    np.testing.assert_array_equal(out["decisions"], (out["scores"] >= np.float32(0.4)))
+    clone = Thresholded.from_config(model.get_config())
+    assert clone.return_scores
+    assert clone.threshold == model.threshold
+
+
+def test_thresholded_keeps_the_ge_rule_exact_for_a_float64_threshold():
+    # float32(0.7) < 0.7: a float32 score equal to it is below the threshold 0.7.
+    below = np.float32(0.7)
+    above = np.nextafter(below, np.float32(1))
+    inner = keras.Sequential([keras.Input((1,)), keras.layers.Identity()])
+    model = Thresholded(inner, threshold=0.7)
+    x = np.array([[below], [above]], dtype="float32")
+    np.testing.assert_array_equal(model.predict(x, verbose=0)[:, 0],
+                                  (x[:, 0].astype("float64") >= 0.7).astype(int))
+    assert model.predict(x, verbose=0)[:, 0].tolist() == [0, 1]
+
+
+def test_thresholded_rejects_threshold_with_cost_matrix():
+    with pytest.raises(ValueError, match="`threshold` must be None when cost_matrix"):
+        Thresholded(_scorer(2, "softmax"), threshold=0.5, cost_matrix=np.ones((2, 2)))
