@@ -5,11 +5,11 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
-from conftest import to_numpy
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from sklearn import metrics as skm
 
+from conftest import to_numpy
 from keras_confusion import formulas
 from keras_confusion.counts import confusion_matrix
 from keras_confusion.thresholds import (

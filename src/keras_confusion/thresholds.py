@@ -137,7 +137,8 @@ def _check_scores(y_score, name="y_score") -> np.ndarray:
 def _check_binary_labels(y_true, shape, name="y_true") -> np.ndarray:
     y = np.asarray(y_true)
     if y.shape != shape:
-        raise arg_error(name, f"<array of shape {y.shape}>", f"of the same shape as y_score {shape}")
+        raise arg_error(name, f"<array of shape {y.shape}>",
+                        f"of the same shape as y_score {shape}")
     try:
         y = y.astype("float64")
     except (TypeError, ValueError):
