@@ -75,3 +75,21 @@ def bincount(indices, weights, length: int):
     if weights is not None:
         ones = ones * keras.ops.expand_dims(weights, -1)
     return keras.ops.sum(ones, axis=0)
+
+
+def scatter_add(x, indices, updates):
+    """``x`` with ``updates`` added at the 1-D ``indices`` (duplicates accumulate).
+
+    ``keras.ops.scatter`` builds a fresh zero tensor of the full shape; adding into
+    an existing one keeps a streaming update O(batch) instead of O(size of x).
+    """
+    name = backend()
+    if name == "jax":
+        return x.at[indices].add(updates)
+    if name == "tensorflow":
+        import tensorflow as tf
+
+        return tf.tensor_scatter_nd_add(x, tf.expand_dims(indices, -1), updates)
+    if name == "torch":
+        return x.index_add(0, indices.long(), updates)
+    return x + keras.ops.scatter(keras.ops.expand_dims(indices, -1), updates, x.shape)

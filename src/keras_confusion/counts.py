@@ -531,3 +531,167 @@ def threshold_confusion_matrices(
     _validate_values(fmt, from_logits=from_logits, soft=False)
     cm, _ = _threshold_counts(fmt, thresholds, from_logits)
     return cm
+
+
+# ------------------------------------------------- fast per-threshold bucketing (O(N + T))
+#
+# Streaming metrics count every batch at T thresholds. ``searchsorted`` costs O(log T)
+# per score; for the grids used in practice (uniform in probability or in logit) a
+# score's position is known in O(1) from arithmetic, up to rounding. The table below
+# turns that estimate into the exact count of thresholds ``<=`` the score (compared in
+# the score's own dtype, as everywhere else): the estimate picks a cell, every threshold
+# certainly below the cell is counted from a table, and the few thresholds near the
+# cell are compared one by one. The table is checked when it is built; a grid it does
+# not fit falls back to ``searchsorted``.
+
+_CELLS_PER_THRESHOLD = 2
+_CELL_SLACK = 1  # the backend's arithmetic may land one cell away from NumPy's
+_MAX_WINDOW = 4  # more comparisons than this per score: use searchsorted instead
+
+
+@dataclass(frozen=True)
+class _ThresholdPlan:
+    """Thresholds sorted once; per-dtype bucketing tables built on first use."""
+
+    sorted_edges: np.ndarray  # (T,) float64, in score space (logits when from_logits)
+    restore: np.ndarray  # (T,) int32: position in the sorted order of each given threshold
+    from_logits: bool
+    tables: dict  # dtype name -> _BucketTable or None (searchsorted)
+
+    @property
+    def num_thresholds(self) -> int:
+        return len(self.sorted_edges)
+
+
+@dataclass(frozen=True)
+class _BucketTable:
+    kind: str  # "linear" (uniform in probability) or "logit" (uniform in logit)
+    offset: float  # x = (z - offset) * scale, the cell position of a score
+    scale: float
+    num_cells: int
+    below: np.ndarray  # (M,) int32: distinct edges certainly below any score in the cell
+    edges: np.ndarray  # (D + window,) distinct edges in the score dtype, +inf padded
+    count: np.ndarray  # (D + 1,) int32: thresholds <= the d-th distinct edge
+    window: int
+
+
+def _threshold_plan(thresholds, from_logits: bool) -> _ThresholdPlan:
+    thresholds = _check_thresholds(thresholds)
+    order = np.argsort(thresholds, kind="stable")
+    sorted_thr = thresholds[order]
+    if from_logits:
+        sorted_thr = np.array([_logit(t) for t in sorted_thr], dtype="float64")
+    return _ThresholdPlan(sorted_thr, np.argsort(order).astype("int32"), bool(from_logits), {})
+
+
+def _estimate_dtype(dtype: str) -> str:
+    return "float64" if dtype == "float64" else "float32"
+
+
+def _cell_position(z, kind: str, from_logits: bool, offset, scale, xp):
+    """Cell position of scores ``z`` (probabilities, or logits when from_logits)."""
+    if kind == "linear":
+        p = xp.sigmoid(z) if from_logits else xp.clip(z, 0.0, 1.0)
+        return p * scale
+    if not from_logits:
+        p = xp.clip(z, 0.0, 1.0)
+        z = xp.log(p) - xp.log1p(-p)  # exactly +-inf at 0 and 1, never NaN
+    return (z - offset) * scale
+
+
+class _NumpyOps:
+    """The few ``keras.ops`` the cell estimate needs, in NumPy, for building tables."""
+
+    clip, log, log1p = staticmethod(np.clip), staticmethod(np.log), staticmethod(np.log1p)
+
+    @staticmethod
+    def sigmoid(z):
+        with np.errstate(over="ignore"):
+            return (1.0 / (1.0 + np.exp(-z))).astype(z.dtype)
+
+
+def _bucket_table(plan: _ThresholdPlan, dtype: str):
+    if dtype in plan.tables:
+        return plan.tables[dtype]
+    cast = plan.sorted_edges.astype(dtype)
+    distinct = np.unique(cast)
+    est = _estimate_dtype(dtype)
+    n_thr = plan.num_thresholds
+    cells = _CELLS_PER_THRESHOLD * n_thr
+    best = None
+    for kind in ("linear", "logit"):
+        if kind == "linear":
+            offset, scale = 0.0, float(cells)
+        else:
+            edge = float(np.log(1e-7) - np.log1p(-1e-7))
+            offset, scale = edge, cells / (-2.0 * edge)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x = _cell_position(distinct.astype(est), kind, plan.from_logits,
+                               np.asarray(offset, est), np.asarray(scale, est), _NumpyOps)
+        cell = np.clip(np.floor(np.nan_to_num(x, nan=0.0, posinf=cells, neginf=-1.0)),
+                       0, cells - 1).astype("int64")
+        cell = np.maximum.accumulate(cell)
+        lows = np.arange(cells)
+        below = np.searchsorted(cell, lows - _CELL_SLACK, side="left")
+        upto = np.searchsorted(cell, lows + _CELL_SLACK, side="right")
+        window = int(np.max(upto - below))
+        if best is None or window < best[0]:
+            best = (window, kind, offset, scale, below)
+    window, kind, offset, scale, below = best
+    table = None
+    if window <= _MAX_WINDOW:
+        padded = np.concatenate([distinct, np.full(window, np.inf, dtype=dtype)]).astype(dtype)
+        count = np.concatenate(
+            [[0], np.searchsorted(cast, distinct, side="right")]).astype("int32")
+        table = _BucketTable(kind, offset, scale, cells, below.astype("int32"), padded, count,
+                             max(window, 1))
+    plan.tables[dtype] = table
+    return table
+
+
+def _threshold_buckets(scores, plan: _ThresholdPlan):
+    """For each (finite) score, the number of thresholds ``<=`` it, in [0, T], int32."""
+    dtype = keras.backend.standardize_dtype(scores.dtype)
+    table = _bucket_table(plan, dtype)
+    if table is None:
+        edges = ops.convert_to_tensor(plan.sorted_edges.astype(dtype))
+        return ops.cast(ops.searchsorted(edges, scores, side="right"), "int32")
+    est = _estimate_dtype(dtype)
+    x = _cell_position(ops.cast(scores, est), table.kind, plan.from_logits,
+                       table.offset, table.scale, ops)
+    cell = ops.cast(ops.clip(ops.floor(x), 0, table.num_cells - 1), "int32")
+    below = ops.take(ops.convert_to_tensor(table.below), cell)
+    edges = ops.convert_to_tensor(table.edges)
+    distinct = below
+    for k in range(table.window):
+        distinct = distinct + ops.cast(ops.take(edges, below + k) <= scores, "int32")
+    return ops.take(ops.convert_to_tensor(table.count), distinct)
+
+
+def _threshold_codes(fmt: _Formatted, plan: _ThresholdPlan):
+    """Histogram codes ``true * (T + 1) + bucket`` and a validity mask, per sample."""
+    scores = ops.reshape(fmt.y_pred, (-1,))
+    finite = ops.isfinite(scores)
+    bucket = _threshold_buckets(ops.where(finite, scores, ops.zeros_like(scores)), plan)
+    yt = ops.reshape(fmt.y_true, (-1,))
+    valid = finite & ((yt == 0) | (yt == 1))
+    if fmt.sample_weight is not None:
+        w = ops.reshape(fmt.sample_weight, (-1,))
+        valid = valid & ops.isfinite(w) & (w >= 0)
+    true = ops.cast(ops.where(valid, yt, ops.zeros_like(yt)), "int32")
+    return true * (plan.num_thresholds + 1) + bucket, valid
+
+
+def _threshold_matrices(hist, plan: _ThresholdPlan):
+    """``(T, 2, 2)`` in the given order from a ``(2, T + 1)`` bucket histogram.
+
+    ``tail[c, b]`` is the number of class-c scores with at least ``b`` thresholds below
+    them, so sorted threshold ``i`` calls ``tail[:, i + 1]`` positive.
+    """
+    tail = ops.flip(ops.cumsum(ops.flip(hist, axis=1), axis=1), axis=1)
+    fp, tp = tail[0, 1:], tail[1, 1:]
+    tn, fn = tail[0, 0] - fp, tail[1, 0] - tp
+    cm = ops.stack([ops.stack([tn, fp], axis=-1), ops.stack([fn, tp], axis=-1)], axis=-2)
+    if not np.array_equal(plan.restore, np.arange(plan.num_thresholds)):
+        cm = ops.take(cm, ops.convert_to_tensor(plan.restore), axis=0)
+    return cm

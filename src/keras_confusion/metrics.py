@@ -1,0 +1,618 @@
+"""Streaming metrics: confusion counts accumulated over the whole data set.
+
+A metric computed per batch and averaged "lies": on a batch with no positives recall
+is undefined, and the mean of per-batch F1 scores is not the F1 score of the data set
+(keras#5794). These metrics keep the counts themselves as state, summed over every
+batch of an epoch or of ``evaluate``, and apply one formula of `keras_confusion.formulas`
+to them in ``result()``.
+
+Counting:
+
+* `ConfusionMatrix` (and every formula metric) turns each sample into the code of its
+  cell, ``true * K + pred`` (``label * 4 + true * 2 + pred`` when multilabel), and adds
+  the codes into the state: O(N) per batch. Large matrices (K = 1,000) are updated by a
+  scatter-add at the codes, never through a fresh K*K array per batch.
+* `ThresholdConfusion` keeps a histogram of how many thresholds lie below each score
+  (one O(1) bucketing pass, `counts._threshold_buckets`) and turns it into the
+  ``(T, 2, 2)`` matrices with a reverse cumulative sum in ``result()``: O(N + T).
+
+Exact counts: a float32 variable stops counting whole samples exactly at 2**24
+(16.7 M). The state is an unevaluated sum of two float32 variables, ``hi + lo``
+(compensated summation with an error-free TwoSum at each update), so unweighted counts
+stay exact up to about 2**48 on every backend, JAX's default 32-bit mode included.
+``result()`` is float32; `ConfusionMatrix.counts()` returns the exact float64 counts.
+
+Invalid samples: NaN or inf scores, labels outside the classes and non-finite or
+negative weights are never counted as decisions. They go to an ``invalid`` tally (one
+per sample, whatever its weight), and ``result()`` warns with the count when it runs
+eagerly. Compiled steps cannot raise, so nothing in ``update_state`` raises on values.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_confusion import _backend, formulas
+from keras_confusion._validation import (
+    arg_error,
+    check_average,
+    check_cost_matrix,
+    check_num_classes,
+    check_threshold,
+    warn,
+)
+from keras_confusion.counts import (
+    _format,
+    _hard_codes,
+    _threshold_codes,
+    _threshold_matrices,
+    _threshold_plan,
+    thresholds_grid,
+)
+
+__all__ = [
+    "MCC",
+    "BalancedAccuracy",
+    "CohenKappa",
+    "ConfusionMatrix",
+    "ConfusionMetric",
+    "ExpectedCost",
+    "FBeta",
+    "Precision",
+    "Sensitivity",
+    "Specificity",
+    "ThresholdConfusion",
+]
+
+_register = keras.saving.register_keras_serializable(package="keras_confusion")
+
+# Above this many cells, a batch is scattered into the state at its codes (O(N));
+# below it, a dense bincount plus an elementwise add over the cells is cheaper.
+_DENSE_CELLS = 1 << 14
+
+
+def _two_sum(a, b):
+    """``a + b`` as ``(s, err)`` with ``s + err`` exact (Knuth's TwoSum, no branch)."""
+    s = a + b
+    b_virtual = s - a
+    err = (a - (s - b_virtual)) + (b - b_virtual)
+    return s, err
+
+
+class _CountingMetric(keras.metrics.Metric):
+    """Keeps ``num_cells`` counts plus an invalid tally as a compensated float32 pair."""
+
+    def __init__(self, num_cells: int, *, name=None, dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        self._num_cells = int(num_cells)
+        # The last cell is the invalid tally.
+        self.counts_hi = self.add_variable(
+            shape=(self._num_cells + 1,), initializer="zeros", dtype="float32",
+            name="counts_hi")
+        self.counts_lo = self.add_variable(
+            shape=(self._num_cells + 1,), initializer="zeros", dtype="float32",
+            name="counts_lo")
+
+    def _accumulate(self, codes, valid, weights):
+        """Add one batch: ``codes`` in [0, num_cells) where ``valid``, weights or None."""
+        cells = self._num_cells + 1
+        codes = ops.reshape(ops.where(valid, codes, self._num_cells), (-1,))
+        if weights is not None:
+            # An invalid sample is tallied once, whatever its (possibly NaN) weight.
+            weights = ops.reshape(
+                ops.where(valid, ops.cast(weights, "float32"), 1.0), (-1,))
+        hi, lo = self.counts_hi.value, self.counts_lo.value
+        if cells <= _DENSE_CELLS:
+            batch = ops.cast(_backend.bincount(codes, weights, cells), "float32")
+            s, err = _two_sum(hi, batch)
+            hi, lo = _two_sum(s, err + lo)
+        else:
+            if weights is None:
+                weights = ops.ones(ops.shape(codes), dtype="float32")
+            # Add into the small part, then renormalise only the touched cells; the
+            # duplicates of a code all compute the same pair, so scattering it is safe.
+            lo = _backend.scatter_add(lo, codes, weights)
+            s, err = _two_sum(ops.take(hi, codes), ops.take(lo, codes))
+            index = ops.expand_dims(codes, -1)
+            hi = ops.scatter_update(hi, index, s)
+            lo = ops.scatter_update(lo, index, err)
+        self.counts_hi.assign(hi)
+        self.counts_lo.assign(lo)
+
+    def _cells(self):
+        """The counts (without the invalid tally) as float32; warns about invalid samples."""
+        total = self.counts_hi.value + self.counts_lo.value
+        invalid = total[self._num_cells]
+        if not _backend.is_symbolic(invalid):
+            n = float(ops.convert_to_numpy(invalid))
+            if n > 0:
+                warn(f"{type(self).__name__} `{self.name}` left {n:.0f} invalid samples out "
+                     "of its counts (NaN or inf scores, labels outside the classes, or "
+                     "non-finite or negative sample weights).", stacklevel=4)
+        return total[: self._num_cells]
+
+    def _exact(self) -> np.ndarray:
+        hi = np.asarray(ops.convert_to_numpy(self.counts_hi.value), dtype="float64")
+        lo = np.asarray(ops.convert_to_numpy(self.counts_lo.value), dtype="float64")
+        return hi + lo
+
+    @property
+    def invalid(self) -> float:
+        """Number of samples left out as invalid since the last ``reset_state``."""
+        return float(self._exact()[self._num_cells])
+
+
+@_register
+class ConfusionMatrix(_CountingMetric):
+    """Confusion matrix accumulated over every batch (the whole data set).
+
+    Rows are the true class, columns the predicted class (scikit-learn's orientation):
+    binary is ``[[TN, FP], [FN, TP]]``. A binary sample is positive when
+    ``score >= threshold``; a multiclass decision is the argmax of the scores.
+
+    Args:
+        num_classes: number of classes ``K``. With ``K = 2``, ``y_pred`` is the score of
+            class 1 (or two class scores on a last axis of 2). Defaults to `2`.
+        threshold: decision threshold in [0, 1] for binary and multilabel tasks; a
+            sequence gives one per label. Defaults to `0.5`.
+        from_logits: whether ``y_pred`` holds logits (the threshold stays a
+            probability). Defaults to `False`.
+        multilabel: count one ``(2, 2)`` matrix per label of ``(N, L)`` inputs.
+            Defaults to `False`.
+        num_labels: ``L``, required when ``multilabel=True`` (the state is created
+            before any data is seen). Defaults to `None`.
+        name: name of the metric. Defaults to `"confusion_matrix"`.
+        dtype: dtype of the metric's result. Defaults to `None`.
+
+    Returns:
+        ``result()``: float32 ``(K, K)`` counts, or ``(L, 2, 2)`` when multilabel.
+        Weighted by ``sample_weight`` when one is given.
+
+    Example:
+
+    >>> m = ConfusionMatrix()
+    >>> m.update_state([0, 1, 1, 0], [0.2, 0.7, 0.4, 0.5])
+    >>> m.update_state([1], [0.9])
+    >>> keras.ops.convert_to_numpy(m.result()).tolist()
+    [[1.0, 1.0], [1.0, 2.0]]
+    """
+
+    def __init__(self, num_classes=2, threshold=0.5, from_logits=False, multilabel=False,
+                 num_labels=None, *, name="confusion_matrix", dtype=None):
+        num_classes = check_num_classes(num_classes, allow_none=False)
+        if not isinstance(from_logits, bool):
+            raise arg_error("from_logits", from_logits, "True or False")
+        if not isinstance(multilabel, bool):
+            raise arg_error("multilabel", multilabel, "True or False")
+        if multilabel:
+            if num_classes != 2:
+                raise arg_error("num_classes", num_classes, "2 when multilabel=True")
+            if isinstance(num_labels, bool) or not isinstance(num_labels, (int, np.integer)) \
+                    or num_labels < 1:
+                raise arg_error("num_labels", num_labels,
+                                "an integer >= 1 (the number of labels) when multilabel=True")
+            shape = (int(num_labels), 2, 2)
+        else:
+            if num_labels is not None:
+                raise arg_error("num_labels", num_labels, "None unless multilabel=True")
+            shape = (num_classes, num_classes)
+        threshold = check_threshold(threshold)
+        if np.ndim(threshold) == 1 and len(threshold) not in (1, shape[0] if multilabel else 1):
+            raise arg_error("threshold", list(threshold),
+                            "a number, or one threshold per label when multilabel=True")
+        self.num_classes = num_classes
+        self.threshold = threshold
+        self.from_logits = from_logits
+        self.multilabel = multilabel
+        self.num_labels = shape[0] if multilabel else None
+        self._shape = shape
+        super().__init__(int(np.prod(shape)), name=name, dtype=dtype)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        """Add a batch of labels, scores and optional weights to the counts."""
+        fmt = _format(y_true, y_pred, self.num_classes, self.multilabel, sample_weight)
+        if fmt.num_labels != (self.num_labels or 1):
+            raise arg_error("y_pred", f"<tensor with {fmt.num_labels} labels>",
+                            f"of shape (..., {self.num_labels}) to match num_labels")
+        codes, valid = _hard_codes(fmt, self.threshold, self.from_logits)
+        weights = fmt.sample_weight
+        if weights is not None and fmt.task != "multiclass":
+            weights = ops.broadcast_to(weights, ops.shape(codes))
+        self._accumulate(codes, valid, weights)
+
+    def _matrix(self):
+        return ops.reshape(self._cells(), self._shape)
+
+    def result(self):
+        return self._matrix()
+
+    def counts(self) -> np.ndarray:
+        """The exact accumulated counts as a float64 NumPy array (eager only).
+
+        ``result()`` is float32, which rounds counts above 2**24; the state itself
+        does not, and this reads it without rounding.
+        """
+        return self._exact()[: self._num_cells].reshape(self._shape)
+
+    def get_config(self):
+        threshold = self.threshold
+        return {
+            "num_classes": self.num_classes,
+            "threshold": threshold.tolist() if isinstance(threshold, np.ndarray) else threshold,
+            "from_logits": self.from_logits,
+            "multilabel": self.multilabel,
+            "num_labels": self.num_labels,
+            "name": self.name,
+            "dtype": self.dtype,
+        }
+
+
+@_register
+class ConfusionMetric(ConfusionMatrix):
+    """Any formula of `keras_confusion.formulas` over the whole-data-set matrix.
+
+    Args:
+        formula: a formula name (``"f1"``, ``"mcc"``, ...) or a callable
+            ``(..., K, K) -> (...)``; see `keras_confusion.formulas.get`.
+        formula_kwargs: keyword arguments of the formula (``beta``, ``average``,
+            ``zero_division``, ...). Defaults to `None`.
+        num_classes, threshold, from_logits, multilabel, num_labels: how to count, as
+            `ConfusionMatrix`.
+        name: name of the metric. Defaults to the formula's name.
+        dtype: dtype of the metric's result. Defaults to `None`.
+
+    Example:
+
+    >>> m = ConfusionMetric("npv")
+    >>> m.update_state([0, 1, 1, 0], [0.2, 0.7, 0.4, 0.5])
+    >>> float(m.result())
+    0.5
+    """
+
+    def __init__(self, formula, formula_kwargs=None, num_classes=2, threshold=0.5,
+                 from_logits=False, multilabel=False, num_labels=None, *, name=None,
+                 dtype=None):
+        if isinstance(formula, dict):  # a serialized callable, from get_config
+            formula = keras.saving.deserialize_keras_object(formula)
+        fn = formulas.get(formula)
+        kwargs = dict(formula_kwargs or {})
+        per_class = formulas.name_of(fn) in formulas.PER_CLASS
+        if per_class:
+            average = check_average(kwargs.get("average", "binary"))
+            if average == "binary" and num_classes != 2 and not multilabel:
+                raise arg_error("average", average,
+                                f'"macro", "micro", "weighted" or None for num_classes='
+                                f'{num_classes} ("binary" scores class 1 of two classes)')
+            if multilabel:
+                kwargs["multilabel"] = True
+        if "cost_matrix" in kwargs:
+            kwargs["cost_matrix"] = check_cost_matrix(
+                kwargs["cost_matrix"], None if multilabel else num_classes)
+        # Fail now on bad formula arguments, not inside the first compiled step.
+        k = 2 if multilabel else num_classes
+        fn(np.ones((2, k, k) if multilabel else (k, k)), **kwargs)
+        super().__init__(num_classes, threshold, from_logits, multilabel, num_labels,
+                         name=name or formulas.name_of(fn), dtype=dtype)
+        self.formula = fn
+        self.formula_kwargs = kwargs
+
+    def result(self):
+        return self.formula(self._matrix(), **self.formula_kwargs)
+
+    def get_config(self):
+        name = formulas.name_of(self.formula)
+        try:
+            registered = formulas.get(name) is self.formula
+        except ValueError:
+            registered = False
+        formula = name if registered else keras.saving.serialize_keras_object(self.formula)
+        return {**super().get_config(), "formula": formula,
+                "formula_kwargs": self._formula_config()}
+
+    def _formula_config(self):
+        return {k: (v.tolist() if isinstance(v, np.ndarray) else v)
+                for k, v in self.formula_kwargs.items() if k != "multilabel"}
+
+
+class _NamedMetric(ConfusionMetric):
+    """A `ConfusionMetric` whose formula is fixed and whose arguments are its own."""
+
+    def get_config(self):
+        return {**ConfusionMatrix.get_config(self), **self._formula_config()}
+
+
+@_register
+class Specificity(_NamedMetric):
+    """Specificity, ``TN / (TN + FP)``, over the whole data set.
+
+    Args:
+        num_classes, threshold, from_logits, multilabel, num_labels: how to count, as
+            `ConfusionMatrix`.
+        average: ``"binary"`` (class 1 of two), ``"macro"``, ``"micro"``,
+            ``"weighted"`` or `None` (one value per class or label). Defaults to
+            `"binary"`.
+        zero_division: value when ``TN + FP == 0``. Defaults to `0.0`.
+        name: name of the metric. Defaults to `"specificity"`.
+        dtype: dtype of the metric's result. Defaults to `None`.
+
+    Example:
+
+    >>> m = Specificity()
+    >>> m.update_state([0, 0, 0, 1], [0.1, 0.6, 0.2, 0.9])
+    >>> round(float(m.result()), 4)
+    0.6667
+    """
+
+    def __init__(self, num_classes=2, threshold=0.5, from_logits=False, multilabel=False,
+                 num_labels=None, *, average="binary", zero_division=0.0,
+                 name="specificity", dtype=None):
+        super().__init__(formulas.specificity,
+                         {"average": average, "zero_division": zero_division},
+                         num_classes, threshold, from_logits, multilabel, num_labels,
+                         name=name, dtype=dtype)
+
+
+@_register
+class Sensitivity(_NamedMetric):
+    """Sensitivity (recall, true positive rate), ``TP / (TP + FN)``, over the data set.
+
+    Args as `Specificity`; ``zero_division`` applies when ``TP + FN == 0``. Name
+    defaults to `"sensitivity"`.
+
+    Example:
+
+    >>> m = Sensitivity()
+    >>> m.update_state([1, 1, 0, 1], [0.1, 0.6, 0.2, 0.9])
+    >>> round(float(m.result()), 4)
+    0.6667
+    """
+
+    def __init__(self, num_classes=2, threshold=0.5, from_logits=False, multilabel=False,
+                 num_labels=None, *, average="binary", zero_division=0.0,
+                 name="sensitivity", dtype=None):
+        super().__init__(formulas.recall,
+                         {"average": average, "zero_division": zero_division},
+                         num_classes, threshold, from_logits, multilabel, num_labels,
+                         name=name, dtype=dtype)
+
+
+@_register
+class Precision(_NamedMetric):
+    """Precision, ``TP / (TP + FP)``, over the whole data set.
+
+    Args as `Specificity`; ``zero_division`` applies when ``TP + FP == 0``. Name
+    defaults to `"precision"`.
+
+    Example:
+
+    >>> m = Precision()
+    >>> m.update_state([1, 0, 0, 1], [0.1, 0.6, 0.2, 0.9])
+    >>> float(m.result())
+    0.5
+    """
+
+    def __init__(self, num_classes=2, threshold=0.5, from_logits=False, multilabel=False,
+                 num_labels=None, *, average="binary", zero_division=0.0,
+                 name="precision", dtype=None):
+        super().__init__(formulas.precision,
+                         {"average": average, "zero_division": zero_division},
+                         num_classes, threshold, from_logits, multilabel, num_labels,
+                         name=name, dtype=dtype)
+
+
+@_register
+class FBeta(_NamedMetric):
+    """F-beta score over the whole data set; ``beta > 1`` weighs recall higher.
+
+    Args:
+        beta: positive weight of recall. Defaults to `1.0`.
+        Other args as `Specificity`. Name defaults to `"fbeta"`.
+
+    Example:
+
+    >>> m = FBeta(beta=2.0)
+    >>> m.update_state([1, 0, 0, 1], [0.1, 0.6, 0.2, 0.9])
+    >>> float(m.result())
+    0.5
+    """
+
+    def __init__(self, beta=1.0, num_classes=2, threshold=0.5, from_logits=False,
+                 multilabel=False, num_labels=None, *, average="binary", zero_division=0.0,
+                 name="fbeta", dtype=None):
+        super().__init__(formulas.fbeta,
+                         {"beta": beta, "average": average, "zero_division": zero_division},
+                         num_classes, threshold, from_logits, multilabel, num_labels,
+                         name=name, dtype=dtype)
+
+
+@_register
+class MCC(_NamedMetric):
+    """Matthews correlation coefficient (K-class R_K for K > 2) over the data set.
+
+    Args:
+        num_classes, threshold, from_logits, multilabel, num_labels: how to count, as
+            `ConfusionMatrix` (multilabel gives one value per label).
+        zero_division: value when a marginal is constant. Defaults to `0.0`.
+        name: name of the metric. Defaults to `"mcc"`.
+        dtype: dtype of the metric's result. Defaults to `None`.
+
+    Example:
+
+    >>> m = MCC()
+    >>> m.update_state([1, 0, 0, 1], [0.1, 0.6, 0.2, 0.9])
+    >>> float(m.result())
+    0.0
+    """
+
+    def __init__(self, num_classes=2, threshold=0.5, from_logits=False, multilabel=False,
+                 num_labels=None, *, zero_division=0.0, name="mcc", dtype=None):
+        super().__init__(formulas.mcc, {"zero_division": zero_division},
+                         num_classes, threshold, from_logits, multilabel, num_labels,
+                         name=name, dtype=dtype)
+
+
+@_register
+class BalancedAccuracy(_NamedMetric):
+    """Balanced accuracy (mean recall over the classes present) over the data set.
+
+    Args:
+        num_classes, threshold, from_logits, multilabel, num_labels: how to count, as
+            `ConfusionMatrix`.
+        adjusted: rescale so that chance scores 0. Defaults to `False`.
+        zero_division: value when no class is present. Defaults to `0.0`.
+        name: name of the metric. Defaults to `"balanced_accuracy"`.
+        dtype: dtype of the metric's result. Defaults to `None`.
+
+    Example:
+
+    >>> m = BalancedAccuracy()
+    >>> m.update_state([1, 0, 0, 0], [0.9, 0.6, 0.2, 0.1])
+    >>> round(float(m.result()), 4)
+    0.8333
+    """
+
+    def __init__(self, num_classes=2, threshold=0.5, from_logits=False, multilabel=False,
+                 num_labels=None, *, adjusted=False, zero_division=0.0,
+                 name="balanced_accuracy", dtype=None):
+        super().__init__(formulas.balanced_accuracy,
+                         {"adjusted": adjusted, "zero_division": zero_division},
+                         num_classes, threshold, from_logits, multilabel, num_labels,
+                         name=name, dtype=dtype)
+
+
+@_register
+class CohenKappa(_NamedMetric):
+    """Cohen's kappa between truth and decisions over the whole data set.
+
+    Args:
+        num_classes, threshold, from_logits, multilabel, num_labels: how to count, as
+            `ConfusionMatrix`.
+        weights: `None`, ``"linear"`` or ``"quadratic"`` disagreement weights.
+            Defaults to `None`.
+        zero_division: value when the expected disagreement is 0. Defaults to `0.0`.
+        name: name of the metric. Defaults to `"cohen_kappa"`.
+        dtype: dtype of the metric's result. Defaults to `None`.
+
+    Example:
+
+    >>> m = CohenKappa()
+    >>> m.update_state([1, 0, 0, 1], [0.9, 0.6, 0.2, 0.8])
+    >>> float(m.result())
+    0.5
+    """
+
+    def __init__(self, num_classes=2, threshold=0.5, from_logits=False, multilabel=False,
+                 num_labels=None, *, weights=None, zero_division=0.0, name="cohen_kappa",
+                 dtype=None):
+        super().__init__(formulas.cohen_kappa,
+                         {"weights": weights, "zero_division": zero_division},
+                         num_classes, threshold, from_logits, multilabel, num_labels,
+                         name=name, dtype=dtype)
+
+
+@_register
+class ExpectedCost(_NamedMetric):
+    """Expected cost per sample under a cost matrix, over the data set. Lower is better.
+
+    Args:
+        cost_matrix: ``(K, K)`` non-negative costs, rows the true class, columns the
+            decision; ``[[0, 1], [10, 0]]`` makes a missed positive cost ten false alarms.
+        Other args as `MCC`. Name defaults to `"expected_cost"`.
+
+    Example:
+
+    >>> m = ExpectedCost([[0, 1], [10, 0]])
+    >>> m.update_state([1, 0, 0, 1], [0.1, 0.6, 0.2, 0.9])
+    >>> float(m.result())
+    2.75
+    """
+
+    def __init__(self, cost_matrix, num_classes=2, threshold=0.5, from_logits=False,
+                 multilabel=False, num_labels=None, *, zero_division=0.0,
+                 name="expected_cost", dtype=None):
+        super().__init__(formulas.expected_cost,
+                         {"cost_matrix": cost_matrix, "zero_division": zero_division},
+                         num_classes, threshold, from_logits, multilabel, num_labels,
+                         name=name, dtype=dtype)
+
+
+@_register
+class ThresholdConfusion(_CountingMetric):
+    """Binary confusion matrices at many thresholds, accumulated over the data set.
+
+    Counting is one O(1) bucketing pass per score and a reverse cumulative sum over
+    the thresholds in ``result()``: O(N + T), never O(N * T). A sample is positive at
+    threshold ``t`` when ``score >= t``.
+
+    Args:
+        num_thresholds: number of thresholds in [0, 1], both ends included. Defaults
+            to `200`.
+        thresholds: explicit thresholds in [0, 1], in any order; overrides
+            ``num_thresholds`` and ``spacing``. Defaults to `None`.
+        spacing: ``"linear"`` (uniform in probability) or ``"logit"`` (uniform in logit
+            between 1e-7 and 1 - 1e-7, resolving the scores of rare events). Defaults to
+            `"linear"`.
+        from_logits: whether ``y_pred`` holds logits (thresholds stay probabilities).
+            Defaults to `False`.
+        name: name of the metric. Defaults to `"threshold_confusion"`.
+        dtype: dtype of the metric's result. Defaults to `None`.
+
+    Returns:
+        ``result()``: float32 ``(T, 2, 2)``, one ``[[TN, FP], [FN, TP]]`` per threshold,
+        in the order of ``thresholds``.
+
+    Example:
+
+    >>> m = ThresholdConfusion(thresholds=[0.0, 0.5])
+    >>> m.update_state([0, 1, 1], [0.1, 0.4, 0.8])
+    >>> keras.ops.convert_to_numpy(m.result()).tolist()
+    [[[0.0, 1.0], [0.0, 2.0]], [[1.0, 0.0], [1.0, 1.0]]]
+    """
+
+    def __init__(self, num_thresholds=200, thresholds=None, spacing="linear",
+                 from_logits=False, *, name="threshold_confusion", dtype=None):
+        if thresholds is None:
+            grid = thresholds_grid(num_thresholds, spacing=spacing)
+        else:
+            if spacing not in ("linear", "logit"):
+                raise arg_error("spacing", spacing, '"linear" or "logit"')
+            grid = thresholds
+        if not isinstance(from_logits, bool):
+            raise arg_error("from_logits", from_logits, "True or False")
+        self._plan = _threshold_plan(grid, from_logits)
+        self.thresholds = np.asarray(grid, dtype="float64")
+        self.num_thresholds = len(self.thresholds)
+        self.spacing = spacing
+        self.from_logits = from_logits
+        self._explicit = thresholds is not None
+        super().__init__(2 * (self.num_thresholds + 1), name=name, dtype=dtype)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        """Add a batch of binary labels, scores and optional weights."""
+        fmt = _format(y_true, y_pred, None, False, sample_weight)
+        codes, valid = _threshold_codes(fmt, self._plan)
+        self._accumulate(codes, valid, fmt.sample_weight)
+
+    def result(self):
+        return _threshold_matrices(ops.reshape(self._cells(), (2, -1)), self._plan)
+
+    def counts(self) -> np.ndarray:
+        """The exact ``(T, 2, 2)`` counts as a float64 NumPy array (eager only)."""
+        hist = self._exact()[: self._num_cells].reshape(2, -1)
+        tail = np.cumsum(hist[:, ::-1], axis=1)[:, ::-1]
+        fp, tp = tail[0, 1:], tail[1, 1:]
+        cm = np.stack([np.stack([tail[0, 0] - fp, fp], -1), np.stack([tail[1, 0] - tp, tp], -1)],
+                      -2)
+        return cm[self._plan.restore]
+
+    def get_config(self):
+        return {
+            "num_thresholds": self.num_thresholds,
+            "thresholds": self.thresholds.tolist() if self._explicit else None,
+            "spacing": self.spacing,
+            "from_logits": self.from_logits,
+            "name": self.name,
+            "dtype": self.dtype,
+        }
