@@ -142,11 +142,11 @@ def _operating_point(ax, thresholds, xs, ys, threshold):
 
 
 def _pr_axes(ax, thresholds, cms, threshold=None):
-    # One extra point at "nothing predicted positive": recall 0, precision 1 (sklearn).
+    # The last candidate predicts nothing positive: recall 0, precision 1 (as sklearn).
     precision = formulas.precision(cms, zero_division=1.0)
     recall = formulas.recall(cms)
     keep = _thin(len(thresholds))
-    ax.step(np.r_[recall[keep], 0.0], np.r_[precision[keep], 1.0], where="post", color="C0")
+    ax.step(recall[keep], precision[keep], where="post", color="C0")
     pos = cms[0, 1].sum() if len(cms) else 0
     total = cms[0].sum() if len(cms) else 1
     ax.axhline(pos / total, color="grey", ls=":", lw=1, label=f"chance ({pos / total:.3f})")
@@ -160,7 +160,7 @@ def _roc_axes(ax, thresholds, cms, threshold=None):
     tpr = formulas.recall(cms)
     fpr = 1.0 - formulas.specificity(cms, zero_division=1.0)
     keep = _thin(len(thresholds))
-    ax.plot(np.r_[fpr[keep], 0.0], np.r_[tpr[keep], 0.0], color="C0")
+    ax.plot(fpr[keep], tpr[keep], color="C0")
     ax.plot([0, 1], [0, 1], color="grey", ls=":", lw=1, label="chance")
     _operating_point(ax, thresholds, fpr, tpr, threshold)
     ax.set(xlabel="false positive rate (1 - specificity)",
@@ -216,22 +216,30 @@ def threshold_curve(result, *, title=None):
     """
     thresholds = np.asarray(result.thresholds, dtype="float64")
     values = np.asarray(result.values, dtype="float64")
+    finite = np.isfinite(thresholds)  # the last candidate, inf, predicts nothing positive
+    feasible = getattr(result, "feasible", None)
     fig = _figure((6.0, 4.0))
     ax = fig.subplots()
-    keep = _thin(len(thresholds))
+    keep = _thin(int(finite.sum()))
+    x, y = thresholds[finite][keep], values[finite][keep]
     name = str(getattr(result, "objective", "objective"))
-    ax.plot(thresholds[keep], values[keep], color="C0", label=name)
-    feasible = getattr(result, "feasible", None)
+    ax.plot(x, y, color="C0", label=name)
     if feasible is not None:
-        feasible = np.asarray(feasible, dtype=bool)
-        bad = np.where(feasible, np.nan, values)
-        ax.plot(thresholds[keep], bad[keep], color="C7", lw=3, alpha=0.6,
-                label="constraint not met")
-    ax.axvline(result.threshold, color="C3", ls="--", lw=1)
-    ax.plot([result.threshold], [result.value], "o", color="C3", zorder=3,
-            label=f"chosen {result.threshold:.4g} ({name} {result.value:.4g})")
-    ax.set(xlabel="threshold (positive when score >= threshold)", ylabel=name,
-           title=title or f"{name} versus threshold")
+        bad = np.where(np.asarray(feasible, dtype=bool)[finite][keep], np.nan, y)
+        ax.plot(x, bad, color="C7", lw=3, alpha=0.6, label="constraint not met")
+    chosen = float(result.threshold)
+    shown = chosen if np.isfinite(chosen) else (x.max() if x.size else 1.0)
+    label = (f"chosen {chosen:.4g} ({name} {result.value:.4g})" if np.isfinite(chosen)
+             else f"chosen: nothing positive ({name} {result.value:.4g})")
+    ax.axvline(shown, color="C3", ls="--", lw=1)
+    ax.plot([shown], [result.value], "o", color="C3", zorder=3, label=label)
+    constraint = getattr(result, "constraint", None)
+    if title is None:
+        title = f"{name} versus threshold"
+        if constraint is not None:
+            title += f" (subject to {constraint[0]} bound {constraint[1]:g})"
+    ax.set(xlabel="threshold (positive when score >= threshold)", ylabel=name, title=title)
+    ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return fig
 

@@ -99,18 +99,11 @@ def _class_expected_cost(cms: np.ndarray, cost: np.ndarray) -> np.ndarray:
 
 
 def _curve_stack(y_true: np.ndarray, y_score: np.ndarray):
-    """Exact binary ``(T, 2, 2)`` counts at each distinct score, thresholds ascending.
+    """Exact binary curve: candidates ascending (each distinct score, then ``inf``) and
+    their ``(T, 2, 2)`` counts, from the threshold search's own sort."""
+    from keras_confusion.thresholds import _curve
 
-    Positive when ``score >= threshold``. One sort and two cumulative sums.
-    """
-    order = np.argsort(y_score, kind="stable")[::-1]
-    s, t = y_score[order], y_true[order].astype(np.int64)
-    last = np.r_[np.flatnonzero(np.diff(s)), s.size - 1]  # last index of each distinct score
-    tp = np.cumsum(t)[last]
-    fp = (last + 1) - tp
-    pos, neg = tp[-1] if tp.size else 0, (fp[-1] if fp.size else 0)
-    cms = np.stack([np.stack([neg - fp, fp], -1), np.stack([pos - tp, tp], -1)], -2)
-    return s[last][::-1].copy(), cms[::-1].copy()
+    return _curve(y_true, y_score, None)
 
 
 # ------------------------------------------------------------------------- report

@@ -1,0 +1,229 @@
+"""Reading prediction files (CSV or Parquet) in bounded chunks with pyarrow.
+
+Each chunk is a few hundred thousand to a million rows of the label column and the
+score column(s) as NumPy arrays, so memory stays bounded for any number of rows. Every
+problem is raised as `InputError` with one line saying what and where (file, column,
+row). Rows are data rows counted from 1 in each file (a CSV header is not a row).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+DEFAULT_CHUNK_ROWS = 1 << 20
+_PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
+
+
+class InputError(ValueError):
+    """A problem with an input file, described in one line."""
+
+
+@dataclass
+class Chunk:
+    path: str
+    start: int  # 0-based index in its file of the first row of the chunk
+    labels: np.ndarray  # (n,) numbers as read
+    scores: np.ndarray  # (n, S) float
+
+
+def _pyarrow():
+    try:
+        import pyarrow as pa
+        import pyarrow.csv as pa_csv
+        import pyarrow.parquet as pq
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise InputError(
+            "reading prediction files needs pyarrow: pip install 'keras-confusion[cli]'"
+        ) from None
+    return pa, pa_csv, pq
+
+
+def is_parquet(path: str) -> bool:
+    if path.lower().endswith(_PARQUET_SUFFIXES):
+        return True
+    if path.lower().endswith((".csv", ".tsv", ".txt", ".csv.gz")):
+        return False
+    with open(path, "rb") as f:
+        return f.read(4) == b"PAR1"
+
+
+def expand_paths(paths: Sequence[str]) -> list[str]:
+    """Files as given; a directory stands for its Parquet (or CSV) parts, sorted."""
+    files = []
+    for p in paths:
+        if os.path.isdir(p):
+            parts = sorted(
+                os.path.join(p, name) for name in os.listdir(p)
+                if not name.startswith((".", "_"))
+                and name.lower().endswith((*_PARQUET_SUFFIXES, ".csv"))
+                and os.path.isfile(os.path.join(p, name)))
+            if not parts:
+                raise InputError(f"{p}: directory has no .parquet or .csv files")
+            files += parts
+        elif os.path.isfile(p):
+            files.append(p)
+        else:
+            raise InputError(f"{p}: no such file or directory")
+    return files
+
+
+def count_rows(paths: Sequence[str]) -> int | None:
+    """Total rows from Parquet metadata, or `None` when a CSV file is among them."""
+    _, _, pq = _pyarrow()
+    total = 0
+    for p in paths:
+        if not is_parquet(p):
+            return None
+        total += pq.ParquetFile(p).metadata.num_rows
+    return total
+
+
+def _check_columns(path, available, label, scores):
+    for col in (label, *scores):
+        if col not in available:
+            shown = ", ".join(repr(c) for c in list(available)[:20])
+            raise InputError(f"{path}: no column {col!r} (columns: {shown})")
+
+
+def _numpy_column(path, name, column, start, pa) -> np.ndarray:
+    if column.null_count:
+        mask = np.asarray(column.is_null().to_numpy(zero_copy_only=False))
+        row = start + int(np.argmax(mask)) + 1
+        raise InputError(f"{path}: column {name!r}, row {row}: missing value")
+    t = column.type
+    if not (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t)):
+        raise InputError(f"{path}: column {name!r} has type {t}; expected numbers")
+    return column.to_numpy(zero_copy_only=False)
+
+
+def _parquet_chunks(path, label, scores, chunk_rows) -> Iterator[Chunk]:
+    pa, _, pq = _pyarrow()
+    try:
+        pf = pq.ParquetFile(path)
+    except (pa.ArrowInvalid, OSError) as e:
+        raise InputError(f"{path}: not a readable Parquet file ({_first_line(e)})") from None
+    _check_columns(path, pf.schema_arrow.names, label, scores)
+    start = 0
+    for batch in pf.iter_batches(batch_size=chunk_rows, columns=[label, *scores]):
+        yield _batch_to_chunk(path, batch, label, scores, start, pa)
+        start += batch.num_rows
+
+
+def _batch_to_chunk(path, batch, label, scores, start, pa) -> Chunk:
+    labels = _numpy_column(path, label, batch.column(label), start, pa)
+    cols = [_numpy_column(path, s, batch.column(s), start, pa) for s in scores]
+    if len(cols) == 1:
+        score = cols[0].reshape(-1, 1)
+    else:
+        score = np.stack(cols, axis=1)
+    if score.dtype.kind != "f":
+        score = score.astype("float64")
+    return Chunk(path, start, labels, score)
+
+
+def _first_line(e: BaseException) -> str:
+    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+
+
+def _locate_csv_error(path, columns) -> str:
+    """The first row where one of ``columns`` is not a number (only on the error path)."""
+    with open(path, newline="") as f:
+        reader = csv.reader(f)
+        header = next(reader)
+        idx = {c: header.index(c) for c in columns}
+        for row_no, row in enumerate(reader, start=1):
+            for c, i in idx.items():
+                value = row[i] if i < len(row) else ""
+                try:
+                    float(value)
+                except ValueError:
+                    what = "missing value" if value.strip() == "" else \
+                        f"{value[:40]!r} is not a number"
+                    return f"{path}: column {c!r}, row {row_no}: {what}"
+    return ""
+
+
+def _csv_chunks(path, label, scores, chunk_rows) -> Iterator[Chunk]:
+    pa, pa_csv, _ = _pyarrow()
+    with open(path, newline="") as f:
+        try:
+            header = next(csv.reader(f))
+        except StopIteration:
+            raise InputError(f"{path}: empty file (no header, no rows)") from None
+    _check_columns(path, header, label, scores)
+    columns = [label, *scores]
+    # Parsing numbers straight to float64 keeps conversion in pyarrow's C++ reader.
+    convert = pa_csv.ConvertOptions(include_columns=columns,
+                                    column_types={c: pa.float64() for c in columns})
+    # ~chunk_rows rows per block for short rows; pyarrow splits blocks by bytes.
+    read = pa_csv.ReadOptions(block_size=max(1 << 16, min(chunk_rows * 24, 1 << 26)))
+    start = 0
+    try:
+        reader = pa_csv.open_csv(path, read_options=read, convert_options=convert)
+        for batch in reader:
+            yield _batch_to_chunk(path, batch, label, scores, start, pa)
+            start += batch.num_rows
+    except pa.ArrowInvalid as e:
+        where = _locate_csv_error(path, columns)
+        raise InputError(where or f"{path}: {_first_line(e)}") from None
+
+
+def iter_chunks(paths: Sequence[str], label: str, scores: Sequence[str],
+                chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[Chunk]:
+    """Chunks of ``(labels, scores)`` from each file in turn."""
+    for path in paths:
+        if is_parquet(path):
+            yield from _parquet_chunks(path, label, scores, chunk_rows)
+        else:
+            yield from _csv_chunks(path, label, scores, chunk_rows)
+
+
+def check_chunk(chunk: Chunk, label: str, scores: Sequence[str], num_classes: int):
+    """Integer labels ``(n,)`` in ``{0, ..., K-1}`` and finite scores, or InputError."""
+    s = chunk.scores
+    bad = ~np.isfinite(s)
+    if bad.any():
+        row, col = np.unravel_index(int(np.argmax(bad)), bad.shape)
+        raise InputError(f"{chunk.path}: column {scores[col]!r}, row {chunk.start + row + 1}: "
+                         f"score {s[row, col]} is not a finite number")
+    y = chunk.labels
+    if y.dtype.kind == "b":
+        y = y.view(np.uint8)
+    lo, hi = y.min(), y.max()
+    integral = y.dtype.kind in "iu" or bool(np.all(y == np.floor(y)))
+    if lo < 0 or hi >= num_classes or not integral:
+        bad = (y < 0) | (y >= num_classes) | (y != np.floor(y))
+        row = int(np.argmax(bad))
+        raise InputError(
+            f"{chunk.path}: column {label!r}, row {chunk.start + row + 1}: label {y[row]!r} "
+            f"is not a class in {{0, ..., {num_classes - 1}}}")
+    return y if y.dtype.kind in "iu" else y.astype(np.int64)
+
+
+def read_cost_matrix(text: str) -> np.ndarray:
+    """A cost matrix from ``"0,1;10,0"`` (rows split by ``;``), JSON ``"[[0,1],[10,0]]"``
+    or the path of a file holding either form."""
+    import json
+
+    source = text
+    if os.path.isfile(text):
+        with open(text) as f:
+            source = f.read().strip()
+    try:
+        if source.lstrip().startswith("["):
+            return np.asarray(json.loads(source), dtype="float64")
+        rows = [r for r in re.split(r"[;\n]", source) if r.strip()]
+        values = [[float(v) for v in r.replace(" ", ",").split(",") if v] for r in rows]
+    except (ValueError, TypeError) as e:
+        raise InputError(f"--cost {text!r}: not a matrix of numbers ({_first_line(e)}); "
+                         "write rows separated by ';', e.g. '0,1;10,0'") from None
+    if len({len(r) for r in values}) > 1:
+        raise InputError(f"--cost {text!r}: rows have different lengths "
+                         f"{[len(r) for r in values]}; expected a square matrix")
+    return np.asarray(values, dtype="float64")

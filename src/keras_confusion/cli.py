@@ -1,0 +1,442 @@
+"""The ``keras-confusion`` command line: evaluate and tune on prediction files, and a demo.
+
+::
+
+    keras-confusion evaluate preds.parquet --label y --score p --tune f1 --html report.html
+    keras-confusion evaluate parts/ --label y --score p --cost "0,1;20,0" --json report.json
+    keras-confusion evaluate preds.csv --label y --score p0 --score p1 --score p2
+    keras-confusion tune preds.csv --label y --score p --objective precision \\
+        --constraint recall=0.95
+    keras-confusion demo
+
+Files are CSV or Parquet (several files, or a directory of Parquet parts), read in
+chunks so memory stays bounded for any number of rows:
+
+* at a fixed threshold (or argmax, with several ``--score`` columns) each chunk is
+  counted into the ``(K, K)`` matrix with one NumPy bincount and dropped;
+* the bootstrap needs no second pass: replicas are drawn from the counts (see
+  `keras_confusion.report`), so ``--bootstrap 1000`` costs the same on 100 rows or
+  100 M rows;
+* ``--tune`` (and ``--cost`` without ``--threshold``) needs the scores. Up to
+  ``--exact-limit`` rows (5 M by default) they are kept in memory and the search is
+  exact over every distinct score; beyond, scores must be probabilities in [0, 1] and
+  are counted into 2**20 bins per class, so the search is exact over the thresholds
+  ``k / 2**20`` (a resolution of about 1e-6) in 16 MB.
+
+Bad input exits with status 2 and one line saying what and where (file, column, row);
+output files are written whole (a temporary file, then a rename) or not at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+import numpy as np
+
+from keras_confusion._io import (
+    DEFAULT_CHUNK_ROWS,
+    InputError,
+    check_chunk,
+    count_rows,
+    expand_paths,
+    iter_chunks,
+    read_cost_matrix,
+)
+
+EXACT_LIMIT = 5_000_000
+TUNE_BINS = 1 << 20  # a power of two: score * bins is exact, so bins are exact thresholds
+CURVE_BINS = 1 << 12  # curves for the HTML figure at a fixed threshold
+PROGRESS_MIN_ROWS = 2_000_000
+
+
+# --------------------------------------------------------------------- accumulation
+
+
+class _Accumulator:
+    """Counts a stream of chunks; keeps what tuning or the curves need, bounded."""
+
+    def __init__(self, num_classes, threshold, *, tune, curve, exact_limit):
+        self.k = num_classes
+        self.threshold = threshold
+        self.counts = np.zeros((num_classes, num_classes), dtype=np.int64)
+        self.rows = 0
+        self.tune = tune
+        self.exact_limit = exact_limit
+        self.kept: list[tuple[np.ndarray, np.ndarray]] | None = [] if tune else None
+        self.hist = None  # (2, bins) counts of binary scores
+        self.bins = TUNE_BINS if tune else CURVE_BINS
+        self.curve = curve or tune
+
+    def add(self, chunk, y):
+        s = chunk.scores
+        n = len(y)
+        self.rows += n
+        if self.k == 2 and s.shape[1] == 1:
+            score = s[:, 0]
+            if self.tune:
+                self._keep(chunk, y, score)
+                return
+            codes = y.astype(np.intp) * 2 + (score >= self.threshold)
+            self.counts += np.bincount(codes, minlength=4).reshape(2, 2)
+            if self.curve:
+                self._histogram(chunk, y, score, strict=False)
+        else:
+            codes = y.astype(np.intp) * self.k + s.argmax(axis=1)
+            self.counts += np.bincount(codes, minlength=self.k * self.k).reshape(self.k, self.k)
+
+    def _keep(self, chunk, y, score):
+        if self.kept is not None and self.rows <= self.exact_limit:
+            self.kept.append((y.astype(np.int8), score.astype(np.float64)))
+            return
+        if self.kept is not None:  # past the limit: move what was kept into bins
+            kept, self.kept = self.kept, None
+            for ky, ks in kept:
+                self._histogram(None, ky, ks, strict=True)
+        self._histogram(chunk, y, score, strict=True)
+
+    def _histogram(self, chunk, y, score, *, strict):
+        if not self.curve:
+            return
+        outside = (score < 0) | (score > 1)
+        if outside.any():
+            if strict:
+                row = int(np.argmax(outside))
+                where = f"{chunk.path}: row {chunk.start + row + 1}: " if chunk else ""
+                raise InputError(
+                    f"{where}score {score[row]} is outside [0, 1]: tuning more than "
+                    f"{self.exact_limit} rows bins probabilities in [0, 1]; pass "
+                    "probabilities, or a larger --exact-limit")
+            self.curve, self.hist = False, None  # no curve for scores that are not in [0, 1]
+            return
+        if self.hist is None:
+            self.hist = np.zeros((2, self.bins), dtype=np.int64)
+        b = np.minimum((score * self.bins).astype(np.intp), self.bins - 1)
+        self.hist += np.bincount(y.astype(np.intp) * self.bins + b,
+                                 minlength=2 * self.bins).reshape(2, self.bins)
+
+    def scores(self):
+        """``(labels, scores, weights)`` for an exact search or from the bins."""
+        if self.kept is not None:
+            if not self.kept:
+                return np.zeros(0, np.int8), np.zeros(0), None
+            return (np.concatenate([k[0] for k in self.kept]),
+                    np.concatenate([k[1] for k in self.kept]), None)
+        # Each bin stands for its lower edge: score >= k / bins exactly when bin >= k.
+        edges = np.arange(self.bins) / self.bins
+        nz0, nz1 = np.flatnonzero(self.hist[0]), np.flatnonzero(self.hist[1])
+        y = np.r_[np.zeros(nz0.size, np.int8), np.ones(nz1.size, np.int8)]
+        return y, np.r_[edges[nz0], edges[nz1]], np.r_[self.hist[0, nz0], self.hist[1, nz1]]
+
+    def histogram_curve(self):
+        """Candidates ascending and ``(T, 2, 2)`` counts at the bin edges."""
+        if self.hist is None:
+            return None
+        tail = np.cumsum(self.hist[:, ::-1], axis=1)[:, ::-1]  # count in bins >= k
+        tail = np.concatenate([tail, np.zeros((2, 1), np.int64)], axis=1)
+        fp, tp = tail[0], tail[1]
+        fn, tn = tp[0] - tp, fp[0] - fp
+        cms = np.stack([np.stack([tn, fp], -1), np.stack([fn, tp], -1)], -2)
+        return np.r_[np.arange(self.bins) / self.bins, np.inf], cms
+
+
+def _progress(paths, quiet):
+    """A rich progress bar on long inputs in a terminal, else a no-op."""
+    total = None if quiet else count_rows(paths)
+    big = (total is not None and total >= PROGRESS_MIN_ROWS) or (
+        total is None and sum(os.path.getsize(p) for p in paths) > 50 << 20)
+    if quiet or not big or not sys.stderr.isatty():
+        return None
+    try:
+        from rich.progress import Progress
+    except ImportError:  # rich is optional: no bar
+        return None
+    return Progress(transient=True), total
+
+
+def _stream(args, num_classes, threshold, *, tune, curve):
+    paths = expand_paths(args.files)
+    acc = _Accumulator(num_classes, threshold, tune=tune, curve=curve,
+                       exact_limit=args.exact_limit)
+    bar = _progress(paths, args.quiet)
+    task = None
+    if bar:
+        bar[0].start()
+        task = bar[0].add_task("reading", total=bar[1])
+    try:
+        for chunk in iter_chunks(paths, args.label, args.score, args.chunk_rows):
+            if len(chunk.labels) == 0:
+                continue
+            y = check_chunk(chunk, args.label, args.score, num_classes)
+            acc.add(chunk, y)
+            if task is not None:
+                bar[0].advance(task, len(y))
+    finally:
+        if bar:
+            bar[0].stop()
+    if acc.rows == 0:
+        raise InputError(f"{', '.join(paths)}: no data rows")
+    return acc
+
+
+# ---------------------------------------------------------------------- arguments
+
+
+def _constraint(text):
+    if text is None:
+        return None
+    name, sep, bound = text.partition("=")
+    try:
+        value = float(bound)
+    except ValueError:
+        value = None
+    if not sep or not name.strip() or value is None:
+        raise InputError(f"--constraint {text!r}: expected NAME=BOUND, e.g. recall=0.95")
+    return (name.strip().rstrip(">").strip(), value)
+
+
+def _class_names(args, k):
+    if args.class_names:
+        names = [n.strip() for n in args.class_names.split(",")]
+        if len(names) != k:
+            raise InputError(f"--class-names {args.class_names!r}: {len(names)} names for "
+                             f"{k} classes")
+        return names
+    return list(args.score) if k > 2 else None
+
+
+def _tune(acc, args, cost):
+    from keras_confusion.thresholds import tune_threshold
+
+    y, s, w = acc.scores()
+    objective = args.objective if args.objective else ("expected_cost" if cost is not None
+                                                       else "f1")
+    return tune_threshold(y, s, objective, cost_matrix=cost,
+                          constraint=_constraint(args.constraint), sample_weight=w)
+
+
+def _render(report_obj, extra, args):
+    """Render every requested output before writing any (each whole or not at all)."""
+    from keras_confusion.report import write_atomic
+
+    outputs = []
+    if getattr(args, "json", None):
+        import json
+
+        data = report_obj.to_dict()
+        data.update(extra)
+        outputs.append((args.json, json.dumps(data, indent=2).encode()))
+    if getattr(args, "html", None):
+        outputs.append((args.html, report_obj.to_html().encode("utf-8")))
+    for path, data in outputs:
+        write_atomic(path, data)
+    return [p for p, _ in outputs]
+
+
+def _evaluate(args) -> int:
+    from keras_confusion.report import Report
+
+    k = 2 if len(args.score) == 1 else len(args.score)
+    cost = None
+    if args.cost is not None:
+        from keras_confusion._validation import check_cost_matrix
+
+        cost = check_cost_matrix(read_cost_matrix(args.cost), k, name="--cost")
+    tune = k == 2 and (args.tune is not None or (cost is not None and args.threshold is None))
+    if args.tune is not None and k != 2:
+        raise InputError("--tune: threshold tuning needs one --score column (binary); "
+                         f"got {k} score columns (multiclass: decisions are the argmax)")
+    args.objective = args.tune
+    if args.constraint and not tune:
+        raise InputError("--constraint needs --tune OBJECTIVE")
+    threshold = 0.5 if args.threshold is None else args.threshold
+    acc = _stream(args, k, threshold, tune=tune, curve=bool(args.html) and k == 2)
+    extra, curve, cm = {}, None, acc.counts
+    if tune:
+        result = _tune(acc, args, cost)
+        threshold = result.threshold
+        cm = np.rint(result.confusion_matrix).astype(np.int64)
+        curve = (result.thresholds, result.confusion_matrices) if args.html else None
+        extra["threshold_search"] = _result_dict(result, acc)
+    elif args.html and k == 2:
+        curve = acc.histogram_curve()
+    report_obj = Report(cm, class_names=_class_names(args, k), cost_matrix=cost,
+                        bootstrap=args.bootstrap, seed=args.seed,
+                        threshold=threshold if k == 2 else None, curve=curve)
+    print(report_obj.to_text())
+    if tune:
+        print(f"threshold tuned for {extra['threshold_search']['objective']}"
+              + (f" subject to {args.constraint}" if args.constraint else "")
+              + f" ({extra['threshold_search']['method']})")
+    for path in _render(report_obj, extra, args):
+        print(f"wrote {path}")
+    return 0
+
+
+def _result_dict(result, acc):
+    method = (f"exact over {acc.rows} scores" if acc.kept is not None
+              else f"exact at thresholds k/{TUNE_BINS} (binned scores)")
+    return {"objective": result.objective, "value": float(result.value),
+            "threshold": float(result.threshold),
+            "constraint": None if result.constraint is None else list(result.constraint),
+            "method": method}
+
+
+def _tune_command(args) -> int:
+    cost = None
+    if args.cost is not None:
+        from keras_confusion._validation import check_cost_matrix
+
+        cost = check_cost_matrix(read_cost_matrix(args.cost), 2, name="--cost")
+    acc = _stream(args, 2, 0.5, tune=True, curve=False)
+    result = _tune(acc, args, cost)
+    info = _result_dict(result, acc)
+    tn, fp, fn, tp = np.rint(result.confusion_matrix).astype(np.int64).ravel()
+    print(f"threshold  {result.threshold:.6g}  (positive when score >= threshold)")
+    print(f"{result.objective:<10} {result.value:.6g}"
+          + (f"  subject to {args.constraint}" if args.constraint else ""))
+    print(f"search     {info['method']}")
+    print("confusion matrix (rows: true, columns: predicted)")
+    width = max(6, len(str(max(tn, fp, fn, tp))) + 2)
+    print(f"{'':<6}{'0':>{width}}{'1':>{width}}")
+    print(f"{'0':<6}{tn:>{width}}{fp:>{width}}")
+    print(f"{'1':<6}{fn:>{width}}{tp:>{width}}")
+    outputs = []
+    if args.json:
+        import json
+
+        info["confusion_matrix"] = [[int(tn), int(fp)], [int(fn), int(tp)]]
+        outputs.append((args.json, json.dumps(info, indent=2).encode()))
+    if args.plot:
+        import io
+
+        from keras_confusion import plot
+
+        buf = io.BytesIO()
+        plot.threshold_curve(result).savefig(buf, format="png", dpi=100)
+        outputs.append((args.plot, buf.getvalue()))
+    from keras_confusion.report import write_atomic
+
+    for path, data in outputs:
+        write_atomic(path, data)
+        print(f"wrote {path}")
+    return 0
+
+
+def _demo(args) -> int:
+    from keras_confusion import _demo
+
+    return _demo.run(html=args.html, epochs=args.epochs, seed=args.seed, quick=args.quick)
+
+
+def _positive_int(text):
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return v
+
+
+def _finite(text):
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not np.isfinite(v):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return v
+
+
+def _input_args(p):
+    p.add_argument("files", nargs="+", metavar="FILE",
+                   help="CSV or Parquet files, or directories of Parquet parts")
+    p.add_argument("--label", required=True, metavar="COL",
+                   help="column of true labels: 0/1, or class indices 0..K-1")
+    p.add_argument("--score", required=True, action="append", metavar="COL",
+                   help="score column; repeat once per class for multiclass scores")
+    p.add_argument("--cost", metavar="MATRIX",
+                   help="cost matrix, rows true class, columns decision: '0,1;10,0', "
+                        "JSON '[[0,1],[10,0]]', or a file holding either")
+    p.add_argument("--constraint", metavar="NAME=BOUND",
+                   help="with tuning: e.g. recall=0.95 (then the best objective)")
+    p.add_argument("--json", metavar="PATH", help="write the result as JSON")
+    p.add_argument("--chunk-rows", type=_positive_int, default=DEFAULT_CHUNK_ROWS,
+                   help=f"rows per chunk (default {DEFAULT_CHUNK_ROWS})")
+    p.add_argument("--exact-limit", type=_positive_int, default=EXACT_LIMIT,
+                   help=f"tune exactly up to this many rows, binned beyond "
+                        f"(default {EXACT_LIMIT})")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _parser():
+    parser = argparse.ArgumentParser(
+        prog="keras-confusion",
+        description="Confusion matrices, reports and thresholds for model predictions.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ev = sub.add_parser("evaluate", help="report on a file of labels and scores")
+    _input_args(ev)
+    mode = ev.add_mutually_exclusive_group()
+    mode.add_argument("--threshold", type=_finite, metavar="X",
+                      help="binary: positive when score >= X (default 0.5)")
+    mode.add_argument("--tune", metavar="OBJECTIVE",
+                      help="binary: tune the threshold for a formula (f1, mcc, ...)")
+    ev.add_argument("--class-names", metavar="A,B,...", help="comma-separated class names")
+    ev.add_argument("--bootstrap", type=_positive_int, default=1000, metavar="R",
+                    help="bootstrap replicas for the intervals; 0 for none (default 1000)")
+    ev.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    ev.add_argument("--html", metavar="PATH", help="write a self-contained HTML report")
+    ev.set_defaults(func=_evaluate)
+
+    tu = sub.add_parser("tune", help="tune a binary threshold and print its matrix")
+    _input_args(tu)
+    tu.add_argument("--objective", default=None, metavar="NAME",
+                    help="formula to optimise (default f1; expected_cost with --cost)")
+    tu.add_argument("--plot", metavar="PATH", help="write the objective-versus-threshold PNG")
+    tu.set_defaults(func=_tune_command)
+
+    de = sub.add_parser("demo", help="train on a bundled imbalanced set and compare losses")
+    de.add_argument("--html", default="keras-confusion-demo.html", metavar="PATH",
+                    help="where to write the HTML report (default keras-confusion-demo.html)")
+    de.add_argument("--epochs", type=_positive_int, default=None,
+                    help="training epochs per model")
+    de.add_argument("--seed", type=int, default=0)
+    de.add_argument("--quick", action="store_true",
+                    help="a reduced run (fewer epochs and models), for tests")
+    de.set_defaults(func=_demo)
+    return parser
+
+
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split()) or type(e).__name__
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (2 for bad input).
+
+    Args:
+        argv: arguments without the program name. Defaults to `None` (``sys.argv``).
+
+    Returns:
+        0 on success, 2 when the input or the arguments are wrong.
+    """
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # argparse has printed its one-line usage error
+        return int(e.code or 0)
+    try:
+        return args.func(args)
+    except (InputError, ValueError) as e:
+        print(f"keras-confusion: error: {_one_line(e)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
