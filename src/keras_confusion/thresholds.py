@@ -680,7 +680,7 @@ class Thresholded(keras.Model):
         """The threshold(s) applied, as NumPy (None for cost decisions)."""
         if self.threshold_variable is None:
             return None
-        return np.asarray(ops.convert_to_numpy(self.threshold_variable))
+        return np.asarray(ops.convert_to_numpy(self.threshold_variable.value))
 
     @threshold.setter
     def threshold(self, value):
@@ -697,7 +697,7 @@ class Thresholded(keras.Model):
         """The per-class offsets applied, as NumPy (None for threshold decisions)."""
         if self.offsets_variable is None:
             return None
-        return np.asarray(ops.convert_to_numpy(self.offsets_variable))
+        return np.asarray(ops.convert_to_numpy(self.offsets_variable.value))
 
     @offsets.setter
     def offsets(self, value):
@@ -708,17 +708,19 @@ class Thresholded(keras.Model):
     def call(self, inputs, training=False):
         scores = self.model(inputs, training=training)
         dtype = keras.backend.standardize_dtype(scores.dtype)
-        x = scores if dtype == "float64" else ops.cast(scores, "float32")
+        if dtype != "float64":
+            dtype = "float32"
+        x = ops.cast(scores, dtype)
         if self.cost_matrix is None:
-            decisions = ops.cast(x >= ops.cast(self.threshold_variable, x.dtype), "int32")
+            decisions = ops.cast(x >= ops.cast(self.threshold_variable, dtype), "int32")
         else:
             k = self.cost_matrix.shape[0]
             if k == 2 and (len(x.shape) == 1 or x.shape[-1] == 1):
                 p = x if len(x.shape) == 1 else x[..., 0]
                 x = ops.stack([1.0 - p, p], axis=-1)
             decisions = ops.cast(
-                _decide(ops, x, ops.convert_to_tensor(self.cost_matrix.astype(x.dtype)),
-                        ops.cast(self.offsets_variable, x.dtype)), "int32")
+                _decide(ops, x, ops.convert_to_tensor(self.cost_matrix.astype(dtype)),
+                        ops.cast(self.offsets_variable, dtype)), "int32")
         if self.return_scores:
             return {"decisions": decisions, "scores": scores}
         return decisions
