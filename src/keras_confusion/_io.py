@@ -200,8 +200,11 @@ def check_chunk(chunk: Chunk, label: str, scores: Sequence[str], num_classes: in
     if lo < 0 or hi >= num_classes or not integral:
         bad = (y < 0) | (y >= num_classes) | (y != np.floor(y))
         row = int(np.argmax(bad))
+        value = y[row].item()
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
         raise InputError(
-            f"{chunk.path}: column {label!r}, row {chunk.start + row + 1}: label {y[row]!r} "
+            f"{chunk.path}: column {label!r}, row {chunk.start + row + 1}: label {value} "
             f"is not a class in {{0, ..., {num_classes - 1}}}")
     return y if y.dtype.kind in "iu" else y.astype(np.int64)
 

@@ -157,6 +157,11 @@ def _progress(paths, quiet):
 
 
 def _stream(args, num_classes, threshold, *, tune, curve):
+    columns = [args.label, *args.score]
+    for c in columns:
+        if columns.count(c) > 1:
+            raise InputError(f"column {c!r} is named {columns.count(c)} times in --label and "
+                             "--score; each column has one role")
     paths = expand_paths(args.files)
     acc = _Accumulator(num_classes, threshold, tune=tune, curve=curve,
                        exact_limit=args.exact_limit)
@@ -244,15 +249,16 @@ def _evaluate(args) -> int:
         from keras_confusion._validation import check_cost_matrix
 
         cost = check_cost_matrix(read_cost_matrix(args.cost), k, name="--cost")
-    tune = k == 2 and (args.tune is not None or (cost is not None and args.threshold is None))
-    if args.tune is not None and k != 2:
+    binary = len(args.score) == 1
+    tune = binary and (args.tune is not None or (cost is not None and args.threshold is None))
+    if args.tune is not None and not binary:
         raise InputError("--tune: threshold tuning needs one --score column (binary); "
                          f"got {k} score columns (multiclass: decisions are the argmax)")
     args.objective = args.tune
     if args.constraint and not tune:
         raise InputError("--constraint needs --tune OBJECTIVE")
     threshold = 0.5 if args.threshold is None else args.threshold
-    acc = _stream(args, k, threshold, tune=tune, curve=bool(args.html) and k == 2)
+    acc = _stream(args, k, threshold, tune=tune, curve=bool(args.html) and binary)
     extra, curve, cm = {}, None, acc.counts
     if tune:
         result = _tune(acc, args, cost)
@@ -260,11 +266,11 @@ def _evaluate(args) -> int:
         cm = np.rint(result.confusion_matrix).astype(np.int64)
         curve = (result.thresholds, result.confusion_matrices) if args.html else None
         extra["threshold_search"] = _result_dict(result, acc)
-    elif args.html and k == 2:
+    elif args.html and binary:
         curve = acc.histogram_curve()
     report_obj = Report(cm, class_names=_class_names(args, k), cost_matrix=cost,
                         bootstrap=args.bootstrap, seed=args.seed,
-                        threshold=threshold if k == 2 else None, curve=curve)
+                        threshold=threshold if binary else None, curve=curve)
     print(report_obj.to_text())
     if tune:
         print(f"threshold tuned for {extra['threshold_search']['objective']}"

@@ -1,0 +1,254 @@
+"""The command line through main([...]): results against references, and bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from sklearn.metrics import confusion_matrix as sk_confusion_matrix
+
+from keras_confusion.cli import TUNE_BINS, main
+from keras_confusion.thresholds import tune_threshold
+
+
+def _data(n=3000, seed=0):
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < 0.15).astype(np.int64)
+    s = np.clip(rng.normal(0.3 + 0.35 * y, 0.2), 0, 1)
+    return y, s
+
+
+def _write_csv(path, columns: dict):
+    names = list(columns)
+    rows = zip(*(columns[c] for c in names), strict=True)
+    path.write_text(",".join(names) + "\n" + "".join(",".join(map(str, r)) + "\n" for r in rows))
+    return str(path)
+
+
+def _write_parquet(path, columns: dict):
+    pq.write_table(pa.table(columns), path)
+    return str(path)
+
+
+def _run_json(tmp_path, argv):
+    out = tmp_path / "out.json"
+    assert main([*argv, "--json", str(out), "--quiet"]) == 0
+    return json.loads(out.read_text())
+
+
+def test_evaluate_parquet_parts_in_small_chunks_equal_sklearn(tmp_path):
+    y, s = _data()
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    for i, sl in enumerate(np.array_split(np.arange(y.size), 3)):
+        _write_parquet(parts / f"part-{i}.parquet", {"y": y[sl], "p": s[sl]})
+    d = _run_json(tmp_path, ["evaluate", str(parts), "--label", "y", "--score", "p",
+                             "--threshold", "0.4", "--chunk-rows", "257", "--bootstrap", "0"])
+    expected = sk_confusion_matrix(y, (s >= 0.4).astype(int))
+    assert d["confusion_matrix"] == expected.tolist()
+    assert d["threshold"] == 0.4
+
+
+def test_evaluate_csv_in_chunks_equals_one_shot_and_sklearn(tmp_path):
+    y, s = _data(2000, seed=1)
+    path = _write_csv(tmp_path / "p.csv", {"label": y, "score": s})
+    small = _run_json(tmp_path, ["evaluate", path, "--label", "label", "--score", "score",
+                                 "--chunk-rows", "100", "--bootstrap", "50"])
+    whole = _run_json(tmp_path, ["evaluate", path, "--label", "label", "--score", "score",
+                                 "--bootstrap", "50"])
+    assert small == whole
+    assert whole["confusion_matrix"] == sk_confusion_matrix(y, (s >= 0.5).astype(int)).tolist()
+
+
+def test_evaluate_several_files_equal_one_file(tmp_path):
+    y, s = _data(1000, seed=2)
+    a = _write_csv(tmp_path / "a.csv", {"y": y[:400], "p": s[:400]})
+    b = _write_parquet(tmp_path / "b.parquet", {"y": y[400:], "p": s[400:]})
+    d = _run_json(tmp_path, ["evaluate", a, b, "--label", "y", "--score", "p",
+                             "--bootstrap", "0"])
+    assert d["confusion_matrix"] == sk_confusion_matrix(y, (s >= 0.5).astype(int)).tolist()
+
+
+def test_evaluate_multiclass_scores_are_argmax_named_by_column(tmp_path):
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 3, 500)
+    scores = rng.random((500, 3))
+    cols = {"y": y, "cat": scores[:, 0], "dog": scores[:, 1], "bird": scores[:, 2]}
+    path = _write_parquet(tmp_path / "m.parquet", cols)
+    d = _run_json(tmp_path, ["evaluate", path, "--label", "y", "--score", "cat", "--score",
+                             "dog", "--score", "bird", "--bootstrap", "0"])
+    assert d["class_names"] == ["cat", "dog", "bird"]
+    assert d["confusion_matrix"] == sk_confusion_matrix(y, scores.argmax(1)).tolist()
+    assert d["threshold"] is None
+
+
+def test_evaluate_tune_equals_tune_threshold_on_the_same_rows(tmp_path):
+    y, s = _data(1500, seed=4)
+    path = _write_parquet(tmp_path / "t.parquet", {"y": y, "p": s})
+    d = _run_json(tmp_path, ["evaluate", path, "--label", "y", "--score", "p", "--tune", "mcc",
+                             "--chunk-rows", "300", "--bootstrap", "0"])
+    ref = tune_threshold(y, s, "mcc")
+    assert d["threshold"] == ref.threshold
+    assert d["threshold_search"]["value"] == pytest.approx(ref.value)
+    assert d["confusion_matrix"] == ref.confusion_matrix.tolist()
+
+
+def test_evaluate_tune_with_constraint_meets_it(tmp_path):
+    y, s = _data(1500, seed=5)
+    path = _write_csv(tmp_path / "t.csv", {"y": y, "p": s})
+    d = _run_json(tmp_path, ["evaluate", path, "--label", "y", "--score", "p", "--tune",
+                             "precision", "--constraint", "recall=0.9", "--bootstrap", "0"])
+    ref = tune_threshold(y, s, "precision", constraint=("recall", 0.9))
+    assert d["threshold"] == ref.threshold
+    _, (fn, tp) = d["confusion_matrix"]
+    assert tp / (tp + fn) >= 0.9
+
+
+def test_evaluate_binned_tuning_beyond_exact_limit_is_exact_at_bin_edges(tmp_path):
+    y, s = _data(4000, seed=6)
+    path = _write_parquet(tmp_path / "b.parquet", {"y": y, "p": s})
+    d = _run_json(tmp_path, ["evaluate", path, "--label", "y", "--score", "p", "--tune", "f1",
+                             "--exact-limit", "1000", "--chunk-rows", "700",
+                             "--bootstrap", "0"])
+    assert "binned" in d["threshold_search"]["method"]
+    # Reference: the exact search over scores snapped down to their bin edge.
+    ref = tune_threshold(y, np.floor(s * TUNE_BINS) / TUNE_BINS, "f1")
+    assert d["threshold"] == ref.threshold
+    # The reported matrix is the true one of the original scores at that threshold.
+    truth = sk_confusion_matrix(y, (s >= d["threshold"]).astype(int))
+    assert d["confusion_matrix"] == truth.tolist()
+
+
+def test_evaluate_cost_without_threshold_tunes_minimum_expected_cost(tmp_path):
+    y, s = _data(1500, seed=7)
+    path = _write_parquet(tmp_path / "c.parquet", {"y": y, "p": s})
+    d = _run_json(tmp_path, ["evaluate", path, "--label", "y", "--score", "p", "--cost",
+                             "0,1;10,0", "--bootstrap", "0"])
+    ref = tune_threshold(y, s, cost_matrix=[[0, 1], [10, 0]])
+    assert d["threshold"] == ref.threshold
+    assert d["overall"]["expected_cost"]["value"] == pytest.approx(ref.value)
+    assert d["cost_matrix"] == [[0, 1], [10, 0]]
+
+
+def test_tune_prints_threshold_and_its_confusion_matrix(tmp_path, capsys):
+    y, s = _data(800, seed=8)
+    path = _write_csv(tmp_path / "t.csv", {"y": y, "p": s})
+    png = tmp_path / "curve.png"
+    assert main(["tune", path, "--label", "y", "--score", "p", "--objective", "f1",
+                 "--plot", str(png), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    ref = tune_threshold(y, s, "f1")
+    (tn, fp), (fn, tp) = ref.confusion_matrix
+    assert f"threshold  {ref.threshold:.6g}" in out
+    lines = out.splitlines()
+    i = lines.index("confusion matrix (rows: true, columns: predicted)")
+    assert lines[i + 2].split() == ["0", str(tn), str(fp)]
+    assert lines[i + 3].split() == ["1", str(fn), str(tp)]
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_evaluate_writes_html_and_json_reports(tmp_path, capsys):
+    y, s = _data(600, seed=9)
+    path = _write_parquet(tmp_path / "r.parquet", {"y": y, "p": s})
+    html, js = tmp_path / "r.html", tmp_path / "r.json"
+    assert main(["evaluate", path, "--label", "y", "--score", "p", "--html", str(html),
+                 "--json", str(js), "--bootstrap", "100", "--class-names", "ok,fraud"]) == 0
+    assert "data:image/png;base64," in html.read_text()
+    assert json.loads(js.read_text())["class_names"] == ["ok", "fraud"]
+    out = capsys.readouterr().out
+    assert "fraud" in out and "balanced_accuracy" in out
+
+
+# ----------------------------------------------------------------------- bad input
+
+
+def _bad_inputs(tmp_path):
+    """(name, files, extra args, regex the one-line error must match)."""
+    y, s = _data(50, seed=10)
+    good = _write_csv(tmp_path / "good.csv", {"y": y, "p": s})
+    text = (tmp_path / "good.csv").read_text().splitlines()
+    text[8] = "1,abc"
+    (tmp_path / "nonnum.csv").write_text("\n".join(text) + "\n")
+    s_nan = s.copy()
+    s_nan[20] = np.nan
+    y_out = y.copy()
+    y_out[30] = 3
+    (tmp_path / "empty.csv").write_text("")
+    (tmp_path / "header.csv").write_text("y,p\n")
+    nulls = pa.table({"y": pa.array(y), "p": pa.array([*s[:11].tolist(), None,
+                                                       *s[12:].tolist()])})
+    pq.write_table(nulls, tmp_path / "nulls.parquet")
+    strings = pa.table({"y": y, "p": [str(v) for v in s]})
+    pq.write_table(strings, tmp_path / "strings.parquet")
+    return [
+        ("missing column", [good], ["--score", "prob"],
+         r"good\.csv: no column 'prob' \(columns: 'y', 'p'\)"),
+        ("non-numeric score", [str(tmp_path / "nonnum.csv")], ["--score", "p"],
+         r"nonnum\.csv: column 'p', row 8: 'abc' is not a number"),
+        ("string column", [str(tmp_path / "strings.parquet")], ["--score", "p"],
+         r"strings\.parquet: column 'p' has type string; expected numbers"),
+        ("NaN score", [_write_parquet(tmp_path / "nan.parquet", {"y": y, "p": s_nan})],
+         ["--score", "p"], r"nan\.parquet: column 'p', row 21: score nan is not a finite"),
+        ("label outside", [_write_csv(tmp_path / "lab.csv", {"y": y_out, "p": s})],
+         ["--score", "p"], r"lab\.csv: column 'y', row 31: label 3 is not a class in "
+                           r"\{0, \.\.\., 1\}"),
+        ("missing value", [str(tmp_path / "nulls.parquet")], ["--score", "p"],
+         r"nulls\.parquet: column 'p', row 12: missing value"),
+        ("empty file", [str(tmp_path / "empty.csv")], ["--score", "p"],
+         r"empty\.csv: empty file"),
+        ("header only", [str(tmp_path / "header.csv")], ["--score", "p"],
+         r"header\.csv: no data rows"),
+        ("no such file", [str(tmp_path / "nope.csv")], ["--score", "p"],
+         r"nope\.csv: no such file"),
+        ("cost not square", [good], ["--score", "p", "--cost", "0,1;10"],
+         r"--cost '0,1;10': rows have different lengths"),
+        ("cost negative", [good], ["--score", "p", "--cost", "0,-1;10,0"],
+         r"`--cost` must be non-negative"),
+        ("cost not numbers", [good], ["--score", "p", "--cost", "0,x;1,0"],
+         r"--cost '0,x;1,0': not a matrix of numbers"),
+        ("cost wrong size", [good], ["--score", "p", "--cost", "0,1,1;1,0,1;1,1,0"],
+         r"`--cost` must be of shape \(2, 2\)"),
+        ("bad constraint", [good], ["--score", "p", "--tune", "f1", "--constraint", "recall"],
+         r"--constraint 'recall': expected NAME=BOUND"),
+        ("tune multiclass", [good], ["--score", "p", "--score", "p2", "--tune", "f1"],
+         r"--tune: threshold tuning needs one --score column"),
+        ("column twice", [good], ["--score", "p", "--score", "y"],
+         r"column 'y' is named 2 times"),
+    ]
+
+
+def test_evaluate_bad_input_exits_2_with_one_line_saying_what_and_where(tmp_path, capsys):
+    html, js = tmp_path / "out.html", tmp_path / "out.json"
+    js.write_text("old")  # an existing output is left as it was
+    for name, files, extra, pattern in _bad_inputs(tmp_path):
+        rc = main(["evaluate", *files, "--label", "y", *extra, "--html", str(html), "--json",
+                   str(js), "--quiet"])
+        err = capsys.readouterr().err
+        assert rc == 2, name
+        assert err.count("\n") == 1 and err.startswith("keras-confusion: error: "), (name, err)
+        assert __import__("re").search(pattern, err), (name, err)
+        assert not html.exists(), name
+        assert js.read_text() == "old", name
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".tmp-")]
+    assert leftovers == []
+
+
+def test_tune_unreachable_constraint_exits_2_with_the_best_reachable(tmp_path, capsys):
+    y, s = _data(200, seed=11)
+    path = _write_csv(tmp_path / "t.csv", {"y": y, "p": s})
+    rc = main(["tune", path, "--label", "y", "--score", "p", "--objective", "recall",
+               "--constraint", "precision=1.5", "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "precision" in err and "reachable" in err
+
+
+def test_bad_arguments_exit_2(capsys):
+    assert main(["evaluate", "x.csv", "--label", "y"]) == 2  # no --score
+    assert main(["evaluate", "x.csv", "--label", "y", "--score", "p", "--threshold",
+                 "nan"]) == 2
+    assert main(["evaluate", "x.csv", "--label", "y", "--score", "p", "--threshold", "0.3",
+                 "--tune", "f1"]) == 2
+    assert "usage" in capsys.readouterr().err
