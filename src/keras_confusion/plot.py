@@ -126,8 +126,8 @@ def _thin(n: int) -> np.ndarray:
 def _stack(y_true, y_score):
     from keras_confusion.report import _curve_stack, check_labels_scores
 
-    t, s, k = check_labels_scores(y_true, y_score)
-    if k != 2:
+    t, s, _ = check_labels_scores(y_true, y_score)
+    if s.ndim != 1:
         raise arg_error("y_score", f"<array of shape {s.shape}>", "binary scores of shape (N,)")
     return _curve_stack(t, s)
 
@@ -237,7 +237,12 @@ def threshold_curve(result, *, title=None):
     if title is None:
         title = f"{name} versus threshold"
         if constraint is not None:
-            title += f" (subject to {constraint[0]} bound {constraint[1]:g})"
+            try:
+                relation = ">=" if formulas.greater_is_better(formulas.get(constraint[0])) \
+                    else "<="
+            except ValueError:
+                relation = "bound"
+            title += f" (subject to {constraint[0]} {relation} {constraint[1]:g})"
     ax.set(xlabel="threshold (positive when score >= threshold)", ylabel=name, title=title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)

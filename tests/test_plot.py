@@ -1,0 +1,141 @@
+"""Figures: rendered to PNG, and the plotted points against scikit-learn."""
+
+from __future__ import annotations
+
+import io
+import struct
+
+import matplotlib
+import numpy as np
+import pytest
+from sklearn import metrics as skm
+
+from keras_confusion import plot
+from keras_confusion.report import report
+from keras_confusion.thresholds import tune_threshold
+
+matplotlib.use("Agg")
+
+
+def _png_size(fig, dpi=50):
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    data = buf.getvalue()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height, len(data)
+
+
+def _data(n=500, seed=0):
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < 0.2).astype(int)
+    return y, np.clip(rng.normal(0.35 + 0.3 * y, 0.2), 0, 1)
+
+
+def _figures():
+    y, s = _data()
+    rng = np.random.default_rng(1)
+    cm20 = rng.integers(0, 50, (20, 20)) + np.diag(rng.integers(100, 300, 20))
+    names20 = [f"class_{i}" for i in range(20)]
+    return {
+        "matrix_2": plot.confusion_matrix([[50, 3], [7, 40]], class_names=["ham", "spam"]),
+        "matrix_20": plot.confusion_matrix(cm20, class_names=names20, normalize="true"),
+        "pr": plot.precision_recall_curve(y, s, threshold=0.5),
+        "roc": plot.roc_curve(y, s, threshold=0.5),
+        "threshold": plot.threshold_curve(tune_threshold(y, s, "f1")),
+        "constrained": plot.threshold_curve(
+            tune_threshold(y, s, "precision", constraint=("recall", 0.9))),
+        "history": plot.metric_history({"specificity": [0.7, 0.8, 0.85],
+                                        "recall": [0.9, 0.88, 0.9]}),
+        "report": report(y, s, bootstrap=0).plot(),
+    }
+
+
+def test_every_figure_renders_a_non_empty_png_of_its_figure_size():
+    for name, fig in _figures().items():
+        w_in, h_in = fig.get_size_inches()
+        width, height, nbytes = _png_size(fig, dpi=50)
+        assert (width, height) == (round(w_in * 50), round(h_in * 50)), name
+        assert nbytes > 3000, name
+
+
+def test_confusion_matrix_annotations_show_counts_and_row_rates():
+    fig = plot.confusion_matrix([[50, 3], [7, 40]], class_names=["ham", "spam"])
+    counts_ax, rates_ax = fig.axes[:2]  # the colorbars come after
+    assert [t.get_text() for t in counts_ax.texts] == ["50", "3", "7", "40"]
+    assert [t.get_text() for t in rates_ax.texts] == ["94.3%", "5.7%", "14.9%", "85.1%"]
+    assert [t.get_text() for t in counts_ax.get_xticklabels()] == ["ham", "spam"]
+
+
+def test_confusion_matrix_at_20_classes_labels_every_class():
+    cm = np.arange(400).reshape(20, 20)
+    names = [f"c{i}" for i in range(20)]
+    fig = plot.confusion_matrix(cm, class_names=names, normalize=None)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == names
+    assert len(ax.texts) == 400
+    assert min(t.get_fontsize() for t in ax.texts) >= 6
+
+
+def test_precision_recall_curve_points_equal_sklearn():
+    y, s = _data(300, seed=2)
+    line = plot.precision_recall_curve(y, s).axes[0].lines[0]
+    precision, recall, _ = skm.precision_recall_curve(y, s)
+    np.testing.assert_allclose(line.get_xdata(), recall)
+    np.testing.assert_allclose(line.get_ydata(), precision)
+
+
+def test_roc_curve_points_equal_sklearn():
+    y, s = _data(300, seed=3)
+    line = plot.roc_curve(y, s).axes[0].lines[0]
+    fpr, tpr, _ = skm.roc_curve(y, s, drop_intermediate=False)
+    # scikit-learn's (0, 0) comes first; ours is the last candidate (nothing positive).
+    points = {(round(a, 12), round(b, 12)) for a, b in zip(line.get_xdata(), line.get_ydata(),
+                                                           strict=True)}
+    assert points == {(round(a, 12), round(b, 12)) for a, b in zip(fpr, tpr, strict=True)}
+
+
+def test_operating_point_is_the_matrix_at_the_threshold():
+    y, s = _data(300, seed=4)
+    ax = plot.roc_curve(y, s, threshold=0.55).axes[0]
+    point = ax.lines[2]
+    pred = (s >= 0.55).astype(int)
+    assert point.get_xdata()[0] == pytest.approx(
+        1 - skm.recall_score(1 - y, 1 - pred))
+    assert point.get_ydata()[0] == pytest.approx(skm.recall_score(y, pred))
+
+
+def test_threshold_curve_marks_the_chosen_threshold():
+    y, s = _data(300, seed=5)
+    result = tune_threshold(y, s, "f1")
+    ax = plot.threshold_curve(result).axes[0]
+    marker = next(line for line in ax.lines if line.get_marker() == "o")
+    assert marker.get_xdata()[0] == result.threshold
+    assert marker.get_ydata()[0] == result.value
+    assert ax.get_ylabel() == "f1"
+
+
+def test_metric_history_draws_one_line_per_metric_over_epochs():
+    fig = plot.metric_history({"specificity": [0.7, 0.8, 0.85], "recall": [0.9, 0.88, 0.9]},
+                              title="validation")
+    ax = fig.axes[0]
+    assert [line.get_label() for line in ax.lines] == ["specificity", "recall"]
+    np.testing.assert_array_equal(ax.lines[0].get_xdata(), [1, 2, 3])
+    np.testing.assert_array_equal(ax.lines[1].get_ydata(), [0.9, 0.88, 0.9])
+    assert ax.get_title() == "validation"
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: plot.confusion_matrix([1, 2, 3]), r"`cm`"),
+        (lambda: plot.confusion_matrix([[1, 2], [3, 4]], class_names=["a"]), r"`class_names`"),
+        (lambda: plot.confusion_matrix([[1, 2], [3, 4]], normalize="all"), r"`normalize`"),
+        (lambda: plot.metric_history({}), r"`history`"),
+        (lambda: plot.roc_curve([0, 1], [0.2, np.nan]), r"`y_score`"),
+        (lambda: plot.precision_recall_curve([0, 1], [[0.2, 0.8], [0.6, 0.4]]), r"`y_score`"),
+    ],
+)
+def test_plot_rejects_bad_input_naming_the_argument(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
