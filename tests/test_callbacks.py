@@ -75,18 +75,18 @@ def test_confusion_history_keeps_whole_set_matrix_and_figures_equal_sklearn(bina
 
 def test_confusion_history_multiclass_macro_figures_equal_sklearn():
     keras.utils.set_random_seed(0)
-    x, y = _data(2, 300, k=3)
     x_val, y_val = _data(3, 150, k=3)
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
-    model.compile(optimizer=keras.optimizers.Adam(0.05), loss="sparse_categorical_crossentropy")
     confusion = ConfusionHistory((x_val, y_val), num_classes=3, figures=("precision", "mcc"))
-    history = model.fit(x, y, epochs=2, batch_size=64, verbose=0, callbacks=[confusion])
+    confusion.set_model(model)  # an epoch end without training: fit is tested above
+    logs = {}
+    confusion.on_epoch_end(0, logs)
     pred = np.argmax(model.predict(x_val, verbose=0), axis=1)
     np.testing.assert_array_equal(confusion.matrices[-1],
                                   skm.confusion_matrix(y_val, pred, labels=[0, 1, 2]))
-    assert history.history["val_precision"][-1] == pytest.approx(
+    assert logs["val_precision"] == pytest.approx(
         skm.precision_score(y_val, pred, average="macro", labels=[0, 1, 2], zero_division=0))
-    assert history.history["val_mcc"][-1] == pytest.approx(skm.matthews_corrcoef(y_val, pred))
+    assert logs["val_mcc"] == pytest.approx(skm.matthews_corrcoef(y_val, pred))
 
 
 def test_tuner_warns_and_logs_nan_when_constraint_is_unreachable():
@@ -109,12 +109,30 @@ def test_confusion_history_plot_draws_one_line_per_figure(binary_run):
     np.testing.assert_allclose(lines[3].get_ydata(), confusion.history["f1"])
 
 
+def test_multilabel_tuner_logs_one_threshold_per_label_equal_to_tune_threshold():
+    x, y = _data(5, 120)
+    y3 = np.stack([y, 1 - y, (x[:, 1] > 0).astype("float32")], axis=1)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="sigmoid")])
+    applied = Thresholded(model, threshold=[0.5, 0.5, 0.5])
+    tuner = ThresholdTuner((x, y3), "mcc", multilabel=True, thresholded=applied)
+    tuner.set_model(model)
+    logs = {}
+    tuner.on_epoch_end(0, logs)
+    expected = tune_threshold(y3, model.predict(x, verbose=0), "mcc", multilabel=True)
+    for label in range(3):
+        assert logs[f"val_threshold_{label}"] == expected.threshold[label]
+        assert logs[f"val_mcc_at_threshold_{label}"] == expected.value[label]
+    np.testing.assert_array_equal(applied.threshold, expected.threshold.astype("float32"))
+
+
 def test_callbacks_reject_malformed_arguments():
     data = (np.zeros((4, 4)), np.zeros(4))
     with pytest.raises(ValueError, match="`validation_data` must be"):
         ThresholdTuner((np.zeros(3),))
     with pytest.raises(ValueError, match="`formula` must be"):
         ThresholdTuner(data, "no_such_formula")
+    with pytest.raises(ValueError, match="`constraint` must be a pair"):
+        ThresholdTuner(data, constraint=("recall",))
     with pytest.raises(ValueError, match="`threshold` must be"):
         ConfusionHistory(data, threshold=1.5)
     assert formulas.get("f1") is formulas.f1

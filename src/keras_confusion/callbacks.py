@@ -20,7 +20,13 @@ import numpy as np
 from keras_confusion import formulas
 from keras_confusion._validation import arg_error, check_num_classes, warn
 from keras_confusion.counts import confusion_matrix
-from keras_confusion.thresholds import MultilabelThresholdResult, Thresholded, tune_threshold
+from keras_confusion.thresholds import (
+    MultilabelThresholdResult,
+    Thresholded,
+    _resolve_constraint,
+    _resolve_objective,
+    tune_threshold,
+)
 
 __all__ = ["ConfusionHistory", "ThresholdTuner"]
 
@@ -111,8 +117,8 @@ class ThresholdTuner(keras.callbacks.Callback):
         self.formula_kwargs = formula_kwargs
         self.result = None
         # Fail now, not after the first epoch, on a malformed objective or constraint.
-        tune_threshold([0, 1], [0.0, 1.0], objective, cost_matrix=cost_matrix,
-                       **formula_kwargs)
+        _resolve_objective(objective, cost_matrix, formula_kwargs, None, None)
+        _resolve_constraint(constraint, cost_matrix)
 
     @property
     def threshold(self):
