@@ -1,0 +1,431 @@
+"""Losses over soft confusion counts: values, gradients, weights, edge cases, saving."""
+
+from __future__ import annotations
+
+import warnings
+
+import keras
+import numpy as np
+import pytest
+from conftest import BACKEND, to_numpy
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from keras_confusion import formulas
+from keras_confusion import losses as L
+from keras_confusion._validation import ConfusionWarning
+
+COST = np.array([[0.0, 1.0], [10.0, 0.0]])
+
+
+def _quiet(factory):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConfusionWarning)
+        return factory()
+
+
+def named_losses(**kw):
+    """One instance of every binary confusion loss, with its NumPy reference.
+
+    A reference maps the smoothed ``[[tn, fp], [fn, tp]]`` cells to the loss value.
+    """
+    return [
+        (_quiet(lambda: L.SpecificityLoss(sharpness=1.0, **kw)),
+         lambda tn, fp, fn, tp: 1 - tn / (tn + fp)),
+        (_quiet(lambda: L.SensitivityLoss(sharpness=1.0, **kw)),
+         lambda tn, fp, fn, tp: 1 - tp / (tp + fn)),
+        (_quiet(lambda: L.PrecisionLoss(sharpness=1.0, **kw)),
+         lambda tn, fp, fn, tp: 1 - tp / (tp + fp)),
+        (L.FBetaLoss(2.0, **kw), lambda tn, fp, fn, tp: 1 - 5 * tp / (5 * tp + 4 * fn + fp)),
+        (L.TverskyLoss(0.3, 0.7, **kw), lambda tn, fp, fn, tp: 1 - tp / (tp + 0.3 * fp + 0.7 * fn)),
+        (L.MCCLoss(**kw), lambda tn, fp, fn, tp: 1 - (tp * tn - fp * fn) / np.sqrt(
+            (tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))),
+        (L.BalancedAccuracyLoss(**kw),
+         lambda tn, fp, fn, tp: 1 - (tp / (tp + fn) + tn / (tn + fp)) / 2),
+        (L.CostLoss(COST, **kw), lambda tn, fp, fn, tp: (fp + 10 * fn) / (tn + fp + fn + tp)),
+        (_quiet(lambda: L.SpecificityLoss(min_sensitivity=0.9, sharpness=1.0, penalty=3.0, **kw)),
+         lambda tn, fp, fn, tp: 1 - tn / (tn + fp) + 3 * max(0.0, 0.9 - tp / (tp + fn))),
+    ]
+
+
+def soft_cells(y, p, w=None, smoothing=1.0):
+    """Reference soft counts ``tn, fp, fn, tp`` of a binary batch, smoothed."""
+    w = np.ones_like(p) if w is None else w
+    return tuple(np.sum(w * a * b) + smoothing for a, b in
+                 [(1 - y, 1 - p), (1 - y, p), (y, 1 - p), (y, p)])
+
+
+def gradient(fn, x, dtype="float32"):
+    """d fn(x) / dx on the active backend, as float64 NumPy."""
+    if BACKEND == "jax":
+        import jax
+
+        g = jax.grad(lambda v: fn(v))(keras.ops.convert_to_tensor(x, dtype=dtype))
+        return np.asarray(g, dtype="float64")
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        v = tf.Variable(np.asarray(x), dtype=dtype)
+        with tf.GradientTape() as tape:
+            out = fn(v)
+        return tape.gradient(out, v).numpy().astype("float64")
+    import torch
+
+    v = torch.tensor(np.asarray(x), dtype=getattr(torch, dtype), requires_grad=True)
+    fn(v).backward()
+    return v.grad.float().numpy().astype("float64")
+
+
+def batch(seed, n, positives=None):
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < 0.3).astype("float32") if positives is None else positives
+    p = rng.uniform(0.01, 0.99, n).astype("float32")
+    w = rng.uniform(0.0, 2.0, n).astype("float32")
+    return y, p, w
+
+
+# ------------------------------------------------------------------- values
+
+
+@settings(max_examples=10)
+@given(seed=st.integers(0, 2**16), n=st.integers(1, 30))
+def test_every_binary_loss_equals_numpy_reference_with_sample_weights(seed, n):
+    y, p, w = batch(seed, n)
+    cells = soft_cells(y.astype("float64"), p.astype("float64"), w.astype("float64"))
+    for loss, ref in named_losses():
+        got = float(to_numpy(loss(y, p, sample_weight=w)))
+        np.testing.assert_allclose(got, ref(*cells), rtol=2e-5, atol=2e-6,
+                                   err_msg=type(loss).__name__)
+
+
+def test_from_logits_equals_sigmoid_of_logits(rng):
+    x = rng.normal(0, 3, 40).astype("float32")
+    y = (rng.random(40) < 0.4).astype("float32")
+    p = 1 / (1 + np.exp(-x.astype("float64")))
+    for loss, ref in named_losses(from_logits=True):
+        np.testing.assert_allclose(float(to_numpy(loss(y, x))), ref(*soft_cells(y, p)),
+                                   rtol=2e-5, atol=2e-6, err_msg=type(loss).__name__)
+
+
+def test_multiclass_sparse_and_one_hot_labels_give_the_numpy_reference(rng):
+    k, n = 4, 50
+    logits = rng.normal(0, 2, (n, k)).astype("float32")
+    labels = rng.integers(0, k, n)
+    p = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+    cm = np.eye(k)[labels].T @ p.astype("float64") + 0.5
+    for name, kw in [("f1", {}), ("mcc", {}), ("balanced_accuracy", {}), ("precision", {}),
+                     ("jaccard", {"average": "micro"})]:
+        loss = L.ConfusionLoss(name, num_classes=k, from_logits=True, smoothing=0.5, **kw)
+        extra = {"average": kw.get("average", "macro")} if name in formulas.PER_CLASS else {}
+        ref = 1 - formulas.get(name)(cm, **extra)
+        sparse = float(to_numpy(loss(labels, logits)))
+        one_hot = float(to_numpy(loss(np.eye(k, dtype="float32")[labels], logits)))
+        np.testing.assert_allclose([sparse, one_hot], [ref, ref], rtol=2e-5, err_msg=name)
+
+
+def test_multiclass_cost_loss_is_expected_cost_of_soft_matrix(rng):
+    k, n = 3, 30
+    p = rng.dirichlet(np.ones(k), n).astype("float32")
+    labels = rng.integers(0, k, n)
+    cost = rng.uniform(0, 5, (k, k))
+    cm = np.eye(k)[labels].T @ p.astype("float64")
+    got = float(to_numpy(L.CostLoss(cost, num_classes=k, smoothing=0.0)(labels, p)))
+    np.testing.assert_allclose(got, np.sum(cm * cost) / n, rtol=2e-5)
+
+
+def test_multilabel_loss_is_mean_over_labels_of_binary_losses(rng):
+    y = (rng.random((40, 3)) < 0.3).astype("float32")
+    p = rng.uniform(0.01, 0.99, (40, 3)).astype("float32")
+    loss = L.FBetaLoss(1.0, multilabel=True)
+    per_label = [float(to_numpy(L.FBetaLoss(1.0)(y[:, j], p[:, j]))) for j in range(3)]
+    np.testing.assert_allclose(float(to_numpy(loss(y, p))), np.mean(per_label), rtol=1e-5)
+
+
+def test_segmentation_map_pixels_count_as_samples(rng):
+    y = (rng.random((2, 5, 6, 1)) < 0.3).astype("float32")
+    p = rng.uniform(0.01, 0.99, (2, 5, 6, 1)).astype("float32")
+    loss = L.TverskyLoss(0.3, 0.7)
+    np.testing.assert_allclose(float(to_numpy(loss(y, p))),
+                               float(to_numpy(loss(y.ravel(), p.ravel()))), rtol=1e-6)
+
+
+def test_user_formula_callable_is_used_and_cost_direction_respected(rng):
+    def false_alarms(cm):
+        return cm[..., 0, 1]
+
+    false_alarms.greater_is_better = False
+    y, p, _ = batch(1, 20)
+    loss = L.ConfusionLoss(false_alarms, smoothing=0.0)
+    np.testing.assert_allclose(float(to_numpy(loss(y, p))), np.sum((1 - y) * p), rtol=1e-5)
+
+
+def test_sharpness_counts_sigmoid_of_scaled_logits(rng):
+    x = rng.normal(0, 2, 30).astype("float32")
+    y = (rng.random(30) < 0.5).astype("float32")
+    loss = L.ConfusionLoss("recall", from_logits=True, sharpness=3.0, smoothing=0.0)
+    q = 1 / (1 + np.exp(-3.0 * x.astype("float64")))
+    np.testing.assert_allclose(float(to_numpy(loss(y, x))), 1 - np.sum(y * q) / y.sum(),
+                               rtol=1e-5)
+    # The same rule on probabilities: p -> sigmoid(3 logit(p)).
+    p = 1 / (1 + np.exp(-x.astype("float64")))
+    prob_loss = L.ConfusionLoss("recall", sharpness=3.0, smoothing=0.0)
+    np.testing.assert_allclose(float(to_numpy(prob_loss(y, p.astype("float32")))),
+                               1 - np.sum(y * q) / y.sum(), rtol=1e-4)
+
+
+def test_constraint_penalty_is_zero_when_met_and_grows_with_shortfall():
+    y = np.array([0, 0, 1, 1], "float32")
+    good = np.array([-9, -9, 9, 9], "float32")  # sensitivity 1: constraint met
+    bad = np.array([-9, -9, -9, 9], "float32")  # sensitivity 0.5
+    kw = {"from_logits": True, "smoothing": 0.0}
+    con = L.SpecificityLoss(min_sensitivity=0.9, penalty=2.0, **kw)
+    plain = _quiet(lambda: L.SpecificityLoss(**kw))
+    assert float(to_numpy(con(y, good))) == pytest.approx(float(to_numpy(plain(y, good))), abs=1e-6)
+    assert float(to_numpy(con(y, bad))) == pytest.approx(
+        float(to_numpy(plain(y, bad))) + 2.0 * (0.9 - 0.5), abs=1e-4)
+
+
+# ------------------------------------------------------------------- sample weights
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
+def test_sample_weight_two_equals_duplicated_row_and_zero_equals_dropped_row(task, rng):
+    n = 12
+    if task == "binary":
+        y, p = (rng.random(n) < 0.4).astype("float32"), rng.random(n).astype("float32")
+        loss = L.MCCLoss()
+    elif task == "multiclass":
+        y, p = rng.integers(0, 3, n), rng.dirichlet(np.ones(3), n).astype("float32")
+        loss = L.FBetaLoss(1.0, num_classes=3)
+    else:
+        y = (rng.random((n, 2)) < 0.4).astype("float32")
+        p = rng.random((n, 2)).astype("float32")
+        loss = L.BalancedAccuracyLoss(multilabel=True)
+    w = np.ones(n, "float32")
+    w[3], w[5] = 2.0, 0.0
+    weighted = float(to_numpy(loss(y, p, sample_weight=w)))
+    rows = [i for i in range(n) if i != 5] + [3]
+    duplicated = float(to_numpy(loss(y[rows], p[rows])))
+    assert weighted == pytest.approx(duplicated, rel=1e-5)
+
+
+def test_per_sample_weights_broadcast_over_pixels(rng):
+    y = (rng.random((3, 4, 4)) < 0.3).astype("float32")
+    p = rng.random((3, 4, 4)).astype("float32")
+    w = np.array([1.0, 0.0, 2.0], "float32")
+    loss = L.FBetaLoss(1.0)
+    expected = float(to_numpy(loss(y[[0, 2, 2]], p[[0, 2, 2]])))
+    assert float(to_numpy(loss(y, p, sample_weight=w))) == pytest.approx(expected, rel=1e-5)
+
+
+# ------------------------------------------------------------------- gradients
+
+
+@settings(max_examples=5)
+@given(seed=st.integers(0, 2**16))
+def test_gradients_agree_with_finite_differences_of_numpy_reference(seed):
+    y, p, w = batch(seed, 8, positives=np.array([0, 1, 0, 0, 1, 0, 1, 0], "float32"))
+    x = np.log(p / (1 - p)).astype("float64")
+    for loss, ref in named_losses(from_logits=True):
+        def ref_of_logits(v, ref=ref):
+            return ref(*soft_cells(y, 1 / (1 + np.exp(-v)), w))
+
+        h = 1e-5
+        numeric = np.array([(ref_of_logits(x + h * e) - ref_of_logits(x - h * e)) / (2 * h)
+                            for e in np.eye(len(x))])
+        got = gradient(lambda v, loss=loss: loss(y, v, sample_weight=w), x.astype("float32"))
+        np.testing.assert_allclose(got, numeric, rtol=2e-3, atol=2e-5,
+                                   err_msg=type(loss).__name__)
+
+
+DEGENERATE = {
+    "no_positives": (np.zeros(6), np.linspace(0.1, 0.9, 6), False),
+    "no_negatives": (np.ones(6), np.linspace(0.1, 0.9, 6), False),
+    "one_sample": (np.ones(1), np.array([0.3]), False),
+    "exact_zero_and_one": (np.array([0, 1, 0, 1]), np.array([0.0, 1.0, 1.0, 0.0]), False),
+    "exact_perfect": (np.array([0, 1, 0, 1]), np.array([0.0, 1.0, 0.0, 1.0]), False),
+    "huge_logits": (np.array([0, 1, 0, 1]), np.array([-1e4, 1e4, 1e4, -1e4]), True),
+    "huge_logits_no_positives": (np.zeros(3), np.array([-1e4, 1e4, 0.0]), True),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DEGENERATE))
+def test_loss_and_gradient_are_finite_on_degenerate_batches(case):
+    y, scores, from_logits = DEGENERATE[case]
+    y = y.astype("float32")
+    for loss, _ in named_losses(from_logits=from_logits) + [
+            (L.SpecificityLoss(min_sensitivity=0.9, from_logits=from_logits), None),
+            (L.ConfusionLoss("cohen_kappa", from_logits=from_logits), None)]:
+        value = to_numpy(loss(y, scores.astype("float32")))
+        grad = gradient(lambda v, loss=loss: loss(y, v), scores)
+        assert np.isfinite(value) and np.all(np.isfinite(grad)), type(loss).__name__
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_loss_and_gradient_are_finite_on_half_precision_scores(dtype):
+    y = np.array([0, 0, 1, 0, 1, 0], "float32")
+    x = np.array([-1e4, 3.0, 1e4, -2.0, -1e4, 0.0], "float32")
+    for loss, _ in named_losses(from_logits=True):
+        value = to_numpy(loss(y, keras.ops.convert_to_tensor(x, dtype=dtype)))
+        grad = gradient(lambda v, loss=loss: loss(y, v), x, dtype=dtype)
+        assert np.isfinite(value) and np.all(np.isfinite(grad)), type(loss).__name__
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_train_step_under_mixed_precision_policy_gives_finite_loss_and_weights(policy, rng):
+    x = rng.normal(0, 1, (64, 4)).astype("float32")
+    y = np.zeros((64, 1), "float32")  # no positives: the hardest batch for sensitivity
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+        model.compile("adam", loss=L.SpecificityLoss(min_sensitivity=0.9, from_logits=True))
+        loss = model.train_on_batch(x * 1e3, y)
+    finally:
+        keras.config.set_dtype_policy(previous)
+    assert np.isfinite(loss)
+    assert all(np.all(np.isfinite(to_numpy(v))) for v in model.trainable_weights)
+
+
+# ------------------------------------------------------------------- warnings, errors
+
+
+def test_unconstrained_rate_losses_warn_once_naming_the_constrained_form(monkeypatch):
+    monkeypatch.setattr(L, "_WARNED", set())
+    for cls, arg in [(L.SpecificityLoss, "min_sensitivity"), (L.SensitivityLoss, "min_specificity"),
+                     (L.PrecisionLoss, "min_recall")]:
+        with pytest.warns(ConfusionWarning, match=arg) as record:
+            cls()
+            cls()
+        assert len([r for r in record if r.category is ConfusionWarning]) == 1
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ConfusionWarning)
+            cls(**{arg: 0.8})
+
+
+@pytest.mark.parametrize(("factory", "match"), [
+    (lambda: L.ConfusionLoss("nope"), "Argument `formula`"),
+    (lambda: L.ConfusionLoss("mcc", average="macro"), "Argument `average`"),
+    (lambda: L.ConfusionLoss("f1", average=None), "Argument `average`"),
+    (lambda: L.ConfusionLoss("f1", num_classes=3, average="binary"), "Argument `average`"),
+    (lambda: L.ConfusionLoss("f1", smoothing=-1), "Argument `smoothing`"),
+    (lambda: L.ConfusionLoss("f1", constraint="recall"), "Argument `constraint`"),
+    (lambda: L.SpecificityLoss(min_sensitivity=1.5), "Argument `min_sensitivity`"),
+    (lambda: L.FBetaLoss(0.0), "Argument `beta`"),
+    (lambda: L.TverskyLoss(alpha=-1), "Argument `alpha`"),
+    (lambda: L.CostLoss([[0, 1], [1, 0]], num_classes=3), "Argument `cost_matrix`"),
+    (lambda: L.CostLoss([[0, -1], [1, 0]]), "Argument `cost_matrix`"),
+    (lambda: L.WeightedCrossentropy({0: 1.0, 5: 2.0}), "Argument `class_weight`"),
+    (lambda: L.WeightedCrossentropy([1.0, -2.0]), "Argument `class_weight`"),
+])
+def test_bad_arguments_raise_value_error_naming_the_argument(factory, match):
+    with pytest.raises(ValueError, match=match):
+        factory()
+
+
+def test_bad_values_raise_eagerly_instead_of_miscounting():
+    loss = L.FBetaLoss(1.0)
+    with pytest.raises(ValueError, match=r"Argument `y_pred`.*Received: y_pred=<1.5"):
+        loss(np.array([0.0, 1.0]), np.array([0.2, 1.5]))
+    with pytest.raises(ValueError, match="Argument `y_true`"):
+        loss(np.array([0.0, 2.0]), np.array([0.2, 0.5]))
+    with pytest.raises(ValueError, match="Argument `sample_weight`"):
+        loss(np.array([0.0, 1.0]), np.array([0.2, 0.5]), sample_weight=np.array([1.0, -1.0]))
+    with pytest.raises(ValueError, match="Argument `y_true`"):
+        loss(np.zeros((4, 3)), np.zeros((4, 2)))
+
+
+# ------------------------------------------------------------------- weighted CE
+
+
+def _np_log(p):
+    return np.log(np.clip(p, 1e-7, 1 - 1e-7))
+
+
+def test_weighted_crossentropy_binary_equals_numpy_reference_and_keras_at_unit_weights(rng):
+    y = (rng.random((20, 1)) < 0.3).astype("float32")
+    x = rng.normal(0, 2, (20, 1)).astype("float32")
+    p = 1 / (1 + np.exp(-x.astype("float64")))
+    ref = np.mean(-(10 * y * np.log(p) + 1 * (1 - y) * np.log(1 - p)))
+    got = L.WeightedCrossentropy({0: 1, 1: 10}, from_logits=True)(y, x)
+    np.testing.assert_allclose(float(to_numpy(got)), ref, rtol=1e-5)
+    unit = L.WeightedCrossentropy([1, 1], from_logits=True)(y, x)
+    keras_bce = keras.losses.BinaryCrossentropy(from_logits=True)(y, x)
+    np.testing.assert_allclose(float(to_numpy(unit)), float(to_numpy(keras_bce)), rtol=1e-5)
+
+
+def test_weighted_crossentropy_multiclass_per_pixel_sparse_equals_one_hot_and_reference(rng):
+    k = 3
+    y = rng.integers(0, k, (2, 4, 5))
+    p = rng.dirichlet(np.ones(k), (2, 4, 5)).astype("float32")
+    w = np.array([0.5, 1.0, 4.0])
+    loss = L.WeightedCrossentropy(w, num_classes=k)
+    ref = np.mean(-w[y] * _np_log(np.take_along_axis(p, y[..., None], -1)[..., 0]))
+    sparse = float(to_numpy(loss(y, p)))
+    one_hot = float(to_numpy(loss(np.eye(k, dtype="float32")[y], p)))
+    np.testing.assert_allclose([sparse, one_hot], [ref, ref], rtol=1e-5)
+    # Keras' own sparse cross-entropy with the class weights as per-pixel weights.
+    keras_ref = keras.losses.SparseCategoricalCrossentropy()(y, p, sample_weight=w[y])
+    np.testing.assert_allclose(sparse, float(to_numpy(keras_ref)), rtol=1e-4)
+
+
+def test_weighted_crossentropy_multilabel_per_label_weights(rng):
+    y = (rng.random((10, 3)) < 0.3).astype("float32")
+    p = rng.uniform(0.01, 0.99, (10, 3)).astype("float32")
+    w = np.array([[1.0, 2.0], [1.0, 5.0], [0.5, 1.0]])
+    ref = np.mean(-(w[:, 1] * y * np.log(p) + w[:, 0] * (1 - y) * np.log(1 - p)))
+    got = L.WeightedCrossentropy(w, multilabel=True)(y, p)
+    np.testing.assert_allclose(float(to_numpy(got)), ref, rtol=1e-5)
+
+
+def test_weighted_crossentropy_gradient_is_finite_at_exact_zero_and_one():
+    y = np.array([0, 1, 0, 1], "float32")
+    p = np.array([0.0, 1.0, 1.0, 0.0], "float32")
+    grad = gradient(lambda v: L.WeightedCrossentropy([1, 3])(y, v), p)
+    assert np.all(np.isfinite(grad))
+
+
+# ------------------------------------------------------------------- serialization
+
+
+def all_losses():
+    return [loss for loss, _ in named_losses(num_classes=None)] + [
+        L.ConfusionLoss("jaccard", num_classes=3, average="micro", smoothing=0.5),
+        L.ConfusionLoss("fbeta", beta=0.5, constraint=("recall", 0.7), penalty=5.0),
+        L.WeightedCrossentropy({0: 1.0, 1: 3.0}, from_logits=True),
+        L.WeightedCrossentropy([1.0, 2.0, 3.0], num_classes=3),
+    ]
+
+
+def test_get_config_round_trip_gives_equal_config_and_value(rng):
+    for loss in all_losses():
+        clone = _quiet(lambda loss=loss: keras.saving.deserialize_keras_object(
+            keras.saving.serialize_keras_object(loss)))
+        assert type(clone) is type(loss)
+        assert clone.get_config() == loss.get_config()
+        if getattr(loss, "num_classes", None) == 3:
+            y, p = rng.integers(0, 3, 10), rng.dirichlet(np.ones(3), 10).astype("float32")
+        else:
+            y, p = (rng.random(10) < 0.5).astype("float32"), rng.random(10).astype("float32")
+        assert float(to_numpy(clone(y, p))) == pytest.approx(float(to_numpy(loss(y, p))))
+
+
+@pytest.mark.parametrize("factory", [
+    lambda: L.SpecificityLoss(min_sensitivity=0.9, from_logits=True),
+    lambda: L.CostLoss([[0, 1], [5, 0]], from_logits=True),
+    lambda: L.WeightedCrossentropy({0: 1.0, 1: 4.0}, from_logits=True),
+])
+def test_model_compiled_with_loss_survives_save_and_load(factory, tmp_path, rng):
+    loss = factory()
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile("sgd", loss=loss)
+    x = rng.normal(0, 1, (16, 3)).astype("float32")
+    y = (rng.random((16, 1)) < 0.5).astype("float32")
+    before = model.evaluate(x, y, verbose=0)
+    path = tmp_path / "model.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert type(loaded.loss) is type(loss)
+    assert loaded.loss.get_config() == loss.get_config()
+    assert loaded.evaluate(x, y, verbose=0) == pytest.approx(before, rel=1e-5)
