@@ -28,3 +28,38 @@ def to_numpy(x):
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+def gradient(fn, x):
+    """d sum(fn(x)) / dx on the active backend, as NumPy."""
+    import keras.ops as ops
+
+    if BACKEND == "jax":
+        import jax
+
+        return np.asarray(jax.grad(lambda v: ops.sum(fn(v)))(ops.convert_to_tensor(x)))
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        v = tf.Variable(np.asarray(x, dtype="float32"))
+        with tf.GradientTape() as tape:
+            out = tf.reduce_sum(fn(v))
+        return tape.gradient(out, v).numpy()
+    import torch
+
+    v = torch.tensor(np.asarray(x, dtype="float32"), requires_grad=True)
+    fn(v).sum().backward()
+    return v.grad.numpy()
+
+
+def compiled(fn):
+    """``fn`` compiled the way Keras compiles a train step on this backend."""
+    if BACKEND == "jax":
+        import jax
+
+        return jax.jit(fn)
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(fn, jit_compile=True)
+    return fn  # torch: Keras runs eagerly unless jit_compile=True asks torch.compile

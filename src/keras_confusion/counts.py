@@ -178,7 +178,8 @@ def _validate_values(fmt: _Formatted, *, from_logits: bool, soft: bool) -> None:
                         f"at sample {i}>",
                         "finite scores (NaN or inf is not a prediction; it is not counted "
                         "as a negative)")
-    if not from_logits:
+    # The argmax ignores the scale of multiclass scores; elsewhere values matter.
+    if not from_logits and (soft or fmt.task != "multiclass"):
         tol = 1e-6
         bad = (y_pred < -tol) | (y_pred > 1 + tol)
         if bad.any():
@@ -449,6 +450,9 @@ def thresholds_grid(num_thresholds: int, *, spacing: str = "linear") -> np.ndarr
 
 def _check_thresholds(thresholds) -> np.ndarray:
     if isinstance(thresholds, (int, np.integer)) and not isinstance(thresholds, bool):
+        if thresholds < 2:
+            raise arg_error("thresholds", thresholds,
+                            "an integer >= 2 or a 1-D sequence of thresholds in [0, 1]")
         return thresholds_grid(int(thresholds))
     try:
         arr = np.asarray(thresholds, dtype="float64")

@@ -1,0 +1,360 @@
+"""Hard, soft and per-threshold counts against scikit-learn and brute force."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import sklearn.metrics as skm
+from conftest import BACKEND, compiled, gradient, to_numpy
+from hypothesis import given
+from hypothesis import strategies as st
+from keras import ops
+
+import keras_confusion as kc
+
+# Scores on a coarse grid: exactly representable in float32 and full of ties.
+GRID = np.arange(0, 21) / 20.0
+# A few sample counts (0 and 1 included): JAX compiles once per shape, so random sizes
+# would spend the test budget compiling.
+SIZES = st.sampled_from([0, 1, 2, 17, 200])
+
+
+def _binary_data(seed, n, *, weights=False, grid=True):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    s = rng.choice(GRID, n) if grid else rng.random(n).astype("float32")
+    s = s.astype("float32")
+    w = rng.choice([0.0, 0.5, 1.0, 2.0], n).astype("float32") if weights else None
+    return y, s, w
+
+
+def sk_confusion(y, pred, labels, w=None):
+    """scikit-learn's matrix; it refuses empty input and all-zero weights, which count 0."""
+    if len(y) == 0 or (w is not None and not np.any(w)):
+        return np.zeros((len(labels), len(labels)))
+    return skm.confusion_matrix(y, pred, labels=labels, sample_weight=w)
+
+
+def _sk_binary(y, s, threshold, w=None):
+    return sk_confusion(y, (s >= np.float32(threshold)).astype(int), [0, 1], w)
+
+
+# ----------------------------------------------------------------------- binary
+
+
+@given(seed=st.integers(0, 2**31), n=SIZES, thr=st.sampled_from(list(GRID)),
+       weighted=st.booleans())
+def test_binary_counts_equal_sklearn_on_random_data_with_ties(seed, n, thr, weighted):
+    y, s, w = _binary_data(seed, n, weights=weighted)
+    got = to_numpy(kc.confusion_matrix(y, s, threshold=thr, sample_weight=w))
+    np.testing.assert_allclose(got, _sk_binary(y, s, thr, w), atol=1e-5)
+
+
+@given(seed=st.integers(0, 2**31), n=st.sampled_from([1, 17, 300]),
+       batch_size=st.sampled_from([7, 64]))
+def test_binary_counts_accumulated_over_batches_equal_one_shot_and_sklearn(seed, n, batch_size):
+    y, s, w = _binary_data(seed, n, weights=True)
+    total = sum(to_numpy(kc.confusion_matrix(y[i:i + batch_size], s[i:i + batch_size],
+                                             sample_weight=w[i:i + batch_size]))
+                for i in range(0, n, batch_size))
+    one_shot = to_numpy(kc.confusion_matrix(y, s, sample_weight=w))
+    np.testing.assert_allclose(total, one_shot, atol=1e-4)
+    np.testing.assert_allclose(one_shot, _sk_binary(y, s, 0.5, w), atol=1e-4)
+
+
+def test_unweighted_counts_are_integers_and_weighted_counts_are_floats():
+    y, s, w = _binary_data(0, 50, weights=True)
+    assert "int" in str(kc.confusion_matrix(y, s).dtype)
+    assert "float" in str(kc.confusion_matrix(y, s, sample_weight=w).dtype)
+
+
+def test_score_equal_to_threshold_is_positive():
+    cm = to_numpy(kc.confusion_matrix([1, 0, 1, 0], [0.5, 0.5, 0.25, 0.75], threshold=0.5))
+    # scikit-learn's >= rule: both 0.5 scores are predicted positive.
+    np.testing.assert_array_equal(cm, [[0, 2], [1, 1]])
+
+
+@pytest.mark.parametrize(
+    ("y", "s", "expected"),
+    [
+        ([0, 0, 0], [0.1, 0.7, 0.2], [[2, 1], [0, 0]]),  # no positives
+        ([1, 1, 1], [0.1, 0.7, 0.9], [[0, 0], [1, 2]]),  # no negatives
+        ([0, 1, 1], [0.1, 0.2, 0.3], [[1, 0], [2, 0]]),  # no predicted positives
+        ([0, 1, 1], [0.6, 0.8, 0.9], [[0, 1], [0, 2]]),  # no predicted negatives
+        ([], [], [[0, 0], [0, 0]]),  # empty input
+    ],
+)
+def test_binary_edge_cases_equal_sklearn(y, s, expected):
+    got = to_numpy(kc.confusion_matrix(np.asarray(y, "float32"), np.asarray(s, "float32")))
+    np.testing.assert_array_equal(got, expected)
+    if len(y):
+        np.testing.assert_array_equal(got, _sk_binary(np.array(y), np.array(s), 0.5))
+
+
+def test_all_zero_sample_weights_give_a_zero_matrix():
+    y, s, _ = _binary_data(1, 40)
+    got = to_numpy(kc.confusion_matrix(y, s, sample_weight=np.zeros(40)))
+    np.testing.assert_array_equal(got, np.zeros((2, 2)))
+
+
+def test_column_vector_inputs_equal_flat_inputs():
+    y, s, w = _binary_data(2, 30, weights=True)
+    flat = to_numpy(kc.confusion_matrix(y, s, sample_weight=w))
+    col = to_numpy(kc.confusion_matrix(y[:, None], s[:, None], sample_weight=w[:, None]))
+    mixed = to_numpy(kc.confusion_matrix(y, s[:, None], sample_weight=w))
+    np.testing.assert_allclose(col, flat)
+    np.testing.assert_allclose(mixed, flat)
+
+
+def test_extra_axes_are_samples_and_batch_weights_broadcast_over_them():
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, (4, 5, 6, 1)).astype("float32")
+    s = rng.choice(GRID, (4, 5, 6, 1)).astype("float32")
+    w = np.array([1.0, 0.0, 2.0, 0.5], "float32")
+    got = to_numpy(kc.confusion_matrix(y, s, sample_weight=w))
+    w_pixels = np.broadcast_to(w[:, None, None, None], y.shape).ravel()
+    np.testing.assert_allclose(got, _sk_binary(y.ravel(), s.ravel(), 0.5, w_pixels), atol=1e-5)
+
+
+@pytest.mark.parametrize("threshold", [0.0, 0.3, 0.5, 0.9, 1.0])
+def test_from_logits_decision_equals_sigmoid_then_threshold(threshold):
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 2, 500)
+    logits = rng.normal(0, 3, 500).astype("float32")
+    logits[:3] = 0.0  # exactly at the 0.5 boundary
+    p = 1.0 / (1.0 + np.exp(-logits.astype("float64")))
+    got = to_numpy(kc.confusion_matrix(y, logits, threshold=threshold, from_logits=True))
+    expected = skm.confusion_matrix(y, (p >= threshold).astype(int), labels=[0, 1])
+    np.testing.assert_array_equal(got, expected)
+
+
+# ------------------------------------------------------------------- multiclass
+
+
+@given(seed=st.integers(0, 2**31), n=SIZES, k=st.sampled_from([2, 3, 7]),
+       weighted=st.booleans(), one_hot=st.booleans())
+def test_multiclass_counts_equal_sklearn_for_sparse_and_one_hot_labels(seed, n, k, weighted,
+                                                                        one_hot):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, k, n)
+    p = rng.integers(0, 4, (n, k)).astype("float32")  # integer scores: ties in the argmax
+    w = rng.choice([0.0, 1.0, 3.0], n).astype("float32") if weighted else None
+    labels = np.eye(k, dtype="float32")[y] if one_hot else y
+    got = to_numpy(kc.confusion_matrix(labels, p, num_classes=k, sample_weight=w))
+    expected = sk_confusion(y, np.argmax(p, axis=-1), list(range(k)), w)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+def test_multiclass_one_class_only_fills_one_cell():
+    p = np.tile(np.array([[0.1, 0.7, 0.2]], "float32"), (5, 1))
+    got = to_numpy(kc.confusion_matrix(np.ones(5, "int32"), p, num_classes=3))
+    expected = np.zeros((3, 3))
+    expected[1, 1] = 5
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_two_column_scores_with_num_classes_2_use_the_argmax():
+    p = np.array([[0.7, 0.3], [0.2, 0.8], [0.5, 0.5]], "float32")
+    got = to_numpy(kc.confusion_matrix([0, 1, 1], p, num_classes=2))
+    np.testing.assert_array_equal(got, [[1, 0], [1, 1]])  # tie -> first class, as argmax
+
+
+def test_multiclass_segmentation_map_counts_every_pixel():
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 3, (2, 4, 4))
+    p = rng.random((2, 4, 4, 3)).astype("float32")
+    got = to_numpy(kc.confusion_matrix(y, p, num_classes=3))
+    expected = skm.confusion_matrix(y.ravel(), p.argmax(-1).ravel(), labels=[0, 1, 2])
+    np.testing.assert_array_equal(got, expected)
+
+
+# ------------------------------------------------------------------- multilabel
+
+
+@given(seed=st.integers(0, 2**31), n=SIZES, n_labels=st.sampled_from([1, 4]),
+       weighted=st.booleans())
+def test_multilabel_counts_equal_sklearn_multilabel_confusion_matrix(seed, n, n_labels,
+                                                                      weighted):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, (n, n_labels))
+    s = rng.choice(GRID, (n, n_labels)).astype("float32")
+    thr = rng.choice(GRID[1:], n_labels)
+    w = rng.choice([0.0, 1.0, 2.0], n).astype("float32") if weighted else None
+    got = to_numpy(kc.confusion_matrix(y, s, multilabel=True, threshold=thr, sample_weight=w))
+    assert got.shape == (n_labels, 2, 2)
+    pred = (s >= thr.astype("float32")).astype(int)
+    if n_labels > 1 and n and (w is None or w.any()):
+        expected = skm.multilabel_confusion_matrix(y, pred, sample_weight=w)
+    else:  # scikit-learn reads one column as a binary task about class 0
+        expected = [sk_confusion(y[:, i], pred[:, i], [0, 1], w) for i in range(n_labels)]
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+# ------------------------------------------------------------------ soft counts
+
+
+def test_soft_counts_equal_hard_counts_when_probabilities_are_zero_or_one():
+    rng = np.random.default_rng(6)
+    y = rng.integers(0, 2, 100)
+    p = rng.integers(0, 2, 100).astype("float32")
+    w = rng.random(100).astype("float32")
+    soft = to_numpy(kc.soft_confusion_matrix(y, p, sample_weight=w))
+    hard = to_numpy(kc.confusion_matrix(y, p, sample_weight=w))
+    np.testing.assert_allclose(soft, hard, atol=1e-5)
+    k = 4
+    yk = rng.integers(0, k, 100)
+    pk = np.eye(k, dtype="float32")[rng.integers(0, k, 100)]
+    np.testing.assert_allclose(to_numpy(kc.soft_confusion_matrix(yk, pk, k)),
+                               to_numpy(kc.confusion_matrix(yk, pk, k)), atol=1e-5)
+
+
+@given(seed=st.integers(0, 2**31), n=SIZES, k=st.sampled_from([2, 5]),
+       from_logits=st.booleans())
+def test_soft_multiclass_counts_equal_numpy_expected_counts_and_sum_to_total_weight(
+        seed, n, k, from_logits):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, k, n)
+    x = rng.normal(0, 2, (n, k)).astype("float32")
+    w = rng.random(n).astype("float32")
+    p = np.exp(x - x.max(-1, keepdims=True)) if from_logits else np.abs(x)
+    p = p / np.maximum(p.sum(-1, keepdims=True), 1e-12)
+    expected = (np.eye(k)[y] * w[:, None]).T @ p
+    got = to_numpy(kc.soft_confusion_matrix(y, x if from_logits else p.astype("float32"), k,
+                                            from_logits=from_logits, sample_weight=w))
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(got.sum(), w.sum(), rtol=1e-4, atol=1e-4)
+
+
+def test_soft_binary_and_multilabel_counts_equal_numpy_expected_counts():
+    rng = np.random.default_rng(7)
+    y = rng.integers(0, 2, (60, 3))
+    p = rng.random((60, 3)).astype("float32")
+    got = to_numpy(kc.soft_confusion_matrix(y, p, multilabel=True))
+    for label in range(3):
+        t, q = y[:, label], p[:, label].astype("float64")
+        expected = [[np.sum((1 - t) * (1 - q)), np.sum((1 - t) * q)],
+                    [np.sum(t * (1 - q)), np.sum(t * q)]]
+        np.testing.assert_allclose(got[label], expected, rtol=1e-5)
+    np.testing.assert_allclose(to_numpy(kc.soft_confusion_matrix(y[:, 0], p[:, 0])), got[0],
+                               rtol=1e-6)
+
+
+def test_soft_counts_with_logits_stay_exact_at_extreme_logits():
+    logits = np.array([1e4, -1e4, 30.0, -30.0], "float32")
+    got = to_numpy(kc.soft_confusion_matrix([1, 0, 1, 0], logits, from_logits=True))
+    np.testing.assert_allclose(got, [[2, 0], [0, 2]], atol=1e-6)
+
+
+@pytest.mark.parametrize("labels", [[0, 0, 0, 0, 0], [1, 1, 1, 1, 1], [0, 1, 0, 1, 1]])
+def test_soft_counts_gradient_is_finite_everywhere_on_the_unit_interval(labels):
+    p = np.array([0.0, 1.0, 0.5, 1e-7, 1 - 1e-7], "float32")
+
+    cells = np.array([[1.0, 2.0], [3.0, 5.0]], "float32")
+
+    def fn(x):
+        return ops.sum(kc.soft_confusion_matrix(np.asarray(labels, "float32"), x) * cells)
+
+    g = gradient(fn, p)
+    # d/dp_n of the weighted cells: (2 - 1) for a negative sample, (5 - 3) for a positive.
+    np.testing.assert_allclose(g, np.where(np.asarray(labels) == 1, 2.0, 1.0), rtol=1e-6)
+
+
+def test_soft_counts_are_float32_under_half_precision_inputs():
+    p = np.full(70000, 0.75, "float16")
+    cm = kc.soft_confusion_matrix(np.ones(70000), p)
+    assert keras.backend.standardize_dtype(cm.dtype) == "float32"
+    # float16 would overflow at 65,504.
+    np.testing.assert_allclose(to_numpy(cm)[1].sum(), 70000)
+
+
+# ----------------------------------------------------------- per-threshold counts
+
+
+@given(seed=st.integers(0, 2**31), n=SIZES, weighted=st.booleans(),
+       n_thr=st.sampled_from([1, 12]))
+def test_threshold_matrices_equal_sklearn_at_each_threshold(seed, n, weighted, n_thr):
+    y, s, w = _binary_data(seed, n, weights=weighted)
+    rng = np.random.default_rng(seed + 1)
+    thresholds = rng.choice(GRID, n_thr)  # unsorted, with duplicates and ties with scores
+    got = to_numpy(kc.threshold_confusion_matrices(y, s, thresholds, sample_weight=w))
+    assert got.shape == (n_thr, 2, 2)
+    for i, t in enumerate(thresholds):
+        np.testing.assert_allclose(got[i], _sk_binary(y, s, t, w), atol=1e-4)
+
+
+def test_threshold_matrices_equal_hard_confusion_matrix_at_each_grid_threshold():
+    y, s, _ = _binary_data(8, 300, grid=False)
+    got = to_numpy(kc.threshold_confusion_matrices(y, s, 11))
+    for i, t in enumerate(np.linspace(0, 1, 11)):
+        np.testing.assert_array_equal(got[i], to_numpy(kc.confusion_matrix(y, s, threshold=t)))
+
+
+def test_logit_spaced_grid_resolves_rare_event_scores():
+    grid = kc.counts.thresholds_grid(50, spacing="logit")
+    assert np.all(np.diff(grid) > 0)
+    assert grid[0] < 1e-6 and grid[-1] > 1 - 1e-6
+    assert np.sum(grid < 0.01) >= 10  # a linear grid of 50 has one threshold below 0.01
+
+
+# ---------------------------------------------------------------- compiled paths
+
+
+def test_compiled_counts_equal_eager_counts():
+    y, s, w = _binary_data(9, 256, weights=True)
+    fn = compiled(lambda a, b, c: kc.confusion_matrix(a, b, sample_weight=c))
+    np.testing.assert_allclose(
+        to_numpy(fn(ops.convert_to_tensor(y, "float32"), ops.convert_to_tensor(s),
+                    ops.convert_to_tensor(w))),
+        _sk_binary(y, s, 0.5, w), atol=1e-4)
+
+
+def test_compiled_counts_do_not_count_nan_scores_or_invalid_labels_as_negatives():
+    from keras_confusion.counts import _format, _hard_counts
+
+    y = np.array([0, 1, 0, 1, 2, 0], "float32")
+    s = np.array([0.1, np.nan, np.inf, 0.9, 0.9, 0.2], "float32")
+
+    def fn(a, b):
+        return _hard_counts(_format(a, b, None, False, None))
+
+    cm, invalid = compiled(fn)(ops.convert_to_tensor(y), ops.convert_to_tensor(s))
+    np.testing.assert_array_equal(to_numpy(cm), [[2, 0], [0, 1]])
+    assert int(to_numpy(invalid)) == 3
+
+
+# ------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "argument", "seen"),
+    [
+        (dict(y_true=[0, 2], y_pred=[0.1, 0.2]), "y_true", "2"),
+        (dict(y_true=[0, 3], y_pred=np.full((2, 3), 1 / 3), num_classes=3), "y_true", "3"),
+        (dict(y_true=[0, 1, 1], y_pred=[0.1, 0.2]), "y_true", "(3,)"),
+        (dict(y_true=[0, 1], y_pred=np.full((2, 4), 0.25), num_classes=3), "y_pred", "(2, 4)"),
+        (dict(y_true=[0, 1], y_pred=[0.1, 0.2], sample_weight=[1.0, -1.0]), "sample_weight",
+         "-1.0"),
+        (dict(y_true=[0, 1], y_pred=[0.1, np.nan]), "y_pred", "nan"),
+        (dict(y_true=[0, 1], y_pred=[0.1, 3.0]), "y_pred", "3.0"),
+        (dict(y_true=[0, 1], y_pred=[0.1, 0.2], num_classes=1), "num_classes", "1"),
+        (dict(y_true=[0, 1], y_pred=[0.1, 0.2], threshold=1.5), "threshold", "1.5"),
+        (dict(y_true=[0, 1], y_pred=[0.1, 0.2], sample_weight=[1.0, 1.0, 1.0]),
+         "sample_weight", "(3,)"),
+    ],
+)
+def test_bad_input_raises_value_error_naming_argument_and_value(kwargs, argument, seen):
+    with pytest.raises(ValueError, match=f"Argument `{argument}`") as info:
+        kc.confusion_matrix(**kwargs)
+    assert seen in str(info.value)
+
+
+def test_bad_thresholds_raise_value_error_naming_thresholds():
+    with pytest.raises(ValueError, match="Argument `thresholds`.*Received: thresholds=1"):
+        kc.threshold_confusion_matrices([0, 1], [0.2, 0.8], 1)
+    with pytest.raises(ValueError, match="Argument `thresholds`"):
+        kc.threshold_confusion_matrices([0, 1], [0.2, 0.8], [0.5, 2.0])
+
+
+def test_backend_name_is_one_of_the_three_supported():
+    assert BACKEND in ("jax", "tensorflow", "torch")
