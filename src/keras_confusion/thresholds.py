@@ -139,14 +139,12 @@ def _check_binary_labels(y_true, shape, name="y_true") -> np.ndarray:
     if y.shape != shape:
         raise arg_error(name, f"<array of shape {y.shape}>",
                         f"of the same shape as y_score {shape}")
-    try:
-        y = y.astype("float64")
-    except (TypeError, ValueError):
-        raise arg_error(name, "<non-numeric array>", "binary labels in {0, 1}") from None
+    if y.dtype.kind not in "biuf":
+        raise arg_error(name, f"<array of dtype {y.dtype}>", "binary labels in {0, 1}")
     bad = (y != 0) & (y != 1)
     if bad.any():
         raise _first_bad(name, y, bad, "binary labels in {0, 1}")
-    return y.astype("int64")
+    return y.astype("int8")
 
 
 def _check_weight(sample_weight, n) -> np.ndarray | None:
@@ -172,31 +170,42 @@ def _check_weight(sample_weight, n) -> np.ndarray | None:
 def _curve(y, s, w):
     """Candidates (T,) ascending (each distinct score, then inf) and their (T, 2, 2).
 
-    One sort; a sample is positive at candidate ``t`` when ``s >= t``, so the positives
-    at the candidate starting group ``g`` of the sorted scores are all samples from
-    ``g`` on: reverse cumulative sums of the labels read at the group starts.
+    A sample is positive at candidate ``t`` when ``s >= t``. Unweighted, two plain
+    sorts do it (NumPy's SIMD sort is several times faster than an argsort): the
+    sorted scores give the candidates and how many samples reach each, and a binary
+    search in the sorted scores of the smaller class splits that count into TP and FP.
+    Weighted, one argsort and reverse cumulative sums of the weights, read at the
+    first sample of each distinct score.
     """
-    order = np.argsort(s, kind="stable")
-    s_sorted = s[order]
-    y_sorted = y[order]
+    n = len(s)
     if w is None:
-        pos = y_sorted
-        neg = 1 - y_sorted
+        s_sorted = np.sort(s)
+        starts = np.flatnonzero(np.concatenate([[True], s_sorted[1:] != s_sorted[:-1]]))
+        thresholds = s_sorted[starts]
+        reached = n - starts  # samples with a score >= each candidate
+        pos = y == 1
+        n_pos = int(np.count_nonzero(pos))
+        if n_pos <= n - n_pos:
+            tp = n_pos - np.searchsorted(np.sort(s[pos]), thresholds, side="left")
+            fp = reached - tp
+        else:
+            fp = (n - n_pos) - np.searchsorted(np.sort(s[~pos]), thresholds, side="left")
+            tp = reached - fp
     else:
+        order = np.argsort(s)  # ties in any order: only group starts are read
+        s_sorted = s[order]
+        starts = np.flatnonzero(np.concatenate([[True], s_sorted[1:] != s_sorted[:-1]]))
+        thresholds = s_sorted[starts]
         w_sorted = w[order]
-        pos = w_sorted * y_sorted
-        neg = w_sorted - pos
-    starts = np.flatnonzero(np.concatenate([[True], s_sorted[1:] != s_sorted[:-1]]))
-    # tail[i] = sum over sorted samples i..N-1 (an appended 0 for the inf candidate).
-    tp = np.cumsum(pos[::-1])[::-1]
-    fp = np.cumsum(neg[::-1])[::-1]
+        pos = w_sorted * y[order]
+        tp = np.cumsum(pos[::-1])[::-1][starts]
+        fp = np.cumsum((w_sorted - pos)[::-1])[::-1][starts]
     zero = np.zeros(1, dtype=tp.dtype)
-    tp = np.concatenate([tp[starts], zero])
-    fp = np.concatenate([fp[starts], zero])
+    tp = np.concatenate([tp, zero])
+    fp = np.concatenate([fp, zero])
     fn, tn = tp[0] - tp, fp[0] - fp
     cms = np.stack([np.stack([tn, fp], -1), np.stack([fn, tp], -1)], -2)
-    thresholds = np.concatenate([s_sorted[starts], [np.inf]])
-    return thresholds, cms
+    return np.concatenate([thresholds, [np.inf]]), cms
 
 
 def _best_index(values, eligible, greater):
