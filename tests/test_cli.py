@@ -252,3 +252,25 @@ def test_bad_arguments_exit_2(capsys):
     assert main(["evaluate", "x.csv", "--label", "y", "--score", "p", "--threshold", "0.3",
                  "--tune", "f1"]) == 2
     assert "usage" in capsys.readouterr().err
+
+
+def test_evaluate_float32_scores_decide_as_float64_at_the_threshold(tmp_path):
+    # float32(0.7) < 0.7: exactly at the threshold's float32 neighbour, a float32
+    # comparison would call it positive; score >= 0.7 in float64 says negative.
+    s = np.array([0.7, 0.7, 0.71, 0.2], dtype=np.float32)
+    y = np.array([1, 0, 1, 0], dtype=np.int8)
+    path = _write_parquet(tmp_path / "f32.parquet", {"y": y, "p": s})
+    d = _run_json(tmp_path, ["evaluate", path, "--label", "y", "--score", "p", "--threshold",
+                             "0.7", "--bootstrap", "0"])
+    expected = sk_confusion_matrix(y, (s.astype(np.float64) >= 0.7).astype(int))
+    assert d["confusion_matrix"] == expected.tolist() == [[2, 0], [1, 1]]
+
+
+def test_demo_quick_trains_compares_and_writes_the_html_report(tmp_path, capsys):
+    html = tmp_path / "demo.html"
+    assert main(["demo", "--quick", "--html", str(html)]) == 0
+    out = capsys.readouterr().out
+    assert "BCE, 0.5" in out and "threshold tuned for cost" in out
+    assert "F1 loss (soft counts)" in out
+    assert "expected_cost" in out and "wrote" in out
+    assert "data:image/png;base64," in html.read_text()

@@ -79,8 +79,14 @@ class _Accumulator:
             if self.tune:
                 self._keep(chunk, y, score)
                 return
-            codes = y.astype(np.intp) * 2 + (score >= self.threshold)
-            self.counts += np.bincount(codes, minlength=4).reshape(2, 2)
+            pred = score >= _threshold_in(score.dtype, self.threshold)
+            # K = 2: three counts of booleans read 1 byte per row, several times faster
+            # than building int64 codes for a bincount.
+            pos = y.view(bool) if y.dtype.itemsize == 1 else y != 0
+            tp, n_pos, n_pred = (np.count_nonzero(pred & pos), np.count_nonzero(pos),
+                                 np.count_nonzero(pred))
+            self.counts += np.array([[n - n_pos - n_pred + tp, n_pred - tp],
+                                     [n_pos - tp, tp]])
             if self.curve:
                 self._histogram(chunk, y, score, strict=False)
         else:
@@ -140,6 +146,15 @@ class _Accumulator:
         fn, tn = tp[0] - tp, fp[0] - fp
         cms = np.stack([np.stack([tn, fp], -1), np.stack([fn, tp], -1)], -2)
         return np.r_[np.arange(self.bins) / self.bins, np.inf], cms
+
+
+def _threshold_in(dtype, threshold: float):
+    """The threshold in the scores' dtype, rounded up, so that comparing in that dtype
+    decides exactly as ``score >= threshold`` in float64 (no float64 copy of a chunk)."""
+    t = np.asarray(threshold, dtype=dtype)
+    if t < threshold:
+        t = np.nextafter(t, np.asarray(np.inf, dtype=dtype))
+    return t
 
 
 def _progress(paths, quiet):

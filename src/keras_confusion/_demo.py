@@ -1,0 +1,144 @@
+"""``keras-confusion demo``: the whole workflow on a small imbalanced data set.
+
+The data set is derived at run time from scikit-learn's bundled digits (no download):
+"is this digit an 8?", with the 8s subsampled to about 5 % of the samples, split
+stratified into train (60 %), validation (20 %) and test (20 %). Missing an 8 is taken
+to cost 5 times a false alarm (cost matrix ``[[0, 1], [5, 0]]``).
+
+The same small network is trained with
+
+1. binary cross-entropy, decided at 0.5;
+2. binary cross-entropy with balanced class weights, at 0.5;
+3. the model of (1) with its threshold tuned on the validation set for the cost;
+4. the library's losses over soft confusion counts (F1, and the expected cost),
+
+then every model is scored on the test set with bootstrap intervals, the comparison is
+printed, and the HTML report of the best model (lowest expected test cost) is written.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+COST = np.array([[0.0, 1.0], [5.0, 0.0]])
+CLASS_NAMES = ["other digit", "8"]
+
+
+def load_data(seed: int = 0):
+    """``(x, y)`` splits for train, validation and test: digits, 8 against the rest."""
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise SystemExit("the demo needs scikit-learn: pip install scikit-learn") from None
+    x, digit = load_digits(return_X_y=True)
+    rng = np.random.default_rng(seed)
+    pos = np.flatnonzero(digit == 8)
+    keep = np.r_[np.flatnonzero(digit != 8), rng.choice(pos, size=len(pos) // 2, replace=False)]
+    x, y = (x[keep] / 16.0).astype("float32"), (digit[keep] == 8).astype("int64")
+    splits = {}
+    parts = {"train": [], "val": [], "test": []}
+    for c in (0, 1):  # stratified 60/20/20
+        idx = rng.permutation(np.flatnonzero(y == c))
+        a, b = int(0.6 * len(idx)), int(0.8 * len(idx))
+        parts["train"].append(idx[:a])
+        parts["val"].append(idx[a:b])
+        parts["test"].append(idx[b:])
+    for name, idx in parts.items():
+        idx = rng.permutation(np.concatenate(idx))
+        splits[name] = (x[idx], y[idx])
+    return splits
+
+
+def _model(seed: int, loss, n_features: int):
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential([
+        keras.Input((n_features,)),
+        keras.layers.Dense(32, activation="relu"),
+        keras.layers.Dense(1, activation="sigmoid"),
+    ])
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss=loss)
+    return model
+
+
+def _library_losses(quick: bool):
+    """(name, loss) pairs from keras_confusion.losses, or [] with a note if missing."""
+    try:
+        from keras_confusion import losses
+    except ImportError as e:
+        print(f"note: keras_confusion.losses is not available ({e}); "
+              "skipping the library's losses")
+        return []
+    pairs = [("F1 loss (soft counts), 0.5", losses.FBetaLoss(beta=1.0))]
+    if not quick:
+        pairs.append(("expected-cost loss, 0.5", losses.CostLoss(COST)))
+    return pairs
+
+
+def run(html: str | None = "keras-confusion-demo.html", epochs: int | None = None,
+        seed: int = 0, quick: bool = False) -> int:
+    """Train, compare and report; returns 0. ``quick`` trains fewer models for fewer
+    epochs (for tests)."""
+    import keras
+
+    from keras_confusion.report import report
+    from keras_confusion.thresholds import tune_threshold
+
+    start = time.perf_counter()
+    epochs = epochs or (3 if quick else 40)
+    data = load_data(seed)
+    (x_tr, y_tr), (x_val, y_val), (x_te, y_te) = data["train"], data["val"], data["test"]
+    print(f"data: scikit-learn digits, '8' against the rest, 8s subsampled: "
+          f"train {len(y_tr)} ({y_tr.sum()} positive), validation {len(y_val)} "
+          f"({y_val.sum()}), test {len(y_te)} ({y_te.sum()}); cost of a miss = "
+          f"{COST[1, 0]:g} x a false alarm; backend {keras.backend.backend()}, "
+          f"{epochs} epochs per model")
+    fit = {"epochs": epochs, "batch_size": 128, "verbose": 0}
+
+    rows = []  # (name, threshold, test scores)
+
+    def train(loss, **kwargs):
+        model = _model(seed, loss, x_tr.shape[1])
+        model.fit(x_tr, y_tr.astype("float32"), **fit, **kwargs)
+        return (lambda x: np.asarray(model.predict(x, batch_size=512, verbose=0),
+                                     dtype="float64").ravel())
+
+    predict = train("binary_crossentropy")
+    rows.append(("BCE, 0.5", 0.5, predict(x_te)))
+    tuned = tune_threshold(y_val, predict(x_val), cost_matrix=COST)
+    rows.append((f"BCE, threshold tuned for cost ({tuned.threshold:.3f})", tuned.threshold,
+                 rows[0][2]))
+    if not quick:
+        from keras_confusion.weights import class_weights
+
+        predict = train("binary_crossentropy", class_weight=class_weights(y_tr))
+        rows.append(("BCE + class weights, 0.5", 0.5, predict(x_te)))
+    for name, loss in _library_losses(quick):
+        predict = train(loss)
+        rows.append((name, 0.5, predict(x_te)))
+
+    reports = [(name, report(y_te, s, threshold=t, class_names=CLASS_NAMES, cost_matrix=COST,
+                             bootstrap=1000, seed=seed)) for name, t, s in rows]
+    width = max(len(n) for n, _ in reports)
+    figs = ("precision", "recall", "f1")
+    print()
+    print(f"test set, class '8', 95 % bootstrap intervals ({len(y_te)} samples)")
+    print(f"{'model':<{width}}" + "".join(f"  {f:<21}" for f in figs)
+          + f"  {'expected cost':<21}  {'MCC':<6}")
+    for name, r in reports:
+        cells = [r._cell(f, 1) for f in figs]
+        cost = r.overall["expected_cost"]
+        print(f"{name:<{width}}" + "".join(f"  {c:<21}" for c in cells)
+              + f"  {cost[0]:.3f} [{cost[1]:.3f}, {cost[2]:.3f}]  {r.overall['mcc'][0]:.3f}")
+    best_name, best = min(reports, key=lambda nr: nr[1].overall["expected_cost"][0])
+    print()
+    print(f"lowest expected test cost: {best_name}")
+    print(best.to_text())
+    if html:
+        best.to_html(html)
+        print(f"wrote {html}")
+    print(f"demo took {time.perf_counter() - start:.0f} s")
+    return 0
