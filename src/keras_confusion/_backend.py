@@ -91,5 +91,14 @@ def scatter_add(x, indices, updates):
 
         return tf.tensor_scatter_nd_add(x, tf.expand_dims(indices, -1), updates)
     if name == "torch":
-        return x.index_add(0, indices.long(), updates)
+        # Keras builds torch models symbolically on the "meta" device first.
+        return x.index_add(0, indices.long().to(x.device), updates.to(x.device, x.dtype))
     return x + keras.ops.scatter(keras.ops.expand_dims(indices, -1), updates, x.shape)
+
+
+def has_value(x) -> bool:
+    """True when ``x`` holds readable values: not traced, and not on torch's "meta"
+    device, where Keras builds torch models symbolically before the first step."""
+    if is_symbolic(x):
+        return False
+    return not bool(getattr(x, "is_meta", False))

@@ -68,8 +68,8 @@ __all__ = [
 
 _register = keras.saving.register_keras_serializable(package="keras_confusion")
 
-# Above this many cells, a batch is scattered into the state at its codes (O(N));
-# below it, a dense bincount plus an elementwise add over the cells is cheaper.
+# Above this many cells, only the cells a batch touches are renormalised (O(N));
+# below it, one elementwise pass over all cells is cheaper than gathers and scatters.
 _DENSE_CELLS = 1 << 14
 
 
@@ -98,22 +98,23 @@ class _CountingMetric(keras.metrics.Metric):
     def _accumulate(self, codes, valid, weights):
         """Add one batch: ``codes`` in [0, num_cells) where ``valid``, weights or None."""
         cells = self._num_cells + 1
-        codes = ops.reshape(ops.where(valid, codes, self._num_cells), (-1,))
-        if weights is not None:
-            # An invalid sample is tallied once, whatever its (possibly NaN) weight.
-            weights = ops.reshape(
-                ops.where(valid, ops.cast(weights, "float32"), 1.0), (-1,))
-        hi, lo = self.counts_hi.value, self.counts_lo.value
-        if cells <= _DENSE_CELLS:
-            batch = ops.cast(_backend.bincount(codes, weights, cells), "float32")
-            s, err = _two_sum(hi, batch)
-            hi, lo = _two_sum(s, err + lo)
+        valid = ops.reshape(valid, (-1,))
+        codes = ops.where(valid, ops.reshape(codes, (-1,)), self._num_cells)
+        if weights is None:
+            weights = ops.ones(ops.shape(codes), dtype="float32")
         else:
-            if weights is None:
-                weights = ops.ones(ops.shape(codes), dtype="float32")
-            # Add into the small part, then renormalise only the touched cells; the
-            # duplicates of a code all compute the same pair, so scattering it is safe.
-            lo = _backend.scatter_add(lo, codes, weights)
+            # An invalid sample is tallied once, whatever its (possibly NaN) weight.
+            weights = ops.where(valid, ops.reshape(ops.cast(weights, "float32"), (-1,)), 1.0)
+        # The batch goes into the small part first: exact while a batch adds fewer
+        # than 2**24 samples to a cell. Then (hi, lo) is renormalised so that lo stays
+        # below one unit in the last place of hi.
+        hi = self.counts_hi.value
+        lo = _backend.scatter_add(self.counts_lo.value, codes, weights)
+        if cells <= _DENSE_CELLS:
+            hi, lo = _two_sum(hi, lo)
+        else:
+            # Only the touched cells change; the duplicates of a code all compute the
+            # same pair, so scattering it back is safe.
             s, err = _two_sum(ops.take(hi, codes), ops.take(lo, codes))
             index = ops.expand_dims(codes, -1)
             hi = ops.scatter_update(hi, index, s)
@@ -125,7 +126,7 @@ class _CountingMetric(keras.metrics.Metric):
         """The counts (without the invalid tally) as float32; warns about invalid samples."""
         total = self.counts_hi.value + self.counts_lo.value
         invalid = total[self._num_cells]
-        if not _backend.is_symbolic(invalid):
+        if _backend.has_value(invalid):
             n = float(ops.convert_to_numpy(invalid))
             if n > 0:
                 warn(f"{type(self).__name__} `{self.name}` left {n:.0f} invalid samples out "
