@@ -44,6 +44,7 @@ def main(argv=None):
     y = (rng.random(n) < 0.05).astype(np.int8)  # 5 % positives
     logits = rng.normal(-1.0 + 2.0 * y, 1.0)
     scores = (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)  # as a model outputs
+    weights = rng.integers(1, 4, n).astype(np.float64)
     print(f"n = {n:,} samples, {len(np.unique(scores)):,} distinct float32 scores, "
           f"cpu count {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}")
 
@@ -54,6 +55,8 @@ def main(argv=None):
             y, scores, cost_matrix=[[0, 1], [20, 0]]),
         "tune_threshold precision s.t. recall>=0.95": lambda: tune_threshold(
             y, scores, "precision", constraint=("recall", 0.95)),
+        "tune_threshold f1, sample_weight": lambda: tune_threshold(
+            y, scores, "f1", sample_weight=weights),
         "sklearn roc_curve (anchor)": lambda: roc_curve(y, scores, drop_intermediate=False),
         "sklearn precision_recall_curve (anchor)": lambda: precision_recall_curve(y, scores),
     }
