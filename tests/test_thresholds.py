@@ -9,8 +9,8 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from sklearn import metrics as skm
 
-from conftest import to_numpy
 from keras_confusion import formulas
+from keras_confusion._validation import ConfusionWarning
 from keras_confusion.counts import confusion_matrix
 from keras_confusion.thresholds import (
     Thresholded,
@@ -18,6 +18,8 @@ from keras_confusion.thresholds import (
     tune_cost_offsets,
     tune_threshold,
 )
+
+from conftest import to_numpy
 
 COST = np.array([[0.0, 1.0], [4.0, 0.0]])
 
@@ -166,6 +168,17 @@ def test_constant_scores_raise_with_a_clear_message():
 def test_nan_score_raises_naming_the_sample():
     with pytest.raises(ValueError, match=r"`y_score` must be finite.*nan at sample 1"):
         tune_threshold([0, 1, 1], [0.2, np.nan, 0.7])
+
+
+def test_objective_returning_nan_raises_naming_the_threshold():
+    with pytest.raises(ValueError, match=r"`objective`.*returned NaN at threshold 0\.2"):
+        tune_threshold([0, 1, 1], [0.2, 0.4, 0.7], lambda cm: np.nan)
+
+
+def test_single_class_labels_warn_that_the_objective_may_be_degenerate():
+    with pytest.warns(ConfusionWarning, match="only class 0"):
+        result = tune_threshold([0, 0, 0], [0.2, 0.4, 0.7], "f1")
+    np.testing.assert_array_equal(result.values, 0.0)
 
 
 def test_infeasible_constraint_raises_with_best_reachable_value():

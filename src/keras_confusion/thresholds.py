@@ -24,7 +24,7 @@ import numpy as np
 from keras import ops
 
 from keras_confusion import formulas
-from keras_confusion._validation import arg_error, check_cost_matrix, check_num_classes
+from keras_confusion._validation import arg_error, check_cost_matrix, check_num_classes, warn
 
 __all__ = [
     "CostDecisionResult",
@@ -297,8 +297,17 @@ def _tune_binary(y, s, w, fn, name, kwargs, vectorized, greater, constraint):
             "y_score", f"<constant array: every score is {s.flat[0]!r}>",
             "scores that vary: with constant predictions every threshold gives the same "
             "decisions, so there is nothing to tune")
+    present = np.unique(y if w is None else y[w > 0])
+    if len(present) < 2:
+        warn(f"tune_threshold: y_true holds only class {int(present[0]) if len(present) else 0}"
+             f" (with non-zero weight); {name} may not depend on the threshold.", stacklevel=4)
     thresholds, cms = _curve(y, s, w)
     values = _evaluate(fn, cms, kwargs, vectorized)
+    if np.isnan(values).any():
+        i = int(np.argmax(np.isnan(values)))
+        raise arg_error("objective", name, f"a function that returns numbers (it returned NaN "
+                        f"at threshold {thresholds[i]:.6g}, confusion matrix "
+                        f"{cms[i].tolist()})")
     feasible = None
     eligible = np.ones(len(values), dtype=bool)
     if constraint is not None:
