@@ -6,12 +6,13 @@ import keras
 import numpy as np
 import pytest
 import sklearn.metrics as skm
-from conftest import BACKEND, compiled, gradient, to_numpy
 from hypothesis import given
 from hypothesis import strategies as st
 from keras import ops
 
 import keras_confusion as kc
+
+from conftest import BACKEND, compiled, gradient, to_numpy
 
 # Scores on a coarse grid: exactly representable in float32 and full of ties.
 GRID = np.arange(0, 21) / 20.0
@@ -250,7 +251,7 @@ def test_soft_counts_with_logits_stay_exact_at_extreme_logits():
 def test_soft_counts_gradient_is_finite_everywhere_on_the_unit_interval(labels):
     p = np.array([0.0, 1.0, 0.5, 1e-7, 1 - 1e-7], "float32")
 
-    cells = np.array([[1.0, 2.0], [3.0, 5.0]], "float32")
+    cells = ops.convert_to_tensor(np.array([[1.0, 2.0], [3.0, 5.0]], "float32"))
 
     def fn(x):
         return ops.sum(kc.soft_confusion_matrix(np.asarray(labels, "float32"), x) * cells)
@@ -350,7 +351,7 @@ def test_bad_input_raises_value_error_naming_argument_and_value(kwargs, argument
 
 
 def test_bad_thresholds_raise_value_error_naming_thresholds():
-    with pytest.raises(ValueError, match="Argument `thresholds`.*Received: thresholds=1"):
+    with pytest.raises(ValueError, match=r"Argument `thresholds`.*Received: thresholds=1"):
         kc.threshold_confusion_matrices([0, 1], [0.2, 0.8], 1)
     with pytest.raises(ValueError, match="Argument `thresholds`"):
         kc.threshold_confusion_matrices([0, 1], [0.2, 0.8], [0.5, 2.0])

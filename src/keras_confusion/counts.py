@@ -52,12 +52,16 @@ class _Formatted:
     one_hot: bool = False
 
 
+_FLOATS = ("float16", "bfloat16", "float32", "float64")
+
+
 def _shape(x) -> tuple:
     return tuple(None if d is None else int(d) for d in x.shape)
 
 
 def _compatible(a: tuple, b: tuple) -> bool:
-    return len(a) == len(b) and all(x is None or y is None or x == y for x, y in zip(a, b))
+    return len(a) == len(b) and all(
+        x is None or y is None or x == y for x, y in zip(a, b, strict=True))
 
 
 def _drop_trailing_one(shape: tuple) -> tuple:
@@ -80,8 +84,7 @@ def _format(y_true, y_pred, num_classes, multilabel, sample_weight) -> _Formatte
     num_classes = check_num_classes(num_classes)
     y_true = _to_tensor(y_true)
     y_pred = _to_tensor(y_pred)
-    if keras.backend.standardize_dtype(y_pred.dtype) not in ("float16", "bfloat16", "float32",
-                                                             "float64"):
+    if keras.backend.standardize_dtype(y_pred.dtype) not in _FLOATS:
         y_pred = ops.cast(y_pred, "float32")
     ts, ps = _shape(y_true), _shape(y_pred)
 
@@ -89,8 +92,9 @@ def _format(y_true, y_pred, num_classes, multilabel, sample_weight) -> _Formatte
         if num_classes not in (None, 2):
             raise arg_error("num_classes", num_classes, "None or 2 when multilabel=True")
         if len(ps) < 1 or ps[-1] is None:
-            raise arg_error("y_pred", f"<tensor of shape {ps}>",
-                            "of shape (..., num_labels) with a known last axis when multilabel=True")
+            raise arg_error(
+                "y_pred", f"<tensor of shape {ps}>",
+                "of shape (..., num_labels) with a known last axis when multilabel=True")
         if not _compatible(ts, ps):
             raise arg_error("y_true", f"<tensor of shape {ts}>",
                             f"of the same shape as y_pred {ps} when multilabel=True")
@@ -146,7 +150,8 @@ def _format_weight(sample_weight, sample_shape: tuple, sample_ref, fmt: _Formatt
     while len(ws) > len(sample_shape) and ws[-1] == 1:
         w, ws = ops.squeeze(w, -1), ws[:-1]
     ok = len(ws) <= len(sample_shape) and all(
-        a in (1, None) or b is None or a == b for a, b in zip(ws, sample_shape))
+        a in (1, None) or b is None or a == b
+        for a, b in zip(ws, sample_shape[: len(ws)], strict=True))
     if not ok:
         raise arg_error("sample_weight", f"<tensor of shape {_shape(w)}>",
                         f"a scalar or of a shape that broadcasts to the samples {sample_shape}")
@@ -162,20 +167,25 @@ def _format_weight(sample_weight, sample_shape: tuple, sample_ref, fmt: _Formatt
 # ----------------------------------------------------------------- eager validation
 
 
+def _numpy(x) -> np.ndarray:
+    # stop_gradient: torch refuses to convert a tensor that requires grad.
+    return np.asarray(ops.convert_to_numpy(ops.stop_gradient(x)), dtype="float64")
+
+
 def _validate_values(fmt: _Formatted, *, from_logits: bool, soft: bool) -> None:
     """Eagerly check values; skipped for symbolic tensors (tallied instead)."""
     tensors = [fmt.y_true, fmt.y_pred] + ([fmt.sample_weight] if fmt.sample_weight is not None
                                           else [])
     if any(_backend.is_symbolic(t) for t in tensors):
         return
-    y_true = np.asarray(ops.convert_to_numpy(fmt.y_true), dtype="float64")
-    y_pred = np.asarray(ops.convert_to_numpy(fmt.y_pred), dtype="float64")
+    y_true = _numpy(fmt.y_true)
+    y_pred = _numpy(fmt.y_pred)
 
     bad = ~np.isfinite(y_pred)
     if bad.any():
         i = int(np.argwhere(bad)[0][0])
-        raise arg_error("y_pred", f"<{y_pred[np.unravel_index(np.argmax(bad), bad.shape)].item()} "
-                        f"at sample {i}>",
+        value = y_pred[np.unravel_index(np.argmax(bad), bad.shape)].item()
+        raise arg_error("y_pred", f"<{value} at sample {i}>",
                         "finite scores (NaN or inf is not a prediction; it is not counted "
                         "as a negative)")
     # The argmax ignores the scale of multiclass scores; elsewhere values matter.
@@ -214,7 +224,7 @@ def _validate_values(fmt: _Formatted, *, from_logits: bool, soft: bool) -> None:
         raise arg_error("y_true", f"<{shown} at sample {i}>", expected)
 
     if fmt.sample_weight is not None:
-        w = np.asarray(ops.convert_to_numpy(fmt.sample_weight), dtype="float64")
+        w = _numpy(fmt.sample_weight)
         bad = ~(np.isfinite(w) & (w >= 0))
         if bad.any():
             idx = np.unravel_index(np.argmax(bad), bad.shape)

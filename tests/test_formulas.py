@@ -1,0 +1,279 @@
+"""Formulas over (..., K, K) against scikit-learn, brute force and hand-worked values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import sklearn.metrics as skm
+from hypothesis import given
+from hypothesis import strategies as st
+from keras import ops
+
+import keras_confusion as kc
+from keras_confusion import formulas as F
+
+from conftest import gradient, to_numpy
+
+AVERAGES = ["macro", "micro", "weighted", None]
+
+
+def _data(seed, n, k, weighted):
+    rng = np.random.default_rng(seed)
+    # Skewed class frequencies so that some classes are rare or absent.
+    probs = rng.dirichlet(np.full(k, 0.5))
+    y = rng.choice(k, n, p=probs)
+    pred = np.where(rng.random(n) < 0.6, y, rng.choice(k, n, p=probs))
+    w = rng.choice([0.0, 0.5, 1.0, 3.0], n) if weighted else None
+    return y, pred, w
+
+
+def _cm(y, pred, k, w):
+    if len(y) == 0 or (w is not None and not np.any(w)):
+        return np.zeros((k, k))
+    return skm.confusion_matrix(y, pred, labels=list(range(k)), sample_weight=w)
+
+
+def _both(cm):
+    """The same matrix as NumPy and as a backend tensor: both paths must agree."""
+    return [np.asarray(cm, "float64"), ops.convert_to_tensor(np.asarray(cm, "float32"))]
+
+
+def _close(got, expected, atol=1e-6):
+    np.testing.assert_allclose(np.asarray(to_numpy(got), "float64"), expected, atol=atol)
+
+
+CASES = dict(seed=st.integers(0, 2**31), n=st.sampled_from([0, 1, 5, 60, 400]),
+             k=st.sampled_from([2, 3, 6]), weighted=st.booleans(),
+             zero_division=st.sampled_from([0.0, 1.0]))
+
+
+@given(**CASES)
+def test_precision_recall_f_scores_and_jaccard_equal_sklearn_for_every_average(
+        seed, n, k, weighted, zero_division):
+    y, pred, w = _data(seed, n, k, weighted)
+    if n == 0 or (w is not None and not w.any()):
+        return  # scikit-learn refuses these; covered by the edge-case tests below
+    labels = list(range(k))
+    averages = AVERAGES + (["binary"] if k == 2 else [])
+    for cm in _both(_cm(y, pred, k, w)):
+        for avg in averages:
+            p, r, f, _ = skm.precision_recall_fscore_support(
+                y, pred, labels=labels, average=avg, sample_weight=w,
+                zero_division=zero_division)
+            f2 = skm.fbeta_score(y, pred, beta=2.0, labels=labels, average=avg,
+                                 sample_weight=w, zero_division=zero_division)
+            jac = skm.jaccard_score(y, pred, labels=labels, average=avg, sample_weight=w,
+                                    zero_division=zero_division)
+            kw = dict(average=avg, zero_division=zero_division)
+            _close(F.precision(cm, **kw), p)
+            _close(F.recall(cm, **kw), r)
+            _close(F.f1(cm, **kw), f)
+            _close(F.fbeta(cm, 2.0, **kw), f2)
+            _close(F.jaccard(cm, **kw), jac)
+
+
+@given(**CASES)
+def test_whole_matrix_formulas_equal_sklearn(seed, n, k, weighted, zero_division):
+    y, pred, w = _data(seed, n, k, weighted)
+    if n == 0 or (w is not None and not w.any()):
+        return
+    for cm in _both(_cm(y, pred, k, w)):
+        _close(F.accuracy(cm), skm.accuracy_score(y, pred, sample_weight=w))
+        _close(F.mcc(cm), skm.matthews_corrcoef(y, pred, sample_weight=w), atol=1e-5)
+        for weights in (None, "linear", "quadratic"):
+            _close(F.cohen_kappa(cm, weights=weights, zero_division=zero_division),
+                   skm.cohen_kappa_score(y, pred, labels=list(range(k)), weights=weights,
+                                         sample_weight=w, replace_undefined_by=zero_division),
+                   atol=1e-5)
+        with np.errstate(all="ignore"):
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                for adjusted in (False, True):
+                    expected = skm.balanced_accuracy_score(y, pred, sample_weight=w,
+                                                           adjusted=adjusted)
+                    if np.isfinite(expected):  # sklearn divides by zero with one class
+                        _close(F.balanced_accuracy(cm, adjusted=adjusted), expected)
+
+
+@given(seed=st.integers(0, 2**31), n=st.sampled_from([1, 50, 300]),
+       n_labels=st.sampled_from([2, 4]), weighted=st.booleans())
+def test_multilabel_averages_equal_sklearn(seed, n, n_labels, weighted):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, (n, n_labels))
+    pred = np.where(rng.random((n, n_labels)) < 0.7, y, 1 - y)
+    w = rng.choice([0.5, 1.0, 2.0], n) if weighted else None
+    stack = skm.multilabel_confusion_matrix(y, pred, sample_weight=w)
+    for cm in _both(stack):
+        for avg in AVERAGES:
+            p, r, f, _ = skm.precision_recall_fscore_support(
+                y, pred, average=avg, sample_weight=w, zero_division=0.0)
+            _close(F.precision(cm, average=avg, multilabel=True), p)
+            _close(F.recall(cm, average=avg, multilabel=True), r)
+            _close(F.f1(cm, average=avg, multilabel=True), f)
+            _close(F.jaccard(cm, average=avg, multilabel=True),
+                   skm.jaccard_score(y, pred, average=avg, sample_weight=w, zero_division=0.0))
+
+
+def _brute_force_one_vs_rest(cm):
+    cm = np.asarray(cm, "float64")
+    out = []
+    for c in range(cm.shape[0]):
+        tp = cm[c, c]
+        fp = cm[:, c].sum() - tp
+        fn = cm[c, :].sum() - tp
+        tn = cm.sum() - tp - fp - fn
+        out.append((tp, fp, fn, tn))
+    return np.array(out)
+
+
+def _ratio(a, b, z):
+    return a / b if b > 0 else z
+
+
+@given(**CASES)
+def test_specificity_npv_youden_and_tversky_equal_brute_force_one_vs_rest(
+        seed, n, k, weighted, zero_division):
+    y, pred, w = _data(seed, n, k, weighted)
+    cm_np = _cm(y, pred, k, w)
+    stats = _brute_force_one_vs_rest(cm_np)
+    z = zero_division
+    spec = np.array([_ratio(tn, tn + fp, z) for tp, fp, fn, tn in stats])
+    npv = np.array([_ratio(tn, tn + fn, z) for tp, fp, fn, tn in stats])
+    rec = np.array([_ratio(tp, tp + fn, z) for tp, fp, fn, tn in stats])
+    tv = np.array([_ratio(tp, tp + 0.3 * fp + 0.7 * fn, z) for tp, fp, fn, tn in stats])
+    support = stats[:, 0] + stats[:, 2]
+    for cm in _both(cm_np):
+        _close(F.specificity(cm, average=None, zero_division=z), spec)
+        _close(F.specificity(cm, average="macro", zero_division=z), spec.mean())
+        _close(F.specificity(cm, average="weighted", zero_division=z),
+               _ratio((spec * support).sum(), support.sum(), z))
+        tn_sum, fp_sum = stats[:, 3].sum(), stats[:, 1].sum()
+        _close(F.specificity(cm, average="micro", zero_division=z),
+               _ratio(tn_sum, tn_sum + fp_sum, z))
+        _close(F.npv(cm, average=None, zero_division=z), npv)
+        _close(F.youden_j(cm, average=None, zero_division=z), rec + spec - 1)
+        _close(F.tversky(cm, 0.3, 0.7, average=None, zero_division=z), tv)
+        if k == 2:
+            _close(F.specificity(cm, zero_division=z), spec[1])
+            _close(F.sensitivity(cm, zero_division=z), rec[1])
+
+
+def test_tversky_reduces_to_f1_and_jaccard():
+    cm = np.array([[50, 7], [4, 9]])
+    np.testing.assert_allclose(F.tversky(cm, 0.5, 0.5), F.f1(cm))
+    np.testing.assert_allclose(F.tversky(cm, 1.0, 1.0), F.jaccard(cm))
+
+
+def test_hand_worked_binary_example():
+    # tn=5, fp=1, fn=2, tp=3
+    cm = np.array([[5, 1], [2, 3]])
+    assert F.precision(cm) == pytest.approx(3 / 4)
+    assert F.recall(cm) == pytest.approx(3 / 5)
+    assert F.specificity(cm) == pytest.approx(5 / 6)
+    assert F.npv(cm) == pytest.approx(5 / 7)
+    assert F.f1(cm) == pytest.approx(2 * 3 / (2 * 3 + 2 + 1))
+    assert F.accuracy(cm) == pytest.approx(8 / 11)
+    assert F.balanced_accuracy(cm) == pytest.approx((3 / 5 + 5 / 6) / 2)
+    assert F.mcc(cm) == pytest.approx((3 * 5 - 1 * 2) / np.sqrt(4 * 5 * 6 * 7))
+    assert F.expected_cost(cm, [[0, 1], [10, 0]]) == pytest.approx((1 + 20) / 11)
+
+
+@pytest.mark.parametrize(
+    "cm",
+    [
+        np.zeros((2, 2)),  # empty input
+        np.array([[7, 0], [0, 0]]),  # one class only, no positives, no predicted positives
+        np.array([[0, 0], [0, 4]]),  # no negatives
+        np.array([[3, 2], [0, 0]]),  # no positives
+        np.array([[3, 0], [2, 0]]),  # no predicted positives
+        np.zeros((3, 3)),
+    ],
+)
+@pytest.mark.parametrize("zero_division", [0.0, 1.0])
+def test_degenerate_matrices_give_zero_division_value_never_nan(cm, zero_division):
+    names = ["precision", "recall", "specificity", "npv", "f1", "jaccard", "tversky",
+             "youden_j", "accuracy", "balanced_accuracy", "mcc", "cohen_kappa"]
+    for as_tensor in (False, True):
+        m = ops.convert_to_tensor(cm.astype("float32")) if as_tensor else cm
+        for name in names:
+            kw = {} if name not in F.PER_CLASS or cm.shape[0] == 2 else {"average": "macro"}
+            value = np.asarray(to_numpy(F.get(name)(m, zero_division=zero_division, **kw)))
+            assert np.all(np.isfinite(value)), name
+        assert np.isfinite(to_numpy(F.expected_cost(m, np.ones(cm.shape) - np.eye(len(cm)))))
+
+
+def test_degenerate_binary_cases_match_sklearn_zero_division():
+    # No predicted positives: precision is 0/0.
+    y, pred = np.array([0, 1, 1]), np.array([0, 0, 0])
+    cm = skm.confusion_matrix(y, pred, labels=[0, 1])
+    for z in (0.0, 1.0):
+        assert F.precision(cm, zero_division=z) == skm.precision_score(y, pred, zero_division=z)
+    # No positives at all: recall is 0/0; sklearn's MCC is 0 when a marginal is constant.
+    y, pred = np.array([0, 0, 0]), np.array([0, 1, 0])
+    cm = skm.confusion_matrix(y, pred, labels=[0, 1])
+    for z in (0.0, 1.0):
+        assert F.recall(cm, zero_division=z) == skm.recall_score(y, pred, zero_division=z)
+    assert F.mcc(cm) == skm.matthews_corrcoef(y, pred) == 0.0
+
+
+def test_formulas_keep_leading_axes_of_a_stack():
+    rng = np.random.default_rng(0)
+    stack = rng.integers(0, 20, (5, 3, 2, 2)).astype("float64")
+    for name in ["precision", "f1", "mcc", "cohen_kappa", "balanced_accuracy", "accuracy"]:
+        fn = F.get(name)
+        got = fn(stack)
+        assert got.shape == (5, 3)
+        np.testing.assert_allclose(got[2, 1], fn(stack[2, 1]))
+    multi = rng.integers(0, 20, (4, 3, 3))
+    assert F.precision(multi, average=None).shape == (4, 3)
+    assert F.precision(multi, average="macro").shape == (4,)
+
+
+def test_formula_gradients_are_finite_on_soft_counts_without_positives():
+    y = np.zeros(6, "float32")
+
+    def fn(p):
+        cm = kc.soft_confusion_matrix(y, p)
+        return ops.stack([F.f1(cm), F.mcc(cm), F.precision(cm), F.recall(cm),
+                          F.specificity(cm), F.balanced_accuracy(cm), F.cohen_kappa(cm)])
+
+    for p in (np.zeros(6, "float32"), np.full(6, 0.5, "float32"), np.ones(6, "float32")):
+        assert np.all(np.isfinite(gradient(fn, p)))
+
+
+def test_mcc_keeps_float32_precision_on_large_counts():
+    cm = np.array([[9_000_000, 1_000_003], [999_997, 3_000_011]], "float64")
+    expected = F.mcc(cm)
+    got = to_numpy(F.mcc(ops.convert_to_tensor(cm.astype("float32"))))
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("call", "argument"),
+    [
+        (lambda: F.fbeta(np.eye(2), beta=0), "beta"),
+        (lambda: F.fbeta(np.eye(2), beta=-1.0), "beta"),
+        (lambda: F.precision(np.eye(3)), "average"),
+        (lambda: F.precision(np.eye(2), average="samples"), "average"),
+        (lambda: F.expected_cost(np.eye(3), np.ones((2, 2))), "cost_matrix"),
+        (lambda: F.expected_cost(np.eye(2), [[0, -1], [1, 0]]), "cost_matrix"),
+        (lambda: F.expected_cost(np.eye(2), [1, 2, 3]), "cost_matrix"),
+        (lambda: F.tversky(np.eye(2), alpha=-0.1), "alpha"),
+        (lambda: F.precision(np.ones((2, 3))), "cm"),
+        (lambda: F.precision(np.eye(2), zero_division=np.nan), "zero_division"),
+        (lambda: F.cohen_kappa(np.eye(2), weights="cubic"), "weights"),
+        (lambda: F.get("f2"), "formula"),
+    ],
+)
+def test_bad_arguments_raise_value_error_naming_the_argument(call, argument):
+    with pytest.raises(ValueError, match=f"Argument `{argument}`.*Received: {argument}="):
+        call()
+
+
+def test_get_returns_formulas_by_name_and_costs_are_lower_is_better():
+    assert F.get("sensitivity") is F.recall
+    assert F.get("f1") is F.f1
+    assert F.greater_is_better(F.f1)
+    assert not F.greater_is_better(F.expected_cost)
