@@ -297,10 +297,12 @@ def _evaluate(args) -> int:
 
 
 def _result_dict(result, acc):
+    from keras_confusion.report import _json_number
+
     method = (f"exact over {acc.rows} scores" if acc.kept is not None
               else f"exact at thresholds k/{TUNE_BINS} (binned scores)")
     return {"objective": result.objective, "value": float(result.value),
-            "threshold": float(result.threshold),
+            "threshold": _json_number(float(result.threshold)),
             "constraint": None if result.constraint is None else list(result.constraint),
             "method": method}
 

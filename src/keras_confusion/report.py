@@ -218,7 +218,7 @@ class Report:
         return {
             "num_samples": self.num_samples,
             "class_names": list(self.class_names),
-            "threshold": self.threshold,
+            "threshold": _json_number(self.threshold),
             "confusion_matrix": self.confusion_matrix.tolist(),
             "cost_matrix": None if self.cost_matrix is None else self.cost_matrix.tolist(),
             "classes": classes,
@@ -333,6 +333,13 @@ td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}</style></head>
         if path is not None:
             write_atomic(path, page.encode("utf-8"))
         return page
+
+
+def _json_number(x):
+    """A float for JSON: infinities as the strings "inf" / "-inf" (JSON has none)."""
+    if x is None or np.isfinite(x):
+        return x
+    return "inf" if x > 0 else "-inf"
 
 
 def _jsonable_seed(seed):
@@ -485,9 +492,9 @@ def report(
         try:
             thr = float(threshold)
         except (TypeError, ValueError):
-            raise arg_error("threshold", threshold, "a finite number") from None
-        if not np.isfinite(thr):
-            raise arg_error("threshold", threshold, "a finite number")
+            raise arg_error("threshold", threshold, "a number (inf: nothing positive)") from None
+        if np.isnan(thr):  # inf is allowed: nothing positive, as tune_threshold may choose
+            raise arg_error("threshold", threshold, "a number (inf: nothing positive)")
         pred = (s >= thr).astype(np.intp)
         curve = _curve_stack(t, s)
     else:
