@@ -125,6 +125,20 @@ def test_multilabel_tuner_logs_one_threshold_per_label_equal_to_tune_threshold()
     np.testing.assert_array_equal(applied.threshold, expected.threshold.astype("float32"))
 
 
+def test_tuner_on_an_iterable_of_batches_equals_tuner_on_whole_arrays():
+    x, y = _data(6, 90)
+    w = np.arange(90) % 3 + 1.0
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, activation="sigmoid")])
+    whole = ThresholdTuner((x, y, w), "mcc")
+    batches = ThresholdTuner([(x[i:i + 40], y[i:i + 40], w[i:i + 40]) for i in (0, 40, 80)],
+                             "mcc")
+    for tuner in (whole, batches):
+        tuner.set_model(model)
+        tuner.on_epoch_end(0, {})
+    assert batches.threshold == whole.threshold
+    assert batches.result.value == pytest.approx(whole.result.value, abs=1e-12)
+
+
 def test_callbacks_reject_malformed_arguments():
     data = (np.zeros((4, 4)), np.zeros(4))
     with pytest.raises(ValueError, match="`validation_data` must be"):

@@ -32,7 +32,8 @@ __all__ = ["ConfusionHistory", "ThresholdTuner"]
 
 
 def _check_validation_data(validation_data):
-    if isinstance(validation_data, (tuple, list)):
+    # As Keras' validation_data: a tuple is (x, y[, w]); a list is a sequence of batches.
+    if isinstance(validation_data, tuple):
         if len(validation_data) not in (2, 3):
             raise arg_error("validation_data", f"<{type(validation_data).__name__} of "
                             f"{len(validation_data)} items>",
@@ -81,8 +82,8 @@ class ThresholdTuner(keras.callbacks.Callback):
     constraint no threshold meets) warns, logs NaN and keeps the previous threshold.
 
     Args:
-        validation_data: ``(x, y)`` or ``(x, y, sample_weight)`` arrays, or a
-            re-iterable of such batches (e.g. a ``tf.data.Dataset``).
+        validation_data: a tuple ``(x, y)`` or ``(x, y, sample_weight)`` of arrays,
+            or a re-iterable of such batches (a list, a ``tf.data.Dataset``).
         objective: as in `tune_threshold`. Defaults to `None` (``"f1"``, or
             ``"expected_cost"`` with ``cost_matrix``).
         cost_matrix: ``(2, 2)`` costs, as in `tune_threshold`. Defaults to `None`.
@@ -176,8 +177,8 @@ class ConfusionHistory(keras.callbacks.Callback):
     ``history``; ``plot()`` draws them per epoch.
 
     Args:
-        validation_data: ``(x, y)`` or ``(x, y, sample_weight)`` arrays, or a
-            re-iterable of such batches.
+        validation_data: a tuple ``(x, y)`` or ``(x, y, sample_weight)`` of arrays,
+            or a re-iterable of such batches (a list, a ``tf.data.Dataset``).
         num_classes: ``K`` for a multiclass model with ``(n, K)`` outputs. Defaults to
             `None` (binary).
         threshold: binary decision threshold on the model's output, or a
