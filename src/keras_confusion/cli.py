@@ -152,7 +152,7 @@ def _threshold_in(dtype, threshold: float):
     """The threshold in the scores' dtype, rounded up, so that comparing in that dtype
     decides exactly as ``score >= threshold`` in float64 (no float64 copy of a chunk)."""
     t = np.asarray(threshold, dtype=dtype)
-    if t < threshold:
+    if float(t) < threshold:  # in float64: a weak Python float would compare in dtype
         t = np.nextafter(t, np.asarray(np.inf, dtype=dtype))
     return t
 
