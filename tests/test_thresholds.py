@@ -51,8 +51,10 @@ def _brute_force(y, s, w, case):
         elif case == "cost":
             values.append((cm * COST).sum() / cm.sum() if cm.sum() > 0 else 0.0)
         else:  # precision subject to recall >= 0.75
-            values.append(skm.precision_score(y, pred, zero_division=0, sample_weight=w))
-            feasible.append(skm.recall_score(y, pred, zero_division=0, sample_weight=w) >= 0.75)
+            p, r, _, _ = skm.precision_recall_fscore_support(
+                y, pred, average="binary", zero_division=0, sample_weight=w)
+            values.append(p)
+            feasible.append(r >= 0.75)
     return candidates, np.array(values), np.array(feasible, bool), np.array(cms)
 
 
@@ -312,7 +314,8 @@ def test_thresholded_save_and_load_give_identical_decisions(kind, tmp_path, rng)
     model.save(path)
     loaded = keras.saving.load_model(path)
     assert isinstance(loaded, Thresholded)
-    np.testing.assert_array_equal(loaded.predict(x, verbose=0), decisions)
+    # Calling the model runs the same call() as predict, without compiling it again.
+    np.testing.assert_array_equal(to_numpy(loaded(x)), decisions)
     np.testing.assert_array_equal(loaded.threshold, model.threshold)
 
 
@@ -320,7 +323,7 @@ def test_thresholded_returns_scores_on_request_and_config_round_trips(rng):
     inner = _scorer(1, "sigmoid")
     model = Thresholded(inner, threshold=0.4, return_scores=True)
     x = rng.normal(size=(16, 5)).astype("float32")
-    out = model.predict(x, verbose=0)
+    out = {key: to_numpy(value) for key, value in model(x).items()}
     np.testing.assert_allclose(out["scores"], to_numpy(inner(x)), rtol=1e-6)
     np.testing.assert_array_equal(out["decisions"], (out["scores"] >= np.float32(0.4)))
     clone = Thresholded.from_config(model.get_config())
@@ -335,9 +338,9 @@ def test_thresholded_keeps_the_ge_rule_exact_for_a_float64_threshold():
     inner = keras.Sequential([keras.Input((1,)), keras.layers.Identity()])
     model = Thresholded(inner, threshold=0.7)
     x = np.array([[below], [above]], dtype="float32")
-    np.testing.assert_array_equal(model.predict(x, verbose=0)[:, 0],
-                                  (x[:, 0].astype("float64") >= 0.7).astype(int))
-    assert model.predict(x, verbose=0)[:, 0].tolist() == [0, 1]
+    decisions = to_numpy(model(x))[:, 0]
+    np.testing.assert_array_equal(decisions, (x[:, 0].astype("float64") >= 0.7).astype(int))
+    assert decisions.tolist() == [0, 1]
 
 
 def test_thresholded_rejects_threshold_with_cost_matrix():
