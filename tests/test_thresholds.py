@@ -343,6 +343,17 @@ def test_thresholded_keeps_the_ge_rule_exact_for_a_float64_threshold():
     assert decisions.tolist() == [0, 1]
 
 
+def test_thresholded_binary_cost_matrix_reads_one_column_as_positive_probability(rng):
+    inner = _scorer(1, "sigmoid")
+    x = rng.normal(size=(200, 5)).astype("float32")
+    p = to_numpy(inner(x))[:, 0].astype("float64")
+    model = Thresholded(inner, cost_matrix=[[0, 1], [4, 0]])
+    expected = cost_decisions(np.stack([1 - p, p], axis=1), [[0, 1], [4, 0]])
+    np.testing.assert_array_equal(to_numpy(model(x)), expected)
+    # The Bayes rule here is p > 1/5.
+    np.testing.assert_array_equal(expected, p > 0.2)
+
+
 def test_thresholded_rejects_threshold_with_cost_matrix():
     with pytest.raises(ValueError, match="`threshold` must be None when cost_matrix"):
         Thresholded(_scorer(2, "softmax"), threshold=0.5, cost_matrix=np.ones((2, 2)))

@@ -417,7 +417,8 @@ def tune_threshold(
         s = s[:, 0]
     elif s.ndim != 1:
         raise arg_error("y_score", f"<array of shape {s.shape}>",
-                        "of shape (n_samples,) (pass multilabel=True for (n_samples, L))")
+                        "of shape (n_samples,) (pass multilabel=True for (n_samples, L); "
+                        "for multiclass scores see cost_decisions and tune_cost_offsets)")
     y_arr = np.asarray(y_true)
     if not multilabel and y_arr.ndim == 2 and y_arr.shape[1] == 1:
         y_arr = y_arr[:, 0]
