@@ -213,7 +213,11 @@ class ConfusionMatrix(_CountingMetric):
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         """Add a batch of labels, scores and optional weights to the counts."""
-        fmt = _format(y_true, y_pred, self.num_classes, self.multilabel, sample_weight)
+        num_classes = self.num_classes
+        if num_classes == 2 and len(getattr(y_pred, "shape", np.shape(y_pred))) < 2:
+            # A 1-D batch of two scores is two samples, not the two class scores of one.
+            num_classes = None
+        fmt = _format(y_true, y_pred, num_classes, self.multilabel, sample_weight)
         if fmt.num_labels != (self.num_labels or 1):
             raise arg_error("y_pred", f"<tensor with {fmt.num_labels} labels>",
                             f"of shape (..., {self.num_labels}) to match num_labels")

@@ -1,0 +1,403 @@
+"""Streaming metrics: N batches accumulated == one shot == scikit-learn (or brute force)."""
+
+from __future__ import annotations
+
+import warnings
+
+import keras
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn import metrics as skm
+
+from keras_confusion import ConfusionWarning
+from keras_confusion import metrics as kcm
+from keras_confusion.counts import _bucket_table, _threshold_buckets, _threshold_plan
+
+from conftest import BACKEND, compiled, to_numpy
+
+COST = np.array([[0.0, 1.0, 2.0], [4.0, 0.0, 1.0], [9.0, 3.0, 0.0]])
+
+
+def _nan_to_zero(value):
+    return np.nan_to_num(np.asarray(value, dtype="float64"), nan=0.0)
+
+
+def _specificity_reference(y, p, w, labels, average):
+    mcm = skm.multilabel_confusion_matrix(y, p, sample_weight=w, labels=labels)
+    tn, fp = mcm[:, 0, 0], mcm[:, 0, 1]
+    per = np.where(tn + fp > 0, tn / np.where(tn + fp > 0, tn + fp, 1), 0.0)
+    if average is None:
+        return per
+    if average == "micro":
+        return tn.sum() / (tn + fp).sum() if (tn + fp).sum() > 0 else 0.0
+    if average == "macro":
+        return per.mean()
+    support = mcm[:, 1, 0] + mcm[:, 1, 1]
+    return (per * support).sum() / support.sum() if support.sum() > 0 else 0.0
+
+
+def _cases(num_classes):
+    """(metric factory, scikit-learn reference on hard decisions) for every metric."""
+    labels = list(range(num_classes))
+    averages = ["binary"] if num_classes == 2 else []
+    averages += ["macro", "micro", "weighted", None]
+    cases = []
+    for avg in averages:
+        sk_avg = avg
+        kw = {"average": avg, "num_classes": num_classes}
+        sk = {"average": sk_avg, "labels": labels if avg != "binary" else None,
+              "zero_division": 0.0}
+        cases += [
+            (lambda kw=kw: kcm.Precision(**kw),
+             lambda y, p, w, sk=sk: skm.precision_score(y, p, sample_weight=w, **sk)),
+            (lambda kw=kw: kcm.Sensitivity(**kw),
+             lambda y, p, w, sk=sk: skm.recall_score(y, p, sample_weight=w, **sk)),
+            (lambda kw=kw: kcm.FBeta(0.5, **kw),
+             lambda y, p, w, sk=sk: skm.fbeta_score(y, p, beta=0.5, sample_weight=w, **sk)),
+            (lambda kw=kw: kcm.Specificity(**kw),
+             (lambda y, p, w: skm.recall_score(y, p, pos_label=0, sample_weight=w,
+                                               zero_division=0.0)) if avg == "binary" else
+             (lambda y, p, w, avg=avg: _specificity_reference(y, p, w, labels, avg))),
+        ]
+    cost = COST[:num_classes, :num_classes]
+    cases += [
+        (lambda: kcm.MCC(num_classes=num_classes),
+         lambda y, p, w: skm.matthews_corrcoef(y, p, sample_weight=w)),
+        (lambda: kcm.BalancedAccuracy(num_classes=num_classes),
+         lambda y, p, w: skm.balanced_accuracy_score(y, p, sample_weight=w)),
+        (lambda: kcm.CohenKappa(num_classes=num_classes, weights="quadratic"),
+         lambda y, p, w: skm.cohen_kappa_score(y, p, sample_weight=w, weights="quadratic",
+                                               labels=labels)),
+        (lambda: kcm.ExpectedCost(cost, num_classes=num_classes),
+         lambda y, p, w: (skm.confusion_matrix(y, p, sample_weight=w, labels=labels)
+                          * cost).sum() / max(np.sum(w) if w is not None else len(y), 1e-300)),
+        (lambda: kcm.ConfusionMatrix(num_classes=num_classes),
+         lambda y, p, w: skm.confusion_matrix(y, p, sample_weight=w, labels=labels)),
+    ]
+    return cases
+
+
+def _decisions(y_pred, num_classes):
+    if num_classes == 2:
+        return (y_pred >= np.float32(0.5)).astype(int)
+    return y_pred.argmax(-1)
+
+
+def _check_all_metrics(y, y_pred, w, num_classes, splits):
+    """Every metric: batches accumulated == one shot == scikit-learn."""
+    decisions = _decisions(y_pred, num_classes)
+    for make, reference in _cases(num_classes):
+        one_shot, batched = make(), make()
+        one_shot.update_state(y, y_pred, sample_weight=w)
+        for part in np.array_split(np.arange(len(y)), splits):
+            batched.update_state(y[part], y_pred[part],
+                                 sample_weight=None if w is None else w[part])
+        got_one, got_batched = to_numpy(one_shot.result()), to_numpy(batched.result())
+        if w is not None and not w.any():
+            # scikit-learn refuses all-zero weights; every count is 0, so every
+            # ratio takes zero_division (0.0) and the matrix is all zeros.
+            expected = np.zeros_like(got_one)
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # scikit-learn's zero-division warnings
+                expected = _nan_to_zero(reference(y, decisions, w))
+        np.testing.assert_allclose(got_batched, got_one, rtol=1e-6, atol=1e-6,
+                                   err_msg=one_shot.name)
+        np.testing.assert_allclose(got_one, expected, rtol=1e-5, atol=1e-5,
+                                   err_msg=str(one_shot.get_config()))
+
+
+def _random_data(rng, num_classes, n=48, skew=1.0, weights="int"):
+    # Skewed label distributions reach "no positives" and "one class" often.
+    y = rng.choice(num_classes, n, p=rng.dirichlet(np.full(num_classes, skew)))
+    if num_classes == 2:
+        # Scores on a coarse grid make ties at the 0.5 threshold common.
+        y_pred = (rng.integers(0, 9, n) / 8).astype("float32")
+    else:
+        y_pred = rng.integers(0, 4, (n, num_classes)).astype("float32")  # argmax ties
+    w = {"none": None, "int": rng.integers(0, 4, n).astype("float32"),
+         "zeros": np.zeros(n, "float32")}[weights]
+    return y, y_pred, w
+
+
+@given(st.integers(0, 2**31 - 1), st.sampled_from([2, 3]), st.sampled_from([0.1, 1.0]),
+       st.sampled_from(["none", "int", "zeros"]), st.sampled_from([1, 3]))
+def test_confusion_matrix_accumulated_over_batches_equals_one_shot_and_sklearn(
+        seed, num_classes, skew, weights, splits):
+    # Every formula metric counts through this path; the formulas are checked below.
+    y, y_pred, w = _random_data(np.random.default_rng(seed), num_classes, skew=skew,
+                                weights=weights)
+    one, batched = kcm.ConfusionMatrix(num_classes), kcm.ConfusionMatrix(num_classes)
+    one.update_state(y, y_pred, sample_weight=w)
+    for part in np.array_split(np.arange(len(y)), splits):
+        batched.update_state(y[part], y_pred[part], None if w is None else w[part])
+    expected = skm.confusion_matrix(y, _decisions(y_pred, num_classes),
+                                    labels=range(num_classes),
+                                    sample_weight=None if w is None or not w.any() else w)
+    if w is not None and not w.any():
+        expected = np.zeros_like(expected)  # scikit-learn refuses all-zero weights
+    np.testing.assert_array_equal(to_numpy(batched.result()), to_numpy(one.result()))
+    np.testing.assert_array_equal(to_numpy(one.result()), expected)
+
+
+@pytest.mark.parametrize(("num_classes", "skew", "weights"), [
+    (2, 1.0, "int"), (2, 1.0, "none"), (3, 1.0, "int"), (3, 0.05, "none")])
+def test_every_metric_every_average_accumulated_equals_one_shot_and_sklearn(
+        rng, num_classes, skew, weights):
+    y, y_pred, w = _random_data(rng, num_classes, skew=skew, weights=weights)
+    _check_all_metrics(y, y_pred, w, num_classes, 3)
+
+
+def test_empty_batch_leaves_every_metric_unchanged():
+    y, y_pred = np.array([0, 1, 1]), np.array([0.2, 0.6, 0.4], "float32")
+    for make, _ in _cases(2):
+        a, b = make(), make()
+        a.update_state(y, y_pred)
+        b.update_state(np.zeros(0, int), np.zeros(0, "float32"))
+        b.update_state(y, y_pred)
+        b.update_state(np.zeros((0, 1), int), np.zeros((0, 1), "float32"),
+                       sample_weight=np.zeros(0, "float32"))
+        np.testing.assert_array_equal(to_numpy(b.result()), to_numpy(a.result()))
+
+
+def test_confusion_matrix_counts_score_equal_to_threshold_as_positive():
+    m = kcm.ConfusionMatrix(threshold=0.25)
+    m.update_state([0, 0, 1, 1], [0.25, 0.2, 0.25, 0.1])
+    np.testing.assert_array_equal(to_numpy(m.result()), [[1, 1], [1, 1]])
+
+
+def test_sample_weight_two_equals_duplicated_row():
+    a, b = kcm.ConfusionMatrix(num_classes=3), kcm.ConfusionMatrix(num_classes=3)
+    y_pred = np.eye(3, dtype="float32")[[0, 2, 1]]
+    a.update_state([0, 1, 1], y_pred, sample_weight=[1.0, 2.0, 1.0])
+    b.update_state([0, 1, 1, 1], y_pred[[0, 1, 1, 2]])
+    np.testing.assert_array_equal(to_numpy(a.result()), to_numpy(b.result()))
+
+
+def test_multilabel_metrics_with_per_label_thresholds_equal_sklearn(rng):
+    y = rng.integers(0, 2, (40, 3))
+    y_pred = rng.uniform(0, 1, (40, 3)).astype("float32")
+    w = rng.integers(0, 3, 40).astype("float32")
+    thr = [0.3, 0.5, 0.7]
+    decisions = (y_pred >= np.array(thr, "float32")).astype(int)
+    for avg in ("macro", "micro", "weighted", None):
+        m = kcm.Precision(multilabel=True, num_labels=3, threshold=thr, average=avg)
+        for part in np.array_split(np.arange(40), 3):
+            m.update_state(y[part], y_pred[part], sample_weight=w[part])
+        expected = skm.precision_score(y, decisions, average=avg, sample_weight=w,
+                                       zero_division=0.0)
+        np.testing.assert_allclose(to_numpy(m.result()), expected, rtol=1e-5)
+    cm = kcm.ConfusionMatrix(multilabel=True, num_labels=3, threshold=thr)
+    cm.update_state(y, y_pred, sample_weight=w)
+    np.testing.assert_array_equal(
+        to_numpy(cm.result()), skm.multilabel_confusion_matrix(y, decisions, sample_weight=w))
+
+
+def test_large_confusion_matrix_scatter_path_equals_sklearn(rng):
+    # K = 200 has 40,000 cells: updated at the codes only, not through a dense pass.
+    k = 200
+    y = rng.integers(0, k, 3000)
+    y_pred = rng.normal(size=(3000, k)).astype("float32")
+    w = rng.integers(0, 3, 3000).astype("float32")
+    m = kcm.ConfusionMatrix(num_classes=k)
+    for part in np.array_split(np.arange(3000), 3):
+        m.update_state(y[part], y_pred[part], sample_weight=w[part])
+    expected = skm.confusion_matrix(y, y_pred.argmax(-1), labels=range(k), sample_weight=w)
+    np.testing.assert_array_equal(to_numpy(m.result()), expected)
+    np.testing.assert_array_equal(m.counts(), expected)
+
+
+@pytest.mark.parametrize("num_classes", [2, 200])
+def test_counts_stay_exact_past_float32_integer_limit(num_classes):
+    # 2**24 + 1 is not a float32; a plain float32 state would round it to 2**24.
+    m = kcm.ConfusionMatrix(num_classes=num_classes)
+    y_pred = np.array([0.9], "float32") if num_classes == 2 else np.eye(num_classes,
+                                                                       dtype="float32")[[1]]
+    m.update_state([1], y_pred, sample_weight=[2.0**24])
+    for _ in range(3):
+        m.update_state([1], y_pred)
+    assert m.counts()[1, 1] == 2**24 + 3
+    # Far beyond: the state as after 2**40 samples, then single samples on top.
+    m.counts_hi.assign(keras.ops.convert_to_tensor(
+        np.where(np.arange(m.counts_hi.shape[0]) == num_classes + 1, 2.0**40, 0.0),
+        dtype="float32"))
+    m.counts_lo.assign(keras.ops.zeros(m.counts_lo.shape))
+    for _ in range(5):
+        m.update_state([1], y_pred)
+    assert m.counts()[1, 1] == 2**40 + 5
+
+
+def test_threshold_confusion_counts_stay_exact_past_float32_integer_limit():
+    m = kcm.ThresholdConfusion(num_thresholds=3)
+    m.update_state([1], [0.7], sample_weight=[2.0**24])
+    m.update_state([1, 0], [0.7, 0.7])
+    counts = m.counts()
+    assert counts[1, 1, 1] == 2**24 + 1  # TP at threshold 0.5
+    assert counts[1, 0, 1] == 1  # FP
+
+
+def test_nan_scores_and_invalid_labels_are_tallied_not_counted_and_result_warns():
+    m = kcm.Sensitivity()
+    m.update_state([1, 1, 0, 2, 1, 0], [np.nan, 0.9, np.inf, 0.8, 0.2, 0.6],
+                   sample_weight=[1, 1, 1, 1, 1, -1])
+    assert m.invalid == 4
+    with pytest.warns(ConfusionWarning, match="4 invalid samples"):
+        value = float(m.result())
+    assert value == 0.5  # TP = 1 (0.9), FN = 1 (0.2); the NaN is not a negative
+    t = kcm.ThresholdConfusion(num_thresholds=3)
+    t.update_state([1, 1, 0.5], [np.nan, 0.9, 0.4])
+    with pytest.warns(ConfusionWarning, match="2 invalid samples"):
+        np.testing.assert_array_equal(to_numpy(t.result())[0], [[0, 0], [0, 1]])
+
+
+def test_compiled_update_tallies_invalid_samples_instead_of_raising():
+    m = kcm.ConfusionMatrix(num_classes=3)
+
+    def step(variables, y, p):
+        return m.stateless_update_state(variables, y, p)
+
+    y = np.array([0, 1, 3, 2, -1], "int32")
+    p = np.eye(3, dtype="float32")[[0, 1, 1, 2, 0]]
+    p[3, 0] = np.nan
+    variables = compiled(step)([v.value for v in m.variables], y, p)
+    for var, value in zip(m.variables, variables, strict=True):
+        var.assign(value)
+    assert m.invalid == 3
+    np.testing.assert_array_equal(m.counts(), np.diag([1, 1, 0]))
+
+
+def test_reset_state_zeroes_counts_and_invalid_tally():
+    for metric in (kcm.ConfusionMatrix(num_classes=3), kcm.MCC(),
+                   kcm.ThresholdConfusion(num_thresholds=4)):
+        y_pred = np.eye(3, dtype="float32")[[0, 2]] if metric.name == "confusion_matrix" \
+            else np.array([0.3, np.nan], "float32")
+        metric.update_state([0, 1], y_pred)
+        metric.reset_state()
+        assert not to_numpy(metric.counts_hi.value).any()
+        assert metric.invalid == 0
+
+
+def _threshold_reference(y, scores, w, thresholds):
+    pos = scores[:, None] >= np.asarray(thresholds, scores.dtype)[None, :]
+    yt = (y == 1)[:, None]
+    w = np.ones(len(y)) if w is None else w
+    cells = [[~yt & ~pos, ~yt & pos], [yt & ~pos, yt & pos]]
+    return np.stack([np.stack([(w[:, None] * c).sum(0) for c in row], -1) for row in cells],
+                    -2)
+
+
+@settings(max_examples=12)  # each example builds two metrics; 12 cover the 12 combinations
+@given(st.integers(0, 2**31 - 1), st.sampled_from([None, "int"]), st.sampled_from([1, 3]),
+       st.sampled_from(["linear", "logit", "explicit"]))
+def test_threshold_confusion_accumulated_equals_one_shot_and_brute_force(seed, weighted,
+                                                                        splits, spacing):
+    rng = np.random.default_rng(seed)
+    n = 60
+    y = rng.integers(0, 2, n)
+    if spacing == "explicit":
+        thresholds = [0.7, 0.0, 0.25, 1.0, 0.25, 0.5]  # unsorted, with a duplicate
+        metric = lambda: kcm.ThresholdConfusion(thresholds=thresholds)  # noqa: E731
+    else:
+        thresholds = kcm.ThresholdConfusion(num_thresholds=7, spacing=spacing).thresholds
+        metric = lambda: kcm.ThresholdConfusion(num_thresholds=7, spacing=spacing)  # noqa: E731
+    # Half the scores sit exactly on thresholds: ties count as positives.
+    scores = np.where(rng.uniform(size=n) < 0.5,
+                      np.asarray(thresholds)[rng.integers(0, len(thresholds), n)],
+                      rng.uniform(0, 1, n)).astype("float32")
+    w = rng.integers(0, 3, n).astype("float32") if weighted else None
+    one, batched = metric(), metric()
+    one.update_state(y, scores, sample_weight=w)
+    for part in np.array_split(np.arange(n), splits):
+        batched.update_state(y[part], scores[part], None if w is None else w[part])
+    expected = _threshold_reference(y, scores, w, thresholds)
+    np.testing.assert_array_equal(to_numpy(batched.result()), to_numpy(one.result()))
+    np.testing.assert_array_equal(to_numpy(one.result()), expected)
+    i = len(thresholds) // 2
+    np.testing.assert_array_equal(
+        expected[i], skm.confusion_matrix(y, scores >= np.float32(thresholds[i]),
+                                          labels=[0, 1], sample_weight=w))
+
+
+@pytest.mark.parametrize("from_logits", [False, True])
+@pytest.mark.parametrize("spacing", ["linear", "logit"])
+@pytest.mark.parametrize("num_thresholds", [2, 3, 200, 10_000])
+def test_threshold_bucketing_is_exact_at_and_next_to_every_threshold(rng, from_logits,
+                                                                     spacing, num_thresholds):
+    from keras_confusion.counts import thresholds_grid
+
+    plan = _threshold_plan(thresholds_grid(num_thresholds, spacing=spacing), from_logits)
+    edges = plan.sorted_edges.astype("float32")
+    finite = edges[np.isfinite(edges)]
+    if from_logits:
+        random = np.concatenate([rng.normal(0, 6, 5000), rng.uniform(-20, 20, 500)])
+    else:
+        random = np.concatenate([rng.uniform(0, 1, 5000), rng.uniform(0, 1e-6, 500),
+                                 1 - rng.uniform(0, 1e-5, 500)])
+    up, down = np.float32(np.inf), np.float32(-np.inf)
+    scores = np.concatenate([random.astype("float32"), finite, np.nextafter(finite, up),
+                             np.nextafter(finite, down), [0.0, 1.0]]).astype("float32")
+    # XLA flushes subnormals to zero; they are not scores a model produces.
+    scores = scores[(scores == 0) | (np.abs(scores) >= np.finfo("float32").tiny)]
+    got = to_numpy(_threshold_buckets(keras.ops.convert_to_tensor(scores), plan))
+    np.testing.assert_array_equal(got, np.searchsorted(edges, scores, side="right"))
+    assert _bucket_table(plan, "float32") is not None  # the O(1) path was used
+
+
+@pytest.mark.parametrize("make", [
+    lambda: kcm.ConfusionMatrix(num_classes=4),
+    lambda: kcm.ConfusionMatrix(multilabel=True, num_labels=2, threshold=[0.2, 0.6],
+                                from_logits=True),
+    lambda: kcm.Specificity(num_classes=3, average="weighted", zero_division=1.0),
+    lambda: kcm.Sensitivity(), lambda: kcm.Precision(threshold=0.3),
+    lambda: kcm.FBeta(2.0, average="micro", num_classes=3), lambda: kcm.MCC(num_classes=3),
+    lambda: kcm.BalancedAccuracy(adjusted=True), lambda: kcm.CohenKappa(weights="linear"),
+    lambda: kcm.ExpectedCost([[0, 1], [7, 0]], name="cost"),
+    lambda: kcm.ConfusionMetric("tversky", {"alpha": 0.3, "beta": 0.7}),
+    lambda: kcm.ThresholdConfusion(num_thresholds=9, spacing="logit", from_logits=True),
+    lambda: kcm.ThresholdConfusion(thresholds=[0.9, 0.1]),
+])
+def test_get_config_round_trip_gives_same_config_and_result(make):
+    metric = make()
+    restored = type(metric).from_config(metric.get_config())
+    assert restored.get_config() == metric.get_config()
+    assert keras.saving.get_registered_object(
+        f"keras_confusion>{type(metric).__name__}") is type(metric)
+
+
+@pytest.mark.parametrize(("make", "match"), [
+    (lambda: kcm.ConfusionMatrix(num_classes=1), "num_classes.*Received: num_classes=1"),
+    (lambda: kcm.Precision(num_classes=3), "average.*Received: average='binary'"),
+    (lambda: kcm.ConfusionMatrix(multilabel=True), "num_labels.*Received: num_labels=None"),
+    (lambda: kcm.ConfusionMatrix(threshold=1.5), "threshold.*Received: threshold=1.5"),
+    (lambda: kcm.ExpectedCost([[0, 1], [1, 0]], num_classes=3), "cost_matrix.*\\(3, 3\\)"),
+    (lambda: kcm.FBeta(beta=0.0), "beta.*Received: beta=0.0"),
+    (lambda: kcm.CohenKappa(weights="cubic"), "weights.*Received: weights='cubic'"),
+    (lambda: kcm.ThresholdConfusion(num_thresholds=1), "num_thresholds.*Received"),
+    (lambda: kcm.ThresholdConfusion(spacing="log"), "spacing.*Received: spacing='log'"),
+    (lambda: kcm.ThresholdConfusion(thresholds=[0.5, 2.0]), "thresholds.*\\[0, 1\\]"),
+    (lambda: kcm.ConfusionMetric("nope"), "formula.*Received: formula='nope'"),
+])
+def test_bad_arguments_raise_value_error_naming_argument_and_value(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_update_with_wrong_number_of_labels_raises_value_error():
+    m = kcm.ConfusionMatrix(multilabel=True, num_labels=3)
+    with pytest.raises(ValueError, match="num_labels"):
+        m.update_state(np.zeros((4, 2)), np.zeros((4, 2), "float32"))
+
+
+@pytest.mark.skipif(BACKEND == "torch", reason="Keras compiles torch steps only on request")
+def test_threshold_confusion_compiled_update_equals_eager(rng):
+    y = rng.integers(0, 2, 500)
+    scores = rng.uniform(0, 1, 500).astype("float32")
+    eager, jitted = kcm.ThresholdConfusion(200), kcm.ThresholdConfusion(200)
+    eager.update_state(y, scores)
+    step = compiled(lambda v, a, b: jitted.stateless_update_state(v, a, b))
+    values = step([v.value for v in jitted.variables], y, scores)
+    for var, value in zip(jitted.variables, values, strict=True):
+        var.assign(value)
+    np.testing.assert_array_equal(jitted.counts(), eager.counts())
