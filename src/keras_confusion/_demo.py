@@ -92,7 +92,7 @@ def run(html: str | None = "keras-confusion-demo.html", epochs: int | None = Non
     from keras_confusion.thresholds import tune_threshold
 
     start = time.perf_counter()
-    epochs = epochs or (3 if quick else 40)
+    epochs = epochs or (1 if quick else 40)
     data = load_data(seed)
     (x_tr, y_tr), (x_val, y_val), (x_te, y_te) = data["train"], data["val"], data["test"]
     print(f"data: scikit-learn digits, '8' against the rest, 8s subsampled: "
