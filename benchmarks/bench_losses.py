@@ -38,22 +38,31 @@ def candidates():
         }
 
 
-def step_time(loss, x, y, steps, repeats, batch_size):
-    """Best seconds per train step over ``repeats`` runs of ``steps`` steps."""
+def compiled_model(loss, x, y, batch_size):
+    """The benchmark model compiled with ``loss``, its train step already built."""
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((x.shape[1],)),
                               keras.layers.Dense(64, activation="relu"),
                               keras.layers.Dense(1)])
     model.compile(keras.optimizers.Adam(1e-3), loss=loss,
                   jit_compile=keras.backend.backend() != "torch")
-    n = steps * batch_size
     model.fit(x[:2 * batch_size], y[:2 * batch_size], batch_size=batch_size, epochs=1,
               verbose=0)  # compile outside the timing
-    best = np.inf
+    return model
+
+
+def step_times(models, x, y, steps, repeats, batch_size):
+    """Best seconds per train step of each model over ``repeats`` rounds.
+
+    The models take turns within each round, so a burst of load on a shared machine
+    slows one round of every model rather than all the rounds of one.
+    """
+    best = dict.fromkeys(models, np.inf)
     for _ in range(repeats):
-        start = time.perf_counter()
-        model.fit(x[:n], y[:n], batch_size=batch_size, epochs=1, verbose=0, shuffle=False)
-        best = min(best, (time.perf_counter() - start) / steps)
+        for name, model in models.items():
+            start = time.perf_counter()
+            model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0, shuffle=False)
+            best[name] = min(best[name], (time.perf_counter() - start) / steps)
     return best
 
 
@@ -67,8 +76,9 @@ def main(argv=None):
     n = args.steps * args.batch_size
     x = rng.normal(size=(n, 32)).astype("float32")
     y = (rng.random((n, 1)) < 0.08).astype("float32")
-    times = {name: step_time(loss, x, y, args.steps, args.repeats, args.batch_size)
-             for name, loss in candidates().items()}
+    models = {name: compiled_model(loss, x, y, args.batch_size)
+              for name, loss in candidates().items()}
+    times = step_times(models, x, y, args.steps, args.repeats, args.batch_size)
     anchor = times["BinaryCrossentropy"]
     print(f"backend={keras.backend.backend()} batch_size={args.batch_size} "
           f"steps={args.steps} repeats={args.repeats} (best of repeats)")
