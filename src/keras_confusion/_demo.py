@@ -83,9 +83,9 @@ def _library_losses(quick: bool):
 
 
 def run(html: str | None = "keras-confusion-demo.html", epochs: int | None = None,
-        seed: int = 0, quick: bool = False) -> int:
+        seed: int = 0, quick: bool = False, png: str | None = None) -> int:
     """Train, compare and report; returns 0. ``quick`` trains fewer models for fewer
-    epochs (for tests)."""
+    epochs (for tests); ``png`` also writes the report's figure (docs/report.png)."""
     import keras
 
     from keras_confusion.report import report
@@ -150,5 +150,14 @@ def run(html: str | None = "keras-confusion-demo.html", epochs: int | None = Non
     if html:
         best.to_html(html)
         print(f"wrote {html}")
+    if png:
+        import io
+
+        from keras_confusion.report import write_atomic
+
+        buf = io.BytesIO()
+        best.plot().savefig(buf, format="png", dpi=72)
+        write_atomic(png, buf.getvalue())
+        print(f"wrote {png}")
     print(f"demo took {time.perf_counter() - start:.0f} s")
     return 0

@@ -351,7 +351,8 @@ def _tune_command(args) -> int:
 def _demo(args) -> int:
     from keras_confusion import _demo
 
-    return _demo.run(html=args.html, epochs=args.epochs, seed=args.seed, quick=args.quick)
+    return _demo.run(html=args.html, epochs=args.epochs, seed=args.seed, quick=args.quick,
+                     png=args.png)
 
 
 def _positive_int(text):
@@ -425,6 +426,7 @@ def _parser():
     de = sub.add_parser("demo", help="train on a bundled imbalanced set and compare losses")
     de.add_argument("--html", default="keras-confusion-demo.html", metavar="PATH",
                     help="where to write the HTML report (default keras-confusion-demo.html)")
+    de.add_argument("--png", metavar="PATH", help="also write the report's figure as PNG")
     de.add_argument("--epochs", type=_positive_int, default=None,
                     help="training epochs per model")
     de.add_argument("--seed", type=int, default=0)
