@@ -1,0 +1,167 @@
+"""Counting speed: the streaming metrics against their anchors, in one process.
+
+Samples per second of
+
+* `ThresholdConfusion(num_thresholds=T)` against `keras.metrics.AUC(num_thresholds=T)`
+  on the same backend, torchmetrics' `BinaryPrecisionRecallCurve(thresholds=T)` and a
+  NumPy `bincount` floor (bucket, histogram, reverse cumulative sum; no checks);
+* `ConfusionMatrix(num_classes=K)` against torchmetrics' `MulticlassConfusionMatrix`
+  and scikit-learn's `confusion_matrix` (both given the same scores, so every
+  contender pays for the argmax).
+
+Updates are compiled as Keras compiles them: `jax.jit` of the stateless update on JAX,
+`tf.function(jit_compile=True)` on TensorFlow, eager on torch. Ratios are printed
+against the anchors; only ratios measured in the same process are meaningful.
+
+    KERAS_BACKEND=jax uv run python benchmarks/bench_counting.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+
+import keras
+import numpy as np
+
+from keras_confusion import metrics as kcm
+
+BACKEND = keras.backend.backend()
+
+
+def _compiled_update(metric):
+    """``update(batch_y, batch_p)`` advancing the metric as a compiled Keras step would."""
+    if BACKEND == "jax":
+        import jax
+
+        step = jax.jit(metric.stateless_update_state, donate_argnums=0)
+        state = [v.value for v in metric.variables]
+
+        def update(y, p):
+            nonlocal state
+            state = step(state, y, p)
+
+        def finish():
+            jax.block_until_ready(state)
+
+        return update, finish
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        step = tf.function(metric.update_state, jit_compile=True)
+
+        def finish():
+            metric.variables[0].numpy()
+
+        return step, finish
+
+    def finish():
+        keras.ops.convert_to_numpy(metric.variables[0].value)
+
+    return metric.update_state, finish
+
+
+def _rate(update, finish, batches, budget_s):
+    """Samples per second over the batches, stopping early after ``budget_s``."""
+    update(*batches[0])  # compile / warm up
+    finish()
+    done, start = 0, time.perf_counter()
+    for y, p in batches:
+        update(y, p)
+        done += len(y)
+        if time.perf_counter() - start > budget_s:
+            break
+    finish()
+    return done / (time.perf_counter() - start)
+
+
+def _batches(y, p, batch, convert):
+    # Whole batches only: a last, shorter batch would be compiled inside the timing.
+    return [(convert(y[i:i + batch]), convert(p[i:i + batch]))
+            for i in range(0, len(y) - batch + 1, batch)]
+
+
+def _fmt(rate):
+    return f"{rate / 1e6:9.2f} M/s"
+
+
+def bench_thresholds(n, thresholds, batch_sizes, budget):
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, n).astype("int32")
+    p = rng.uniform(0, 1, n).astype("float32")
+    import torch
+    from torchmetrics.classification import BinaryPrecisionRecallCurve
+
+    for t in thresholds:
+        for batch in batch_sizes:
+            to_backend = keras.ops.convert_to_tensor
+            kb = _batches(y, p, batch, to_backend)
+            ours = _rate(*_compiled_update(kcm.ThresholdConfusion(num_thresholds=t)), kb,
+                         budget)
+            auc = _rate(*_compiled_update(keras.metrics.AUC(num_thresholds=t)), kb, budget)
+            tm_metric = BinaryPrecisionRecallCurve(thresholds=t)
+            tb = _batches(y, p, batch, torch.from_numpy)
+            tm = _rate(lambda a, b, m=tm_metric: m.update(b, a), lambda: None, tb, budget)
+            nb = _batches(y, p, batch, np.asarray)
+
+            state = np.zeros(2 * (t + 1), np.int64)
+
+            def floor(a, b, t=t, state=state):
+                bucket = np.floor(b * (t - 1)).astype(np.int64) + 1
+                state += np.bincount(a * (t + 1) + bucket, minlength=2 * (t + 1))
+                np.cumsum(state[::-1])
+
+            npf = _rate(floor, lambda: None, nb, budget)
+            print(f"T={t:6d} batch={batch:6d}  ThresholdConfusion {_fmt(ours)}  "
+                  f"keras AUC {_fmt(auc)} (x{ours / auc:6.1f})  "
+                  f"torchmetrics PRCurve {_fmt(tm)} (x{ours / tm:8.1f})  "
+                  f"NumPy floor {_fmt(npf)} (x{ours / npf:5.2f})", flush=True)
+
+
+def bench_multiclass(n, classes, budget):
+    import torch
+    from sklearn.metrics import confusion_matrix
+    from torchmetrics.classification import MulticlassConfusionMatrix
+
+    rng = np.random.default_rng(1)
+    for k in classes:
+        batch = 65_536 if k <= 100 else 8_192
+        # Scores for a few batches, cycled: a (2 M, 1000) array would not fit.
+        distinct = 4
+        y = rng.integers(0, k, batch * distinct).astype("int32")
+        p = rng.normal(size=(batch * distinct, k)).astype("float32")
+        reps = max(1, n // (batch * distinct))
+
+        def cycle(convert, y=y, p=p, batch=batch, reps=reps):
+            return _batches(y, p, batch, convert) * reps
+
+        ours = _rate(*_compiled_update(kcm.ConfusionMatrix(num_classes=k)),
+                     cycle(keras.ops.convert_to_tensor), budget)
+        tm_metric = MulticlassConfusionMatrix(num_classes=k)
+        tm = _rate(lambda a, b, m=tm_metric: m.update(b, a), lambda: None,
+                   cycle(torch.from_numpy), budget)
+        sk = _rate(lambda a, b, k=k: confusion_matrix(a, b.argmax(-1), labels=range(k)),
+                   lambda: None, cycle(np.asarray), budget)
+        print(f"K={k:5d} batch={batch:6d}  ConfusionMatrix {_fmt(ours)}  "
+              f"torchmetrics {_fmt(tm)} (x{ours / tm:5.2f})  "
+              f"scikit-learn {_fmt(sk)} (x{ours / sk:5.2f})", flush=True)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="fewer samples and a shorter time budget per measurement")
+    args = parser.parse_args(argv)
+    n = 200_000 if args.quick else 2_000_000
+    budget = 1.0 if args.quick else 5.0
+    print(f"backend={BACKEND} samples={n} cpu_count={os.cpu_count()} "
+          f"load={os.getloadavg()[0]:.1f}", flush=True)
+    bench_thresholds(n, [200, 10_000], [8_192, 65_536], budget)
+    bench_multiclass(n, [10, 1_000], budget)
+
+
+if __name__ == "__main__":
+    main()
