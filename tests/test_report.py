@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 
 import numpy as np
@@ -184,6 +185,15 @@ def test_report_to_html_is_one_file_with_embedded_png(tmp_path, rng):
     assert "http://" not in page and "https://" not in page
     assert "fraud" in page
     assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
+
+
+def test_write_atomic_gives_the_file_the_usual_mode(tmp_path):
+    path = tmp_path / "out.txt"
+    write_atomic(path, b"data")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.read_bytes() == b"data"
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 def test_write_atomic_leaves_old_file_when_writing_fails(tmp_path, monkeypatch):

@@ -296,4 +296,7 @@ def report_figure(report):
     if curve is not None:
         _pr_axes(axes[2], *curve, report.threshold)
         _roc_axes(axes[3], *curve, report.threshold)
+    decision = ("argmax" if report.threshold is None
+                else f"positive when score >= {report.threshold:.4g}")
+    fig.suptitle(f"{report.num_samples} samples, {decision}")
     return fig

@@ -272,6 +272,9 @@ class Report:
         lines.append("")
         for k, (v, lo, hi) in self.overall.items():
             lines.append(f"{k:<18} {_fmt_interval(v, lo, hi)}")
+        if self.cost_matrix is not None:
+            lines += ["", f"expected cost per sample, cost matrix (rows: true, columns: "
+                          f"decision) {self.cost_matrix.tolist()}"]
         lines += ["", self._method()]
         return "\n".join(lines)
 
@@ -317,12 +320,15 @@ class Report:
                           for k, v in self.overall.items())
         decision = (f"positive when score &ge; {self.threshold:g}"
                     if self.threshold is not None else "decision: argmax")
+        cost = ("" if self.cost_matrix is None else
+                " Expected cost per sample under the cost matrix (rows: true, columns: "
+                f"decision) {esc(str(self.cost_matrix.tolist()))}.")
         page = f"""<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>Classification report</title>
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse;margin:1em 0}}
 td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}</style></head>
 <body><h1>Classification report</h1>
-<p>{self.num_samples} samples, {decision}. {esc(self._method())}.</p>
+<p>{self.num_samples} samples, {decision}. {esc(self._method())}.{cost}</p>
 <h2>Per class</h2><table><tr>{head}</tr>{rows}</table>
 <h2>Overall</h2><table>{overall}</table>
 <h2>Confusion matrix</h2><p>rows: true class, columns: predicted class</p>
@@ -368,6 +374,10 @@ def write_atomic(path, data: bytes) -> None:
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.basename(path))
     try:
+        # mkstemp makes the file private (0600); give it a new file's usual mode.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.replace(tmp, path)
