@@ -352,6 +352,8 @@ def mcc(cm, *, zero_division=0.0):
     """
     z = check_zero_division(zero_division)
     cm, xp = _prepare(cm)
+    if cm.shape[-1] == 2:
+        return _binary_mcc(cm, xp, z)
     total = xp.sum(cm, axis=(-2, -1))
     c = cm / xp.expand_dims(xp.expand_dims(xp.where(total > 0, total, 1.0), -1), -1)
     t, p = xp.sum(c, axis=-1), xp.sum(c, axis=-2)
@@ -361,6 +363,17 @@ def mcc(cm, *, zero_division=0.0):
     den = cov_tt * cov_pp
     ok = (den > 0) & (total > 0)
     return xp.where(ok, cov_tp / xp.sqrt(xp.where(ok, den, 1.0)), z)
+
+
+def _binary_mcc(cm, xp, z):
+    """The same value for K = 2 from the four cells: elementwise, fast on big stacks."""
+    tp, fp, fn, tn = _binary_stats(cm)
+    total = tp + fp + fn + tn
+    scale = xp.where(total > 0, total, 1.0)
+    tp, fp, fn, tn = tp / scale, fp / scale, fn / scale, tn / scale
+    den = (tp + fp) * (tp + fn) * (tn + fp) * (tn + fn)
+    ok = (den > 0) & (total > 0)
+    return xp.where(ok, (tp * tn - fp * fn) / xp.sqrt(xp.where(ok, den, 1.0)), z)
 
 
 def cohen_kappa(cm, *, weights=None, zero_division=0.0):
