@@ -33,7 +33,7 @@ def load_data(seed: int = 0):
     try:
         from sklearn.datasets import load_digits
     except ImportError:  # pragma: no cover - depends on the environment
-        raise SystemExit("the demo needs scikit-learn: pip install scikit-learn") from None
+        raise ImportError("the demo needs scikit-learn: pip install scikit-learn") from None
     x, digit = load_digits(return_X_y=True)
     rng = np.random.default_rng(seed)
     pos = np.flatnonzero(digit == 8)

@@ -459,6 +459,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (InputError, ValueError) as e:
         print(f"keras-confusion: error: {_one_line(e)}", file=sys.stderr)
         return 2
+    except ImportError as e:  # an optional dependency (pyarrow, matplotlib, scikit-learn)
+        print(f"keras-confusion: error: {_one_line(e)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 
