@@ -108,6 +108,14 @@ def test_column_vector_inputs_equal_flat_inputs():
     np.testing.assert_allclose(mixed, flat)
 
 
+@pytest.mark.parametrize(("y_shape", "s_shape"), [((1,), (1, 1)), ((1, 1), (1,)), ((1,), (1,))])
+def test_batch_of_one_sample_keeps_its_batch_axis(y_shape, s_shape):
+    y = np.ones(y_shape, "float32")
+    s = np.full(s_shape, 0.75, "float32")
+    np.testing.assert_array_equal(to_numpy(kc.confusion_matrix(y, s)), [[0, 0], [0, 1]])
+    np.testing.assert_allclose(to_numpy(kc.soft_confusion_matrix(y, s)), [[0, 0], [0.25, 0.75]])
+
+
 def test_extra_axes_are_samples_and_batch_weights_broadcast_over_them():
     rng = np.random.default_rng(3)
     y = rng.integers(0, 2, (4, 5, 6, 1)).astype("float32")

@@ -65,7 +65,8 @@ def _compatible(a: tuple, b: tuple) -> bool:
 
 
 def _drop_trailing_one(shape: tuple) -> tuple:
-    return shape[:-1] if len(shape) >= 1 and shape[-1] == 1 else shape
+    # Only a trailing axis: the single axis of a (1,) batch is the batch itself.
+    return shape[:-1] if len(shape) >= 2 and shape[-1] == 1 else shape
 
 
 def _to_tensor(x, dtype=None):
