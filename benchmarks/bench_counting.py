@@ -154,9 +154,12 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
                         help="fewer samples and a shorter time budget per measurement")
+    parser.add_argument("--budget", type=float, default=None,
+                        help="seconds per measurement before stopping early (default 5, "
+                             "1 with --quick)")
     args = parser.parse_args(argv)
     n = 200_000 if args.quick else 2_000_000
-    budget = 1.0 if args.quick else 5.0
+    budget = args.budget or (1.0 if args.quick else 5.0)
     print(f"backend={BACKEND} samples={n} cpu_count={os.cpu_count()} "
           f"load={os.getloadavg()[0]:.1f}", flush=True)
     bench_thresholds(n, [200, 10_000], [8_192, 65_536], budget)

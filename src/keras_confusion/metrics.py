@@ -22,6 +22,9 @@ Exact counts: a float32 variable stops counting whole samples exactly at 2**24
 stay exact up to about 2**48 on every backend, JAX's default 32-bit mode included.
 ``result()`` is float32; `ConfusionMatrix.counts()` returns the exact float64 counts.
 
+Sample weights: ``update_state`` takes ``sample_weight`` everywhere; in
+``model.compile`` Keras passes sample weights only to ``weighted_metrics=[...]``.
+
 Invalid samples: NaN or inf scores, labels outside the classes and non-finite or
 negative weights are never counted as decisions. They go to an ``invalid`` tally (one
 per sample, whatever its weight), and ``result()`` warns with the count when it runs
