@@ -10,10 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import BACKEND, to_numpy
 from keras_confusion import formulas
 from keras_confusion import losses as L
 from keras_confusion._validation import ConfusionWarning
+
+from conftest import BACKEND, to_numpy
 
 COST = np.array([[0.0, 1.0], [10.0, 0.0]])
 

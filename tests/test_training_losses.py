@@ -17,8 +17,9 @@ import pytest
 from sklearn.datasets import make_classification
 from sklearn.metrics import f1_score
 
-from conftest import BACKEND
 from keras_confusion import losses as L
+
+from conftest import BACKEND
 
 COST = np.array([[0.0, 1.0], [10.0, 0.0]])
 

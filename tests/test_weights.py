@@ -9,9 +9,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sklearn.utils.class_weight import compute_class_weight
 
-from conftest import to_numpy
 from keras_confusion import losses as L
 from keras_confusion.weights import class_weights
+
+from conftest import to_numpy
 
 
 @given(seed=st.integers(0, 2**16), k=st.integers(2, 6), n=st.integers(10, 200))
