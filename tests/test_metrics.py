@@ -196,8 +196,9 @@ def test_multilabel_metrics_with_per_label_thresholds_equal_sklearn(rng):
 
 
 def test_large_confusion_matrix_scatter_path_equals_sklearn(rng):
-    # K = 200 has 40,000 cells: updated at the codes only, not through a dense pass.
-    k = 200
+    # K = 400 has 160,000 cells: updated at the codes only, not through a dense pass.
+    k = 400
+    assert k * k + 1 > kcm._DENSE_CELLS
     y = rng.integers(0, k, 3000)
     y_pred = rng.normal(size=(3000, k)).astype("float32")
     w = rng.integers(0, 3, 3000).astype("float32")
@@ -209,7 +210,7 @@ def test_large_confusion_matrix_scatter_path_equals_sklearn(rng):
     np.testing.assert_array_equal(m.counts(), expected)
 
 
-@pytest.mark.parametrize("num_classes", [2, 200])
+@pytest.mark.parametrize("num_classes", [2, 400])
 def test_counts_stay_exact_past_float32_integer_limit(num_classes):
     # 2**24 + 1 is not a float32; a plain float32 state would round it to 2**24.
     m = kcm.ConfusionMatrix(num_classes=num_classes)

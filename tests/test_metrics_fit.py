@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from conftest import BACKEND, to_numpy
 from keras_confusion import metrics as kcm
+
+from conftest import BACKEND, to_numpy
 
 JIT = [False, True] if BACKEND != "torch" else [False]
 

@@ -73,7 +73,7 @@ _register = keras.saving.register_keras_serializable(package="keras_confusion")
 
 # Above this many cells, only the cells a batch touches are renormalised (O(N));
 # below it, one elementwise pass over all cells is cheaper than gathers and scatters.
-_DENSE_CELLS = 1 << 14
+_DENSE_CELLS = 1 << 17
 
 
 def _two_sum(a, b):
