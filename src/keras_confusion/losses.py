@@ -330,7 +330,16 @@ class SpecificityLoss(_ConstrainedRateLoss):
     sharpened soft sensitivity (see `ConfusionLoss`, ``constraint``). On the imbalanced
     task of the end-to-end tests (6 % positives) it reached a held-out sensitivity of
     0.87-0.88 at 0.5, with a specificity (0.89) above that of cross-entropy at the
-    threshold tuned for sensitivity 0.9 (0.84-0.87).
+    threshold tuned for sensitivity 0.9 (0.84-0.87). With few training positives it
+    holds the floor on training data but not reliably on new data: on the tasks of
+    ``benchmarks/QUALITY.md`` (43-200 training positives) the held-out sensitivity at
+    0.5 was 0.49-0.87, and cross-entropy with `tune_threshold(...,
+    constraint=("recall", 0.9))` on validation data did as well or better.
+
+    The constraint is evaluated on the smoothed counts: a batch with ``P`` positives
+    reaches a smoothed sensitivity of at most ``(P + s) / (P + 2 s)`` (``s`` the
+    smoothing), so for a floor of 0.9 with ``smoothing=1`` use batches that hold at
+    least 8 positives, or a smaller ``smoothing``.
     """ + _RATE_ARGS.format(arg="min_sensitivity", constraint="sensitivity",
                             objective="specificity") + """
     Example:
