@@ -169,6 +169,12 @@ def test_two_column_scores_with_num_classes_2_use_the_argmax():
     np.testing.assert_array_equal(got, [[1, 0], [1, 1]])  # tie -> first class, as argmax
 
 
+def test_one_dimensional_scores_with_num_classes_2_are_binary_scores():
+    # Two samples, not one sample's two class scores.
+    got = to_numpy(kc.confusion_matrix([0, 1], [0.2, 0.9], num_classes=2))
+    np.testing.assert_array_equal(got, [[1, 0], [0, 1]])
+
+
 def test_multiclass_segmentation_map_counts_every_pixel():
     rng = np.random.default_rng(5)
     y = rng.integers(0, 3, (2, 4, 4))
@@ -297,6 +303,18 @@ def test_threshold_matrices_equal_hard_confusion_matrix_at_each_grid_threshold()
     got = to_numpy(kc.threshold_confusion_matrices(y, s, 11))
     for i, t in enumerate(np.linspace(0, 1, 11)):
         np.testing.assert_array_equal(got[i], to_numpy(kc.confusion_matrix(y, s, threshold=t)))
+
+
+@pytest.mark.parametrize("spacing", ["linear", "logit"])
+def test_threshold_matrices_from_logits_equal_hard_matrices_from_logits(spacing):
+    rng = np.random.default_rng(11)
+    y = rng.integers(0, 2, 400)
+    logits = rng.normal(0, 4, 400).astype("float32")
+    grid = kc.counts.thresholds_grid(33, spacing=spacing)
+    got = to_numpy(kc.threshold_confusion_matrices(y, logits, grid, from_logits=True))
+    for i, t in enumerate(grid):
+        np.testing.assert_array_equal(
+            got[i], to_numpy(kc.confusion_matrix(y, logits, threshold=t, from_logits=True)))
 
 
 def test_logit_spaced_grid_resolves_rare_event_scores():

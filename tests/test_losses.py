@@ -430,3 +430,16 @@ def test_model_compiled_with_loss_survives_save_and_load(factory, tmp_path, rng)
     assert type(loaded.loss) is type(loss)
     assert loaded.loss.get_config() == loss.get_config()
     assert loaded.evaluate(x, y, verbose=0) == pytest.approx(before, rel=1e-5)
+
+
+def test_loss_checks_values_on_its_first_eager_call_only():
+    y = np.array([0.0, 1.0, 1.0], "float32")
+    loss = L.FBetaLoss(1.0)
+    with pytest.raises(ValueError, match=r"Argument `y_pred`.*from_logits=True"):
+        loss(y, np.array([-2.0, 3.0, 0.5], "float32"))  # logits without from_logits
+    good = L.FBetaLoss(1.0)
+    expected = 1.0 - 2 * (0.8 + 0.9 + 1) / (2 * (0.8 + 0.9 + 1) + (0.1 + 0.2 + 1) + (0.3 + 1))
+    np.testing.assert_allclose(
+        float(good(y, np.array([0.3, 0.8, 0.9], "float32"))), expected, rtol=1e-5)
+    # Checked once: later steps pay no host copy (compiled steps never check values).
+    assert good._values_checked

@@ -103,7 +103,8 @@ def _format(y_true, y_pred, num_classes, multilabel, sample_weight) -> _Formatte
         sample_shape, sample_ref = ps, y_pred
         fmt = _Formatted("multilabel", 2, n_labels, ops.reshape(y_true, (-1, n_labels)),
                          ops.reshape(y_pred, (-1, n_labels)), None)
-    elif num_classes is not None and (num_classes > 2 or (len(ps) >= 1 and ps[-1] == 2)):
+    # A 1-D y_pred is always one score per sample; class scores need an (..., K) axis.
+    elif num_classes is not None and (num_classes > 2 or (len(ps) >= 2 and ps[-1] == 2)):
         k = num_classes
         if len(ps) < 1 or ps[-1] != k:
             raise arg_error(
@@ -173,12 +174,15 @@ def _numpy(x) -> np.ndarray:
     return np.asarray(ops.convert_to_numpy(ops.stop_gradient(x)), dtype="float64")
 
 
-def _validate_values(fmt: _Formatted, *, from_logits: bool, soft: bool) -> None:
-    """Eagerly check values; skipped for symbolic tensors (tallied instead)."""
+def _validate_values(fmt: _Formatted, *, from_logits: bool, soft: bool) -> bool:
+    """Eagerly check values; skipped for symbolic tensors (tallied instead).
+
+    Returns whether the values were checked (False when they are symbolic).
+    """
     tensors = [fmt.y_true, fmt.y_pred] + ([fmt.sample_weight] if fmt.sample_weight is not None
                                           else [])
     if any(_backend.is_symbolic(t) for t in tensors):
-        return
+        return False
     y_true = _numpy(fmt.y_true)
     y_pred = _numpy(fmt.y_pred)
 
@@ -231,6 +235,7 @@ def _validate_values(fmt: _Formatted, *, from_logits: bool, soft: bool) -> None:
             idx = np.unravel_index(np.argmax(bad), bad.shape)
             raise arg_error("sample_weight", f"<{w[idx].item()} at sample {idx[0]}>",
                             "finite and >= 0")
+    return True
 
 
 # ------------------------------------------------------------------------ hard counts
@@ -481,40 +486,18 @@ def _check_thresholds(thresholds) -> np.ndarray:
 def _threshold_counts(fmt: _Formatted, thresholds: np.ndarray, from_logits: bool):
     """``(T, 2, 2)`` counts in the order of ``thresholds`` plus the invalid tally.
 
-    One pass: each score's bucket is the number of thresholds ``<=`` it, positives and
-    negatives are histogrammed over ``T + 1`` buckets, and a reverse cumulative sum
-    gives the positive decisions at every threshold: O(N log T + T), never O(N * T).
+    One pass: each score's bucket is the number of thresholds ``<=`` it (O(1) per score
+    on a regular grid, see `_threshold_buckets`), positives and negatives are
+    histogrammed over ``T + 1`` buckets, and a reverse cumulative sum gives the positive
+    decisions at every threshold: O(N + T), never O(N * T). The metric
+    `ThresholdConfusion` accumulates the same histogram.
     """
-    order = np.argsort(thresholds, kind="stable")
-    sorted_thr = thresholds[order]
-    if from_logits:
-        sorted_thr = np.vectorize(_logit)(sorted_thr)
-    n_thr = len(sorted_thr)
-    dtype = keras.backend.standardize_dtype(fmt.y_pred.dtype)
-    scores = ops.reshape(fmt.y_pred, (-1,))
-    edges = ops.convert_to_tensor(sorted_thr.astype(dtype))
-    # Non-finite scores are invalid; give them a finite stand-in before searching.
-    finite = ops.isfinite(scores)
-    bucket = ops.searchsorted(edges, ops.where(finite, scores, ops.zeros_like(scores)),
-                              side="right")
-    bucket = ops.cast(bucket, "int32")
-    yt = ops.reshape(fmt.y_true, (-1,))
-    valid = finite & ((yt == 0) | (yt == 1))
-    w = fmt.sample_weight
-    if w is not None:
-        w = ops.reshape(w, (-1,))
-        valid = valid & ops.isfinite(w) & (w >= 0)
-    true = ops.cast(ops.where(valid, yt, ops.zeros_like(yt)), "int32")
-    counts, invalid = _count_codes(true * (n_thr + 1) + bucket, valid, w, 2 * (n_thr + 1))
-    hist = ops.reshape(counts, (2, n_thr + 1))
-    # tail[c, b] = number of class-c samples in buckets >= b.
-    tail = ops.flip(ops.cumsum(ops.flip(hist, axis=1), axis=1), axis=1)
-    fp, tp = tail[0, 1:], tail[1, 1:]
-    tn, fn = tail[0, 0] - fp, tail[1, 0] - tp
-    cm = ops.stack([ops.stack([tn, fp], axis=-1), ops.stack([fn, tp], axis=-1)], axis=-2)
-    if not np.array_equal(order, np.arange(n_thr)):
-        cm = ops.take(cm, ops.convert_to_tensor(np.argsort(order).astype("int32")), axis=0)
-    return cm, invalid
+    plan = _threshold_plan(thresholds, from_logits)
+    codes, valid = _threshold_codes(fmt, plan)
+    n_buckets = plan.num_thresholds + 1
+    w = None if fmt.sample_weight is None else ops.reshape(fmt.sample_weight, (-1,))
+    counts, invalid = _count_codes(codes, valid, w, 2 * n_buckets)
+    return _threshold_matrices(ops.reshape(counts, (2, n_buckets)), plan), invalid
 
 
 def threshold_confusion_matrices(

@@ -172,6 +172,7 @@ class ConfusionLoss(keras.losses.Loss):
         **formula_kwargs,
     ):
         super().__init__(name=name, reduction="none", dtype=dtype)
+        self._values_checked = False
         self.formula = formulas.get(_deserialize_formula(formula))
         self.num_classes = check_num_classes(num_classes)
         if not isinstance(multilabel, bool):
@@ -230,7 +231,13 @@ class ConfusionLoss(keras.losses.Loss):
         with keras.name_scope(self.name):
             fmt = counts._format(y_true, y_pred, self.num_classes, self.multilabel,
                                  sample_weight)
-            counts._validate_values(fmt, from_logits=self.from_logits, soft=True)
+            # Values are checked on the first eager call only: that catches set-up
+            # mistakes (logits without from_logits, labels outside the classes) without
+            # a host copy at every step of an eager (torch) fit; compiled steps cannot
+            # check values at all.
+            if not self._values_checked:
+                self._values_checked = counts._validate_values(
+                    fmt, from_logits=self.from_logits, soft=True)
             if self.sharpness != 1.0:
                 cm = counts._soft_counts(_sharpened(fmt, self.from_logits, self.sharpness),
                                          True)
