@@ -28,7 +28,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_confusion import counts, formulas
+from keras_confusion import _backend, counts, formulas
 from keras_confusion._validation import (
     arg_error,
     check_cost_matrix,
@@ -243,12 +243,14 @@ class ConfusionLoss(keras.losses.Loss):
                                          True)
             else:
                 cm = counts._soft_counts(fmt, self.from_logits)
+            # Data parallel: every replica applies the formula to the global batch's counts.
+            cm = _backend.replica_sum(cm)
             loss = self.call_on_counts(cm)
             if self.constraint is not None:
                 c_fn, minimum = self.constraint
                 shortfall = ops.relu(minimum - self._score(c_fn, cm, {}))
                 loss = loss + self.penalty * shortfall
-            return ops.cast(loss, self.dtype)
+            return ops.cast(_backend.replica_loss_share(loss), self.dtype)
 
     def call_on_counts(self, cm):
         """The loss of a soft confusion matrix ``cm`` (before ``smoothing``)."""

@@ -93,10 +93,10 @@ class _CountingMetric(keras.metrics.Metric):
         # The last cell is the invalid tally.
         self.counts_hi = self.add_variable(
             shape=(self._num_cells + 1,), initializer="zeros", dtype="float32",
-            name="counts_hi")
+            aggregation="sum", name="counts_hi")
         self.counts_lo = self.add_variable(
             shape=(self._num_cells + 1,), initializer="zeros", dtype="float32",
-            name="counts_lo")
+            aggregation="sum", name="counts_lo")
 
     def _accumulate(self, codes, valid, weights):
         """Add one batch: ``codes`` in [0, num_cells) where ``valid``, weights or None."""
@@ -127,7 +127,9 @@ class _CountingMetric(keras.metrics.Metric):
 
     def _cells(self):
         """The counts (without the invalid tally) as float32; warns about invalid samples."""
-        total = self.counts_hi.value + self.counts_lo.value
+        # Inside a data-parallel step each replica holds only its own counts.
+        total = _backend.replica_sum(self.counts_hi.value + self.counts_lo.value,
+                                     processes=False)
         invalid = total[self._num_cells]
         if _backend.has_value(invalid):
             n = float(ops.convert_to_numpy(invalid))
