@@ -90,8 +90,9 @@ class _Accumulator:
             if self.curve:
                 self._histogram(chunk, y, score, strict=False)
         else:
-            codes = y.astype(np.intp) * self.k + s.argmax(axis=1)
-            self.counts += np.bincount(codes, minlength=self.k * self.k).reshape(self.k, self.k)
+            from keras_confusion.report import count_matrix
+
+            self.counts += count_matrix(y, s.argmax(axis=1), self.k)
 
     def _keep(self, chunk, y, score):
         if self.kept is not None and self.rows <= self.exact_limit:
