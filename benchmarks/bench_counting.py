@@ -9,11 +9,13 @@ Samples per second of
   and scikit-learn's `confusion_matrix` (both given the same scores, so every
   contender pays for the argmax).
 
-Updates are compiled as Keras compiles them: `jax.jit` of the stateless update on JAX,
-`tf.function(jit_compile=True)` on TensorFlow, eager on torch. Ratios are printed
+Updates are compiled as Keras compiles them by default on this machine: `jax.jit` of the
+stateless update on JAX, a plain `tf.function` on TensorFlow (Keras turns XLA off on
+CPU-only machines; `--xla` measures `tf.function(jit_compile=True)`, its choice on a
+GPU), eager on torch. Ratios are printed
 against the anchors; only ratios measured in the same process are meaningful.
 
-    KERAS_BACKEND=jax uv run python benchmarks/bench_counting.py [--quick]
+    KERAS_BACKEND=jax uv run python benchmarks/bench_counting.py [--quick] [--xla]
 """
 
 from __future__ import annotations
@@ -30,6 +32,10 @@ import numpy as np
 from keras_confusion import metrics as kcm
 
 BACKEND = keras.backend.backend()
+# TensorFlow: Keras compiles steps with XLA only where a GPU is visible (its
+# `jit_compile="auto"`); on a CPU-only machine it runs a plain tf.function. --xla
+# measures the XLA-compiled update instead.
+TF_XLA = False
 
 
 def _compiled_update(metric):
@@ -51,7 +57,7 @@ def _compiled_update(metric):
     if BACKEND == "tensorflow":
         import tensorflow as tf
 
-        step = tf.function(metric.update_state, jit_compile=True)
+        step = tf.function(metric.update_state, jit_compile=TF_XLA)
 
         def finish():
             metric.variables[0].numpy()
@@ -157,10 +163,16 @@ def main(argv=None):
     parser.add_argument("--budget", type=float, default=None,
                         help="seconds per measurement before stopping early (default 5, "
                              "1 with --quick)")
+    parser.add_argument("--xla", action="store_true",
+                        help="TensorFlow: compile updates with jit_compile=True")
     args = parser.parse_args(argv)
+    global TF_XLA
+    TF_XLA = args.xla
     n = 200_000 if args.quick else 2_000_000
     budget = args.budget or (1.0 if args.quick else 5.0)
-    print(f"backend={BACKEND} samples={n} cpu_count={os.cpu_count()} "
+    mode = {"jax": "jax.jit", "torch": "eager"}.get(
+        BACKEND, "tf.function(jit_compile=True)" if TF_XLA else "tf.function")
+    print(f"backend={BACKEND} update={mode} samples={n} cpu_count={os.cpu_count()} "
           f"load={os.getloadavg()[0]:.1f}", flush=True)
     bench_thresholds(n, [200, 10_000], [8_192, 65_536], budget)
     bench_multiclass(n, [10, 1_000], budget)

@@ -385,3 +385,69 @@ def test_bad_thresholds_raise_value_error_naming_thresholds():
 
 def test_backend_name_is_one_of_the_three_supported():
     assert BACKEND in ("jax", "tensorflow", "torch")
+
+
+# ------------------------------------------------------------- the row argmax kernel
+
+
+def _adversarial_rows(k, rng):
+    """Rows of width k whose first maximum is hard to find: ties, all zeros, maxima
+    below 2**-60 whose neighbours differ by a subnormal amount, huge magnitudes, and
+    NaN / +-inf rows; plus random rows. Padding is -1e30, far below every maximum."""
+    tiny = float(np.float32(2.0**-126))
+    small = [
+        [1.5e-38, 1.6e-38, 0.0],
+        [tiny, float(np.nextafter(np.float32(tiny), np.float32(1))), 0.0, -1.0],
+        [0.0, 0.0, 0.0],
+        [-0.0, 0.0, -0.0],
+        [-1e30, -1e30, -2e30],
+        [3e38, -3e38, 3e38, 1.0],
+        [3e38, 3e38, 1.0],  # finite scores whose row sum overflows
+        [1.0, 2.0, 2.0, 1.0, 2.0],
+        [-(2.0**-61), -(2.0**-60), -(2.0**-61)],
+        [2.0**-61, float(np.nextafter(np.float32(2.0**-61), np.float32(1))), 0.0],
+        [np.nan, 1.0, 2.0],
+        [1.0, np.inf, 2.0],
+        [1.0, -np.inf, 2.0],
+        [-np.inf, -np.inf, -np.inf],
+    ]
+    rows = []
+    for values in small:
+        row = np.full(k, -1e30, "float32")
+        row[rng.choice(k, len(values), replace=False)] = values
+        rows.append(row)
+    for e in range(-100, 120, 11):  # a maximum and its float32 neighbour below, at scale 2**e
+        row = (np.float32(2.0**e) * rng.uniform(1, 2, k)).astype("float32")
+        i, j = rng.choice(k, 2, replace=False)
+        row[j] = np.nextafter(row.max(), np.float32(-np.inf))
+        row[i] = np.nextafter(row[j], np.float32(np.inf))
+        rows += [row, -row]
+    rows += list(rng.normal(size=(20, k)).astype("float32"))
+    rows += list(rng.integers(0, 3, size=(20, k)).astype("float32"))  # ties everywhere
+    return np.stack(rows)
+
+
+@pytest.mark.parametrize("k", [5, 40, 300])  # XLA's and torch's own argmax below 24 and 64
+@pytest.mark.parametrize("compile_it", [False, True])
+def test_row_argmax_is_numpys_first_maximum_and_finiteness_on_adversarial_rows(k, compile_it):
+    from keras_confusion import _backend
+
+    x = _adversarial_rows(k, np.random.default_rng(k))
+    fn = compiled(_backend.row_argmax) if compile_it else _backend.row_argmax
+    index, finite = (to_numpy(v) for v in fn(ops.convert_to_tensor(x)))
+    expected_finite = np.isfinite(x).all(axis=-1)
+    np.testing.assert_array_equal(finite, expected_finite)
+    np.testing.assert_array_equal(index[expected_finite], x.argmax(axis=-1)[expected_finite])
+    assert index.dtype == np.int32
+
+
+def test_multiclass_counts_of_wide_scores_equal_sklearn_eager_and_compiled(rng):
+    k = 300
+    x = _adversarial_rows(k, rng)
+    finite = np.isfinite(x).all(axis=-1)
+    x, y = x[finite], rng.integers(0, k, int(finite.sum()))
+    expected = skm.confusion_matrix(y, x.argmax(-1), labels=range(k))
+    np.testing.assert_array_equal(to_numpy(kc.confusion_matrix(y, x, num_classes=k)), expected)
+    fn = compiled(lambda a, b: kc.confusion_matrix(a, b, num_classes=k))
+    np.testing.assert_array_equal(
+        to_numpy(fn(ops.convert_to_tensor(y, "int32"), ops.convert_to_tensor(x))), expected)

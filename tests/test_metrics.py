@@ -402,3 +402,23 @@ def test_threshold_confusion_compiled_update_equals_eager(rng):
     for var, value in zip(jitted.variables, values, strict=True):
         var.assign(value)
     np.testing.assert_array_equal(jitted.counts(), eager.counts())
+
+
+@pytest.mark.parametrize("k", [3, 400])  # a dense and a scattered state update
+def test_stateless_update_returns_new_counts_and_leaves_given_state_and_variables_unchanged(
+        rng, k):
+    y = rng.integers(0, k, 50)
+    p = rng.normal(size=(50, k)).astype("float32")
+    m = kcm.ConfusionMatrix(num_classes=k)
+    m.update_state(y[:10], p[:10])
+    before = [to_numpy(v.value).copy() for v in m.variables]
+    # The variables' own tensors, as a caller of the stateless API may pass them.
+    given = [v.value for v in m.variables]
+    new = m.stateless_update_state(given, y[10:], p[10:])
+    for tensor, variable, old in zip(given, m.variables, before, strict=True):
+        np.testing.assert_array_equal(to_numpy(tensor), old)
+        np.testing.assert_array_equal(to_numpy(variable.value), old)
+    hi, lo = (np.asarray(to_numpy(v), "float64") for v in new)
+    np.testing.assert_array_equal(
+        (hi + lo)[: k * k].reshape(k, k),
+        skm.confusion_matrix(y, p.argmax(-1), labels=range(k)))

@@ -270,8 +270,7 @@ def _hard_codes(fmt: _Formatted, threshold, from_logits: bool):
     """Per-decision cell codes ``l*K*K + true*K + pred`` and a validity mask."""
     k = fmt.num_classes
     if fmt.task == "multiclass":
-        pred = ops.cast(ops.argmax(fmt.y_pred, axis=-1), "int32")
-        valid = ops.all(ops.isfinite(fmt.y_pred), axis=-1)
+        pred, valid = _backend.row_argmax(fmt.y_pred)
         if fmt.one_hot:
             yt = fmt.y_true
             valid = valid & ops.all((yt == 0) | (yt == 1), axis=-1) & (ops.sum(yt, axis=-1) == 1)

@@ -111,6 +111,13 @@ class _CountingMetric(keras.metrics.Metric):
         # The batch goes into the small part first: exact while a batch adds fewer
         # than 2**24 samples to a cell. Then (hi, lo) is renormalised so that lo stays
         # below one unit in the last place of hi.
+        hi_now = _backend.in_place_tensor(self.counts_hi)
+        lo_now = _backend.in_place_tensor(self.counts_lo)
+        if hi_now is not None and lo_now is not None:
+            # Eager torch: the same arithmetic, written into the state's own storage.
+            _backend.compensated_add_(hi_now, lo_now, codes, weights, _two_sum,
+                                      dense=cells <= _DENSE_CELLS)
+            return
         hi = self.counts_hi.value
         lo = _backend.scatter_add(self.counts_lo.value, codes, weights)
         if cells <= _DENSE_CELLS:
