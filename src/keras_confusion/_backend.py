@@ -244,8 +244,8 @@ def compensated_add_(hi, lo, indices, updates, two_sum, *, dense: bool):
     """In place: add ``updates`` at ``indices`` into the pair ``hi + lo`` (torch tensors
     from `in_place_tensor`), then renormalise with ``two_sum``: every cell when
     ``dense``, else only the touched ones."""
-    indices = indices.long()
-    lo.index_add_(0, indices, updates.to(lo.dtype))
+    indices = indices.long().to(lo.device)
+    lo.index_add_(0, indices, updates.to(lo.device, lo.dtype))
     if dense:
         s, err = two_sum(hi, lo)
         hi.copy_(s)
