@@ -100,8 +100,8 @@ def row_argmax(x):
     """``(argmax, finite)`` of each row of ``(N, K)`` scores: the first index of the
     row's maximum (int32) and whether every score of the row is finite.
 
-    ``keras.ops.argmax`` is what every backend does on an accelerator. On a CPU two
-    backends have a slow argmax, measured on an ``(8192, 1000)`` float32 batch
+    On an accelerator this is each backend's own argmax. On a CPU two backends have
+    a slow argmax, measured on an ``(8192, 1000)`` float32 batch
     (benchmarks/bench_counting.py): XLA's (JAX) takes 16 ms where its max takes 0.8 ms,
     and torch's takes 9 ms where NumPy's takes 2 ms. There:
 
