@@ -13,7 +13,12 @@ from sklearn import metrics as skm
 
 from keras_confusion import ConfusionWarning
 from keras_confusion import metrics as kcm
-from keras_confusion.counts import _bucket_table, _threshold_buckets, _threshold_plan
+from keras_confusion.counts import (
+    _bucket_table,
+    _threshold_buckets,
+    _threshold_plan,
+    _uniform_edges,
+)
 
 from conftest import BACKEND, compiled, to_numpy
 
@@ -321,29 +326,85 @@ def test_threshold_confusion_accumulated_equals_one_shot_and_brute_force(seed, w
                                           labels=[0, 1], sample_weight=w))
 
 
-@pytest.mark.parametrize("from_logits", [False, True])
-@pytest.mark.parametrize("spacing", ["linear", "logit"])
-@pytest.mark.parametrize("num_thresholds", [2, 3, 200, 10_000])
-def test_threshold_bucketing_is_exact_at_and_next_to_every_threshold(rng, from_logits,
-                                                                     spacing, num_thresholds):
+# How the bucketing can run: eagerly, compiled as Keras compiles a step (jax.jit, XLA),
+# and on TensorFlow also as a plain tf.function, whose graph optimiser rewrites arithmetic.
+_BUCKETING_MODES = {"jax": ["eager", "compiled"], "tensorflow": ["eager", "compiled", "graph"],
+                    "torch": ["eager"]}.get(BACKEND, ["eager"])
+
+# Grids of both bucketing paths: uniform on [0, 1] (one rounding, one comparison) and
+# the table path (logit spacing, logits, grids that are not uniform).
+_GRIDS = {
+    **{f"linear-{t}": ("linear", t) for t in (2, 3, 7, 200, 10_000)},
+    **{f"logit-{t}": ("logit", t) for t in (3, 200, 10_000)},
+    "quarters-unsorted": [0.75, 0.0, 1.0, 0.25, 0.5],
+    "near-uniform": [0.0, 0.26, 0.5, 0.74, 1.0],  # within a quarter step of i / 4
+    "not-uniform": [0.0, 0.4, 0.5, 1.0],  # 0.5 is half a step from 2 / 3
+}
+
+
+def _grid(name):
     from keras_confusion.counts import thresholds_grid
 
-    plan = _threshold_plan(thresholds_grid(num_thresholds, spacing=spacing), from_logits)
+    grid = _GRIDS[name]
+    if isinstance(grid, tuple):
+        return thresholds_grid(grid[1], spacing=grid[0])
+    return np.asarray(grid)
+
+
+@pytest.mark.parametrize("mode", _BUCKETING_MODES)
+@pytest.mark.parametrize("from_logits", [False, True])
+@pytest.mark.parametrize("grid", list(_GRIDS))
+def test_threshold_bucketing_is_exact_at_and_next_to_every_threshold(rng, mode, from_logits,
+                                                                     grid):
+    plan = _threshold_plan(_grid(grid), from_logits)
     edges = plan.sorted_edges.astype("float32")
     finite = edges[np.isfinite(edges)]
     if from_logits:
         random = np.concatenate([rng.normal(0, 6, 5000), rng.uniform(-20, 20, 500)])
     else:
+        # Scores outside [0, 1] are not validated inside a compiled step; they are
+        # still counted against every threshold.
         random = np.concatenate([rng.uniform(0, 1, 5000), rng.uniform(0, 1e-6, 500),
-                                 1 - rng.uniform(0, 1e-5, 500)])
+                                 1 - rng.uniform(0, 1e-5, 500),
+                                 [-0.0, -1e-3, -1.0, 1.0 + 1e-6, 1.5, 1e30, -1e30]])
     up, down = np.float32(np.inf), np.float32(-np.inf)
     scores = np.concatenate([random.astype("float32"), finite, np.nextafter(finite, up),
                              np.nextafter(finite, down), [0.0, 1.0]]).astype("float32")
     # XLA flushes subnormals to zero; they are not scores a model produces.
     scores = scores[(scores == 0) | (np.abs(scores) >= np.finfo("float32").tiny)]
-    got = to_numpy(_threshold_buckets(keras.ops.convert_to_tensor(scores), plan))
+
+    def buckets(s):
+        return _threshold_buckets(s, plan)
+
+    if mode == "compiled":
+        buckets = compiled(buckets)
+    elif mode == "graph":
+        import tensorflow as tf
+
+        buckets = tf.function(buckets, jit_compile=False)
+    got = to_numpy(buckets(keras.ops.convert_to_tensor(scores)))
     np.testing.assert_array_equal(got, np.searchsorted(edges, scores, side="right"))
-    assert _bucket_table(plan, "float32") is not None  # the O(1) path was used
+    # The O(1) path the grid should take was the one used.
+    # (The 3-point logit grid, 1e-7, 0.5 and 1 - 1e-7, is uniform to within 1e-7.)
+    uniform = not from_logits and grid not in ("logit-200", "logit-10000", "not-uniform")
+    assert (_uniform_edges(plan, "float32") is not None) == uniform
+    if not uniform:
+        assert _bucket_table(plan, "float32") is not None
+
+
+@pytest.mark.skipif(BACKEND == "jax", reason="JAX computes in float32 unless x64 is enabled")
+@pytest.mark.parametrize("grid", ["linear-7", "linear-10000", "quarters-unsorted"])
+def test_float64_scores_are_bucketed_against_float64_thresholds(rng, grid):
+    plan = _threshold_plan(_grid(grid), False)
+    edges = plan.sorted_edges
+    scores = np.concatenate([rng.uniform(-0.1, 1.1, 5000), edges,
+                             np.nextafter(edges, np.inf), np.nextafter(edges, -np.inf)])
+    # TensorFlow's CPU kernels flush subnormals to zero, as XLA does.
+    scores = scores[(scores == 0) | (np.abs(scores) >= np.finfo("float64").tiny)]
+    tensor = keras.ops.convert_to_tensor(scores, dtype="float64")
+    got = to_numpy(_threshold_buckets(tensor, plan))
+    np.testing.assert_array_equal(got, np.searchsorted(edges, scores, side="right"))
+    assert _uniform_edges(plan, "float64") is not None
 
 
 @pytest.mark.parametrize("make", [

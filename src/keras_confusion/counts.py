@@ -539,7 +539,9 @@ def threshold_confusion_matrices(
 # the score's own dtype, as everywhere else): the estimate picks a cell, every threshold
 # certainly below the cell is counted from a table, and the few thresholds near the
 # cell are compared one by one. The table is checked when it is built; a grid it does
-# not fit falls back to ``searchsorted``.
+# not fit falls back to ``searchsorted``. A grid uniform on [0, 1] (the default
+# ``num_thresholds`` grid) needs no table: one rounding and one comparison
+# (`_uniform_buckets`).
 
 _CELLS_PER_THRESHOLD = 2
 _CELL_SLACK = 1  # the backend's arithmetic may land one cell away from NumPy's
@@ -646,9 +648,45 @@ def _bucket_table(plan: _ThresholdPlan, dtype: str):
     return table
 
 
+def _uniform_edges(plan: _ThresholdPlan, dtype: str):
+    """The sorted thresholds in ``dtype`` when they form a uniform grid on [0, 1] (each
+    within a quarter step of ``i / d``, i = 0..d, both ends included), else None."""
+    key = ("uniform", dtype)
+    if key not in plan.tables:
+        edges = plan.sorted_edges.astype(dtype)
+        d = len(edges) - 1
+        uniform = (
+            dtype in ("float32", "float64") and not plan.from_logits and d >= 1
+            # The product score * d is rounded by at most d * u, an eighth of a step.
+            and d * np.finfo(dtype).eps / 2 <= 1 / 8
+            # Exact for float32 edges (24 + 21 bits); float64 errs by far less than 1/8.
+            and np.max(np.abs(edges.astype("float64") * d - np.arange(d + 1))) <= 1 / 4)
+        plan.tables[key] = edges if uniform else None
+    return plan.tables[key]
+
+
+def _uniform_buckets(scores, edges: np.ndarray):
+    """Number of thresholds ``<=`` each score, exactly, for edges uniform on [0, 1].
+
+    With ``d + 1`` edges each within 1/4 of a step of ``i / d``, and ``score * d``
+    rounded by at most 1/8 of a step, ``r``, the integer nearest to ``score * d``
+    (clipped to [0, d]), is the only index whose edge can be on either side of the
+    score: every edge below ``r`` is at most the score and every edge above is above
+    it. The count is ``r`` plus one comparison with ``edges[r]``. The edge is gathered,
+    not recomputed as ``r / d``: division is not correctly rounded under XLA on a CPU,
+    nor after TensorFlow's graph optimiser turns it into a product by ``1 / d``.
+    """
+    d = len(edges) - 1
+    r = ops.cast(ops.clip(ops.round(scores * ops.cast(d, scores.dtype)), 0.0, d), "int32")
+    return r + ops.cast(ops.take(ops.convert_to_tensor(edges), r) <= scores, "int32")
+
+
 def _threshold_buckets(scores, plan: _ThresholdPlan):
     """For each (finite) score, the number of thresholds ``<=`` it, in [0, T], int32."""
     dtype = keras.backend.standardize_dtype(scores.dtype)
+    edges = _uniform_edges(plan, dtype)
+    if edges is not None:
+        return _uniform_buckets(scores, edges)
     table = _bucket_table(plan, dtype)
     if table is None:
         edges = ops.convert_to_tensor(plan.sorted_edges.astype(dtype))
@@ -669,13 +707,15 @@ def _threshold_codes(fmt: _Formatted, plan: _ThresholdPlan):
     """Histogram codes ``true * (T + 1) + bucket`` and a validity mask, per sample."""
     scores = ops.reshape(fmt.y_pred, (-1,))
     finite = ops.isfinite(scores)
-    bucket = _threshold_buckets(ops.where(finite, scores, ops.zeros_like(scores)), plan)
+    # Scalar fill values: a full tensor of zeros is one more pass per batch.
+    bucket = _threshold_buckets(ops.where(finite, scores, 0.0), plan)
     yt = ops.reshape(fmt.y_true, (-1,))
-    valid = finite & ((yt == 0) | (yt == 1))
+    positive = yt == 1
+    valid = finite & ((yt == 0) | positive)
     if fmt.sample_weight is not None:
         w = ops.reshape(fmt.sample_weight, (-1,))
         valid = valid & ops.isfinite(w) & (w >= 0)
-    true = ops.cast(ops.where(valid, yt, ops.zeros_like(yt)), "int32")
+    true = ops.cast(positive, "int32")
     return true * (plan.num_thresholds + 1) + bucket, valid
 
 

@@ -103,9 +103,7 @@ class _CountingMetric(keras.metrics.Metric):
         cells = self._num_cells + 1
         valid = ops.reshape(valid, (-1,))
         codes = ops.where(valid, ops.reshape(codes, (-1,)), self._num_cells)
-        if weights is None:
-            weights = ops.ones(ops.shape(codes), dtype="float32")
-        else:
+        if weights is not None:
             # An invalid sample is tallied once, whatever its (possibly NaN) weight.
             weights = ops.where(valid, ops.reshape(ops.cast(weights, "float32"), (-1,)), 1.0)
         # The batch goes into the small part first: exact while a batch adds fewer
@@ -119,10 +117,13 @@ class _CountingMetric(keras.metrics.Metric):
                                       dense=cells <= _DENSE_CELLS)
             return
         hi = self.counts_hi.value
-        lo = _backend.scatter_add(self.counts_lo.value, codes, weights)
         if cells <= _DENSE_CELLS:
+            lo = _backend.add_counts(self.counts_lo.value, codes, weights)
             hi, lo = _two_sum(hi, lo)
         else:
+            if weights is None:
+                weights = ops.ones(ops.shape(codes), dtype="float32")
+            lo = _backend.scatter_add(self.counts_lo.value, codes, weights)
             # Only the touched cells change; the duplicates of a code all compute the
             # same pair, so scattering it back is safe.
             s, err = _two_sum(ops.take(hi, codes), ops.take(lo, codes))
