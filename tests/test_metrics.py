@@ -215,6 +215,31 @@ def test_large_confusion_matrix_scatter_path_equals_sklearn(rng):
     np.testing.assert_array_equal(m.counts(), expected)
 
 
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="a stateful update in a compiled step")
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_large_confusion_matrix_updated_in_tf_function_equals_sklearn(rng, jit_compile):
+    # Inside a tf.function the K = 400 state is updated in place at the codes; rows
+    # with NaN or inf are tallied, and rows whose sum overflows are still counted.
+    k = 400
+    y = rng.integers(0, k, 3000)
+    y_pred = rng.normal(size=(3000, k)).astype("float32")
+    y_pred[5, 7] = np.nan
+    y_pred[6, 9] = -np.inf
+    y_pred[7, :] = 3e38  # finite; the row sum overflows; a tie: class 0
+    w = rng.integers(0, 3, 3000).astype("float32")
+    m = kcm.ConfusionMatrix(num_classes=k)
+    import tensorflow as tf
+
+    step = tf.function(m.update_state, jit_compile=jit_compile)
+    for part in np.array_split(np.arange(3000), 3):
+        step(y[part], y_pred[part], sample_weight=w[part])
+    ok = np.isfinite(y_pred).all(-1)
+    expected = skm.confusion_matrix(y[ok], y_pred[ok].argmax(-1), labels=range(k),
+                                    sample_weight=w[ok])
+    np.testing.assert_array_equal(m.counts(), expected)
+    assert m.invalid == 2
+
+
 @pytest.mark.parametrize("num_classes", [2, 400])
 def test_counts_stay_exact_past_float32_integer_limit(num_classes):
     # 2**24 + 1 is not a float32; a plain float32 state would round it to 2**24.
