@@ -427,18 +427,37 @@ def _adversarial_rows(k, rng):
     return np.stack(rows)
 
 
-@pytest.mark.parametrize("k", [5, 40, 300])  # XLA's and torch's own argmax below 24 and 64
+@pytest.mark.parametrize("k", [5, 40, 300])  # XLA's and torch's own argmax below 28 and 64
 @pytest.mark.parametrize("compile_it", [False, True])
-def test_row_argmax_is_numpys_first_maximum_and_finiteness_on_adversarial_rows(k, compile_it):
+@pytest.mark.parametrize("tall", [False, True])  # tall: torch's argmax in threaded blocks
+def test_row_argmax_is_numpys_first_maximum_and_finiteness_on_adversarial_rows(
+        k, compile_it, tall):
     from keras_confusion import _backend
 
     x = _adversarial_rows(k, np.random.default_rng(k))
+    if tall:
+        x = np.random.default_rng(0).permutation(np.tile(x, ((1 << 21) // x.size + 1, 1)))
     fn = compiled(_backend.row_argmax) if compile_it else _backend.row_argmax
     index, finite = (to_numpy(v) for v in fn(ops.convert_to_tensor(x)))
     expected_finite = np.isfinite(x).all(axis=-1)
     np.testing.assert_array_equal(finite, expected_finite)
     np.testing.assert_array_equal(index[expected_finite], x.argmax(axis=-1)[expected_finite])
     assert index.dtype == np.int32
+    assert ((index >= 0) & (index < k)).all()  # in range even where not finite
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_numpy_rows_in_threaded_blocks_equal_one_numpy_pass(threads):
+    from keras_confusion import _backend
+
+    rng = np.random.default_rng(threads)
+    for n, k in [(1, 70), (5000, 300), (9001, 64)]:  # blocks of 1747 and 8192 rows
+        x = rng.normal(size=(n, k)).astype("float32")
+        x[rng.random(x.shape) < 1e-4] = np.nan
+        index, sums = _backend._numpy_rows(x, threads)
+        assert index.dtype == np.int32
+        np.testing.assert_array_equal(index, x.argmax(axis=-1))
+        np.testing.assert_array_equal(sums, np.einsum("ij->i", x))
 
 
 def test_multiclass_counts_of_wide_scores_equal_sklearn_eager_and_compiled(rng):
