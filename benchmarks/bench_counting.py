@@ -9,13 +9,15 @@ Samples per second of
   and scikit-learn's `confusion_matrix` (both given the same scores, so every
   contender pays for the argmax).
 
-Updates are compiled as Keras compiles them by default on this machine: `jax.jit` of the
-stateless update on JAX, a plain `tf.function` on TensorFlow (Keras turns XLA off on
-CPU-only machines; `--xla` measures `tf.function(jit_compile=True)`, its choice on a
-GPU), eager on torch. Ratios are printed
-against the anchors; only ratios measured in the same process are meaningful.
+Updates are compiled as Keras compiles them: `jax.jit` of the stateless update on JAX,
+eager on torch, and on TensorFlow both ways Keras may choose, one after the other: a
+plain `tf.function` (its `jit_compile="auto"` on a CPU-only machine) and
+`tf.function(jit_compile=True)` (its choice where a GPU is visible, or on request).
+Ratios are printed against the anchors; only ratios measured in the same process are
+meaningful.
 
-    KERAS_BACKEND=jax uv run python benchmarks/bench_counting.py [--quick] [--xla]
+    KERAS_BACKEND=jax uv run python benchmarks/bench_counting.py [--quick]
+    KERAS_BACKEND=tensorflow uv run python benchmarks/bench_counting.py [--tf-mode xla]
 """
 
 from __future__ import annotations
@@ -32,9 +34,7 @@ import numpy as np
 from keras_confusion import metrics as kcm
 
 BACKEND = keras.backend.backend()
-# TensorFlow: Keras compiles steps with XLA only where a GPU is visible (its
-# `jit_compile="auto"`); on a CPU-only machine it runs a plain tf.function. --xla
-# measures the XLA-compiled update instead.
+# TensorFlow: whether updates are compiled with XLA (set per pass by `main`).
 TF_XLA = False
 
 
@@ -163,19 +163,24 @@ def main(argv=None):
     parser.add_argument("--budget", type=float, default=None,
                         help="seconds per measurement before stopping early (default 5, "
                              "1 with --quick)")
-    parser.add_argument("--xla", action="store_true",
-                        help="TensorFlow: compile updates with jit_compile=True")
+    parser.add_argument("--tf-mode", choices=["both", "plain", "xla"], default="both",
+                        help="TensorFlow: a plain tf.function, jit_compile=True, or both "
+                             "(default)")
+    parser.add_argument("--xla", action="store_true", help="the same as --tf-mode xla")
     args = parser.parse_args(argv)
     global TF_XLA
-    TF_XLA = args.xla
     n = 200_000 if args.quick else 2_000_000
     budget = args.budget or (1.0 if args.quick else 5.0)
-    mode = {"jax": "jax.jit", "torch": "eager"}.get(
-        BACKEND, "tf.function(jit_compile=True)" if TF_XLA else "tf.function")
-    print(f"backend={BACKEND} update={mode} samples={n} cpu_count={os.cpu_count()} "
-          f"load={os.getloadavg()[0]:.1f}", flush=True)
-    bench_thresholds(n, [200, 10_000], [8_192, 65_536], budget)
-    bench_multiclass(n, [10, 1_000], budget)
+    tf_mode = "xla" if args.xla else args.tf_mode
+    passes = [False] if BACKEND != "tensorflow" or tf_mode == "plain" else (
+        [True] if tf_mode == "xla" else [False, True])
+    for TF_XLA in passes:
+        mode = {"jax": "jax.jit", "torch": "eager"}.get(
+            BACKEND, "tf.function(jit_compile=True)" if TF_XLA else "tf.function")
+        print(f"backend={BACKEND} update={mode} samples={n} cpu_count={os.cpu_count()} "
+              f"load={os.getloadavg()[0]:.1f}", flush=True)
+        bench_thresholds(n, [200, 10_000], [8_192, 65_536], budget)
+        bench_multiclass(n, [10, 1_000], budget)
 
 
 if __name__ == "__main__":
