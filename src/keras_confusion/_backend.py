@@ -214,7 +214,8 @@ def _xla_cpu_argmax(x):
         return keras.ops.min(gap * big + column, axis=-1)
 
     def scaled():
-        scale = keras.ops.where(keras.ops.abs(top) < 2.0 ** -60, 2.0 ** 64, 1.0)
+        scale = keras.ops.cast(keras.ops.where(keras.ops.abs(top) < 2.0 ** -60, 2.0 ** 64, 1.0),
+                               "float32")
         return first_max(top * scale - x * scale)
 
     tiny = keras.ops.any(keras.ops.abs(top) < 2.0 ** -60)
