@@ -112,7 +112,7 @@ class _CountingMetric(keras.metrics.Metric):
         hi_now = _backend.in_place_tensor(self.counts_hi)
         lo_now = _backend.in_place_tensor(self.counts_lo)
         if hi_now is not None and lo_now is not None:
-            # Eager torch: the same arithmetic, written into the state's own storage.
+            # A torch tensor or a tf.Variable: the same arithmetic, in the state's storage.
             _backend.compensated_add_(hi_now, lo_now, codes, weights, _two_sum,
                                       dense=cells <= _DENSE_CELLS)
             return
