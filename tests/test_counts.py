@@ -427,17 +427,30 @@ def _adversarial_rows(k, rng):
     return np.stack(rows)
 
 
+# Eagerly, compiled as Keras compiles a step, and on TensorFlow as a plain tf.function
+# (Keras' choice on a machine with CPUs only), whose argmax from 64 classes is NumPy's.
+_ARGMAX_MODES = ["eager", "compiled", "graph"] if BACKEND == "tensorflow" else ["eager",
+                                                                                 "compiled"]
+
+
 @pytest.mark.parametrize("k", [5, 40, 300])  # XLA's and torch's own argmax below 28 and 64
-@pytest.mark.parametrize("compile_it", [False, True])
-@pytest.mark.parametrize("tall", [False, True])  # tall: torch's argmax in threaded blocks
+@pytest.mark.parametrize("mode", _ARGMAX_MODES)
+@pytest.mark.parametrize("tall", [False, True])  # tall: NumPy's argmax in threaded blocks
 def test_row_argmax_is_numpys_first_maximum_and_finiteness_on_adversarial_rows(
-        k, compile_it, tall):
+        k, mode, tall):
     from keras_confusion import _backend
 
     x = _adversarial_rows(k, np.random.default_rng(k))
     if tall:
         x = np.random.default_rng(0).permutation(np.tile(x, ((1 << 21) // x.size + 1, 1)))
-    fn = compiled(_backend.row_argmax) if compile_it else _backend.row_argmax
+    fn = compiled(_backend.row_argmax) if mode == "compiled" else _backend.row_argmax
+    if mode == "graph":
+        import tensorflow as tf
+
+        fn = tf.function(_backend.row_argmax, jit_compile=False)
+        graph = fn.get_concrete_function(tf.TensorSpec(x.shape, tf.float32)).graph
+        calls_numpy = any(op.type.startswith("PyFunc") for op in graph.get_operations())
+        assert calls_numpy == (k >= 64 and _backend._tf_cpu_only())
     index, finite = (to_numpy(v) for v in fn(ops.convert_to_tensor(x)))
     expected_finite = np.isfinite(x).all(axis=-1)
     np.testing.assert_array_equal(finite, expected_finite)

@@ -15,6 +15,7 @@ from keras_confusion import ConfusionWarning
 from keras_confusion import metrics as kcm
 from keras_confusion.counts import (
     _bucket_table,
+    _edges_recomputed,
     _threshold_buckets,
     _threshold_plan,
     _uniform_edges,
@@ -415,6 +416,63 @@ def test_threshold_bucketing_is_exact_at_and_next_to_every_threshold(rng, mode, 
     assert (_uniform_edges(plan, "float32") is not None) == uniform
     if not uniform:
         assert _bucket_table(plan, "float32") is not None
+    else:
+        # Edges that are float32(i / d) are recomputed (where float64 is available);
+        # those only near i / d (within a quarter step) are gathered.
+        assert _edges_recomputed(plan, "float32") == (grid not in ("near-uniform", "logit-3"))
+
+
+def test_float64_recomputed_edges_equal_every_linear_grid_up_to_10001_thresholds():
+    # The claim behind computing ``edges[r]`` rather than gathering it, for every grid
+    # size the default spacing can make here; a size it failed for would gather.
+    failed = [t for t in range(2, 10_002)
+              if not _edges_recomputed(_threshold_plan(np.linspace(0, 1, t), False),
+                                       "float32")]
+    assert failed == []
+
+
+@pytest.mark.parametrize("mode", _BUCKETING_MODES)
+@pytest.mark.parametrize("label_dtype", ["int32", "int64", "uint8", "float32"])
+def test_threshold_confusion_tallies_labels_outside_0_1_and_non_finite_scores(
+        mode, label_dtype):
+    if label_dtype == "int64" and BACKEND == "jax":
+        pytest.skip("JAX holds int64 as int32 unless x64 is enabled")
+    info = np.iinfo(label_dtype) if label_dtype != "float32" else None
+    labels = [0, 1, 2, 3] + ([info.max, info.max - 1] if info else [0.5, -1.0])
+    if info is not None and info.min < 0:
+        labels += [-1, -2, info.min, info.min + 1]
+    if label_dtype == "int64":
+        labels += [2**32, 2**32 + 1, 2**31]  # an int32 cast would read 0, 1, negative
+    rng = np.random.default_rng(len(labels))
+    y = np.array(labels * 40, dtype=label_dtype)
+    s = rng.uniform(0, 1, len(y)).astype("float32")
+    s[::7] = np.nan
+    s[1::11] = np.inf
+    s[2::13] = -np.inf
+    s[3::5] = 1e30  # finite: counted as above every threshold
+    m = kcm.ThresholdConfusion(num_thresholds=11)
+    update = m.update_state
+    if mode == "compiled":
+        def stateless(variables, a, b):
+            return m.stateless_update_state(variables, a, b)
+
+        step = compiled(stateless)
+
+        def update(a, b):
+            new = step([v.value for v in m.variables], a, b)
+            for var, value in zip(m.variables, new, strict=True):
+                var.assign(value)
+    elif mode == "graph":
+        import tensorflow as tf
+
+        update = tf.function(m.update_state, jit_compile=False)
+    for part in np.array_split(np.arange(len(y)), 3):
+        update(keras.ops.convert_to_tensor(y[part]), keras.ops.convert_to_tensor(s[part]))
+    ok = np.isfinite(s) & ((y == 0) | (y == 1))
+    thresholds = np.linspace(0, 1, 11).astype("float32")
+    expected = _threshold_reference(y[ok].astype("int64"), s[ok], None, thresholds)
+    np.testing.assert_array_equal(m.counts(), expected)
+    assert m.invalid == np.sum(~ok)
 
 
 @pytest.mark.skipif(BACKEND == "jax", reason="JAX computes in float32 unless x64 is enabled")

@@ -80,6 +80,26 @@ def test_fit_accumulates_confusion_matrix_over_epoch_and_resets_between_epochs(r
 
 
 @pytest.mark.parametrize("jit_compile", JIT)
+def test_wide_confusion_matrix_in_fit_and_evaluate_equals_sklearn(rng, jit_compile):
+    # 80 classes: the argmax every backend runs on a CPU from 64 classes (NumPy's for
+    # torch and a plain TensorFlow graph, min/max reductions under XLA).
+    k = 80
+    x = rng.normal(size=(600, k)).astype("float32")
+    y = rng.integers(0, k, 600)
+    inputs = keras.Input((k,))
+    model = keras.Model(inputs, keras.layers.Dense(k)(inputs))
+    metric = kcm.ConfusionMatrix(num_classes=k)
+    model.compile(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(
+        from_logits=True), metrics=[metric], jit_compile=jit_compile)
+    model.fit(x, y, batch_size=128, epochs=1, verbose=0)
+    assert to_numpy(metric.result()).sum() == 600
+    model.evaluate(x, y, batch_size=128, verbose=0)
+    pred = to_numpy(model.predict(x, batch_size=128, verbose=0)).argmax(-1)
+    np.testing.assert_array_equal(to_numpy(metric.result()),
+                                  skm.confusion_matrix(y, pred, labels=range(k)))
+
+
+@pytest.mark.parametrize("jit_compile", JIT)
 def test_threshold_confusion_in_evaluate_matches_numpy_with_sample_weights(rng, jit_compile):
     y, scores = _dataset_with_positives_only_in_some_batches(rng)
     w = rng.integers(0, 3, len(y)).astype("float32")

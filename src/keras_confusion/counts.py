@@ -665,28 +665,66 @@ def _uniform_edges(plan: _ThresholdPlan, dtype: str):
     return plan.tables[key]
 
 
-def _uniform_buckets(scores, edges: np.ndarray):
+def _edges_recomputed(plan: _ThresholdPlan, dtype: str) -> bool:
+    """Whether ``dtype(float64(i) * (1 / d))`` reproduces every one of the ``d + 1``
+    uniform edges: then `_uniform_buckets` computes the edge instead of gathering it.
+
+    Checked here, edge by edge, in NumPy's IEEE arithmetic; a float64 product and a
+    float64 -> float32 conversion are correctly rounded on every backend (a division
+    is not: XLA on a CPU, or TensorFlow's graph optimiser turning it into a product by
+    ``1 / d``). The linear grids' float32 edges, ``i / d`` rounded once, pass for every
+    grid of up to 10,001 thresholds (tests/test_metrics.py): ``i / d`` lies far from a
+    float32 rounding boundary (relatively, about 2**-38 at least) and the float64
+    product errs by under 2**-52.
+    """
+    key = ("recompute", dtype)
+    if key not in plan.tables:
+        edges = _uniform_edges(plan, dtype)
+        d = len(edges) - 1
+        plan.tables[key] = bool(np.array_equal(
+            (np.arange(d + 1, dtype="float64") * (1.0 / d)).astype(dtype), edges))
+    return plan.tables[key]
+
+
+def _uniform_buckets(scores, edges: np.ndarray, recompute: bool, finite=None):
     """Number of thresholds ``<=`` each score, exactly, for edges uniform on [0, 1].
 
     With ``d + 1`` edges each within 1/4 of a step of ``i / d``, and ``score * d``
     rounded by at most 1/8 of a step, ``r``, the integer nearest to ``score * d``
     (clipped to [0, d]), is the only index whose edge can be on either side of the
     score: every edge below ``r`` is at most the score and every edge above is above
-    it. The count is ``r`` plus one comparison with ``edges[r]``. The edge is gathered,
-    not recomputed as ``r / d``: division is not correctly rounded under XLA on a CPU,
-    nor after TensorFlow's graph optimiser turns it into a product by ``1 / d``.
+    it. The count is ``r`` plus one comparison with ``edges[r]``.
+
+    ``edges[r]`` is recomputed as ``float64(r) * (1 / d)`` where that is exact
+    (`_edges_recomputed`; not on JAX without x64) and gathered otherwise; a score that
+    is not finite (``finite`` False) gets an arbitrary count, for the caller to mask.
     """
     d = len(edges) - 1
-    r = ops.cast(ops.clip(ops.round(scores * ops.cast(d, scores.dtype)), 0.0, d), "int32")
-    return r + ops.cast(ops.take(ops.convert_to_tensor(edges), r) <= scores, "int32")
+    if not recompute and finite is not None:
+        scores = ops.where(finite, scores, 0.0)  # the gather needs indices in range
+    x = _backend.clip(ops.round(scores * ops.cast(d, scores.dtype)), 0.0, d)
+    r = ops.cast(x, "int32")
+    if recompute:
+        edge = ops.cast(ops.cast(x, "float64") * (1.0 / d), scores.dtype)
+    else:
+        edge = _backend.take(ops.convert_to_tensor(edges), r)
+    return r + ops.cast(edge <= scores, "int32")
 
 
-def _threshold_buckets(scores, plan: _ThresholdPlan):
-    """For each (finite) score, the number of thresholds ``<=`` it, in [0, T], int32."""
+def _threshold_buckets(scores, plan: _ThresholdPlan, finite=None):
+    """For each score, the number of thresholds ``<=`` it, in [0, T], int32.
+
+    ``finite``, when given, is ``isfinite(scores)``: the counts of the scores that are
+    not finite are then arbitrary (the caller masks them); without it every score
+    must be finite.
+    """
     dtype = keras.backend.standardize_dtype(scores.dtype)
     edges = _uniform_edges(plan, dtype)
     if edges is not None:
-        return _uniform_buckets(scores, edges)
+        recompute = _backend.has_float64() and _edges_recomputed(plan, dtype)
+        return _uniform_buckets(scores, edges, recompute, finite)
+    if finite is not None:
+        scores = ops.where(finite, scores, 0.0)
     table = _bucket_table(plan, dtype)
     if table is None:
         edges = ops.convert_to_tensor(plan.sorted_edges.astype(dtype))
@@ -695,27 +733,33 @@ def _threshold_buckets(scores, plan: _ThresholdPlan):
     x = _cell_position(ops.cast(scores, est), table.kind, plan.from_logits,
                        table.offset, table.scale, ops)
     cell = ops.cast(ops.clip(ops.floor(x), 0, table.num_cells - 1), "int32")
-    below = ops.take(ops.convert_to_tensor(table.below), cell)
+    below = _backend.take(ops.convert_to_tensor(table.below), cell)
     edges = ops.convert_to_tensor(table.edges)
     distinct = below
     for k in range(table.window):
-        distinct = distinct + ops.cast(ops.take(edges, below + k) <= scores, "int32")
-    return ops.take(ops.convert_to_tensor(table.count), distinct)
+        distinct = distinct + ops.cast(_backend.take(edges, below + k) <= scores, "int32")
+    return _backend.take(ops.convert_to_tensor(table.count), distinct)
 
 
 def _threshold_codes(fmt: _Formatted, plan: _ThresholdPlan):
     """Histogram codes ``true * (T + 1) + bucket`` and a validity mask, per sample."""
     scores = ops.reshape(fmt.y_pred, (-1,))
     finite = ops.isfinite(scores)
-    # Scalar fill values: a full tensor of zeros is one more pass per batch.
-    bucket = _threshold_buckets(ops.where(finite, scores, 0.0), plan)
+    bucket = _threshold_buckets(scores, plan, finite)
     yt = ops.reshape(fmt.y_true, (-1,))
-    positive = yt == 1
-    valid = finite & ((yt == 0) | positive)
+    dtype = keras.backend.standardize_dtype(yt.dtype)
+    if "int" in dtype:
+        # An integer label is 0 or 1 exactly when shifting out its last bit leaves 0;
+        # any other label's code is masked, so it can be used as it is (fewer passes).
+        valid = finite & (ops.right_shift(yt, 1) == 0)
+        true = ops.cast(yt, "int32")
+    else:
+        positive = yt == 1
+        valid = finite & ((yt == 0) | positive)
+        true = ops.cast(positive, "int32")
     if fmt.sample_weight is not None:
         w = ops.reshape(fmt.sample_weight, (-1,))
         valid = valid & ops.isfinite(w) & (w >= 0)
-    true = ops.cast(positive, "int32")
     return true * (plan.num_thresholds + 1) + bucket, valid
 
 
