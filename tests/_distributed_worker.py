@@ -263,7 +263,30 @@ def run_tensorflow():
     result["uneven_dist"] = evaluate_metrics(strategy.scope, x9, y9)
     xp, yp, wp = padded(x9, y9, 3)
     result["padded_dist"] = evaluate_metrics(strategy.scope, xp, yp, wp)
+    result["wide"] = wide_confusion_matrix(strategy.scope)
     return result
+
+
+def wide_confusion_matrix(scope, k=80):
+    """An 80-class matrix after ``evaluate`` (the NumPy argmax of a plain graph, called
+    from each replica), and scikit-learn's."""
+    import keras
+    from sklearn.metrics import confusion_matrix
+
+    from keras_confusion import metrics
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(300, k)).astype("float32")
+    y = rng.integers(0, k, 300)
+    with scope():
+        inputs = keras.Input((k,))
+        model = keras.Model(inputs, keras.layers.Activation("linear")(inputs))
+        metric = metrics.ConfusionMatrix(num_classes=k)
+        model.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                      metrics=[metric])
+        model.evaluate(x, y, batch_size=64, verbose=0)
+    return {"dist": metric.counts().tolist(),
+            "ref": confusion_matrix(y, x.argmax(-1), labels=range(k)).tolist()}
 
 
 def run_torch(rank, world_size, init_file):

@@ -199,6 +199,13 @@ def test_tf_mirrored_last_batch_leaving_a_replica_empty_counts_each_sample_once(
 
 
 @tf_only
+def test_tf_mirrored_wide_confusion_matrix_equals_sklearn(tf_run):
+    # From 64 classes a plain graph's argmax is NumPy's, called from each replica.
+    assert tf_run["wide"]["dist"] == tf_run["wide"]["ref"]
+    assert np.sum(tf_run["wide"]["dist"]) == 300
+
+
+@tf_only
 def test_tf_mirrored_zero_weight_padding_counts_each_sample_once(tf_run):
     assert tf_run["padded_dist"] == tf_run["uneven_ref"]
 
