@@ -365,8 +365,8 @@ def _numpy_rows(a, threads: int):
 
     One read of the scores: they are taken in blocks of about 2 MB, and each block's
     sums are computed while it is still in cache. NumPy's argmax and einsum run on one
-    core and release the GIL, so large batches are split between threads, as torch's
-    own ops are split between ``torch.get_num_threads()`` threads. Measured on an
+    core and release the GIL, so large batches are split between threads, as many as
+    the calling backend runs its own ops on. Measured on an
     (8,192, 1,000) float32 batch on 2 cores: 2.0 ms, where NumPy's argmax and torch's
     sum take 1.9 ms + 0.9 ms run apart and 4.9 ms one after the other (torch's idle
     OpenMP threads spin on the core the argmax needs).
