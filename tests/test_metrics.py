@@ -422,6 +422,26 @@ def test_threshold_bucketing_is_exact_at_and_next_to_every_threshold(rng, mode, 
         assert _edges_recomputed(plan, "float32") == (grid not in ("near-uniform", "logit-3"))
 
 
+def test_edges_are_recomputed_in_float64_only_where_the_device_has_it():
+    from keras_confusion import _backend
+
+    x = keras.ops.zeros((3,))
+    if BACKEND == "jax":
+        import jax
+
+        assert _backend.has_float64(x) == bool(jax.config.jax_enable_x64)
+    elif BACKEND == "torch":
+        import torch
+
+        assert _backend.has_float64(x) == (x.device.type in ("cpu", "cuda"))
+        # Apple's MPS has no float64; the "meta" device stands for such a device here.
+        assert not _backend.has_float64(torch.zeros(3, device="meta"))
+    else:
+        import tensorflow as tf
+
+        assert _backend.has_float64(x) == (not tf.config.list_logical_devices("TPU"))
+
+
 def test_float64_recomputed_edges_equal_every_linear_grid_up_to_10001_thresholds():
     # The claim behind computing ``edges[r]`` rather than gathering it, for every grid
     # size the default spacing can make here; a size it failed for would gather.

@@ -44,13 +44,24 @@ def is_symbolic(x) -> bool:
     return False
 
 
-def has_float64() -> bool:
-    """Whether float64 arithmetic is available (JAX computes in float32 unless x64 is on)."""
-    if backend() == "jax":
+def has_float64(x) -> bool:
+    """Whether float64 arithmetic is available where ``x`` is computed.
+
+    Not on JAX unless x64 is enabled, not on a TPU, and not on torch devices other than
+    CPUs and CUDA GPUs (Apple's MPS has no float64).
+    """
+    name = backend()
+    if name == "jax":
         import jax
 
-        return bool(jax.config.jax_enable_x64)
-    return True
+        return bool(jax.config.jax_enable_x64) and jax.default_backend() != "tpu"
+    if name == "tensorflow":
+        import tensorflow as tf
+
+        return not tf.config.list_logical_devices("TPU")
+    if name == "torch":
+        return x.device.type in ("cpu", "cuda")
+    return False
 
 
 def clip(x, low, high):

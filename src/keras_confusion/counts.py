@@ -696,7 +696,8 @@ def _uniform_buckets(scores, edges: np.ndarray, recompute: bool, finite=None):
     it. The count is ``r`` plus one comparison with ``edges[r]``.
 
     ``edges[r]`` is recomputed as ``float64(r) * (1 / d)`` where that is exact
-    (`_edges_recomputed`; not on JAX without x64) and gathered otherwise; a score that
+    (`_edges_recomputed`) and float64 is at hand (`_backend.has_float64`: not on JAX
+    without x64, a TPU or Apple's MPS), and gathered otherwise; a score that
     is not finite (``finite`` False) gets an arbitrary count, for the caller to mask.
     """
     d = len(edges) - 1
@@ -721,7 +722,7 @@ def _threshold_buckets(scores, plan: _ThresholdPlan, finite=None):
     dtype = keras.backend.standardize_dtype(scores.dtype)
     edges = _uniform_edges(plan, dtype)
     if edges is not None:
-        recompute = _backend.has_float64() and _edges_recomputed(plan, dtype)
+        recompute = _backend.has_float64(scores) and _edges_recomputed(plan, dtype)
         return _uniform_buckets(scores, edges, recompute, finite)
     if finite is not None:
         scores = ops.where(finite, scores, 0.0)
