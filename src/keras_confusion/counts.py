@@ -686,7 +686,7 @@ def _edges_recomputed(plan: _ThresholdPlan, dtype: str) -> bool:
     return plan.tables[key]
 
 
-def _uniform_buckets(scores, edges: np.ndarray, recompute: bool, finite=None):
+def _uniform_buckets(scores, edges: np.ndarray, recompute: bool):
     """Number of thresholds ``<=`` each score, exactly, for edges uniform on [0, 1].
 
     With ``d + 1`` edges each within 1/4 of a step of ``i / d``, and ``score * d``
@@ -697,12 +697,10 @@ def _uniform_buckets(scores, edges: np.ndarray, recompute: bool, finite=None):
 
     ``edges[r]`` is recomputed as ``float64(r) * (1 / d)`` where that is exact
     (`_edges_recomputed`) and float64 is at hand (`_backend.has_float64`: not on JAX
-    without x64, a TPU or Apple's MPS), and gathered otherwise; a score that
-    is not finite (``finite`` False) gets an arbitrary count, for the caller to mask.
+    without x64, a TPU or Apple's MPS), and gathered otherwise. Only the gather needs
+    finite scores; computed, a score that is not finite gets an arbitrary count.
     """
     d = len(edges) - 1
-    if not recompute and finite is not None:
-        scores = ops.where(finite, scores, 0.0)  # the gather needs indices in range
     x = _backend.clip(ops.round(scores * ops.cast(d, scores.dtype)), 0.0, d)
     r = ops.cast(x, "int32")
     if recompute:
@@ -721,11 +719,12 @@ def _threshold_buckets(scores, plan: _ThresholdPlan, finite=None):
     """
     dtype = keras.backend.standardize_dtype(scores.dtype)
     edges = _uniform_edges(plan, dtype)
+    recompute = (edges is not None and _backend.has_float64(scores)
+                 and _edges_recomputed(plan, dtype))
+    if finite is not None and not recompute:
+        scores = ops.where(finite, scores, 0.0)  # lookups need indices in range
     if edges is not None:
-        recompute = _backend.has_float64(scores) and _edges_recomputed(plan, dtype)
-        return _uniform_buckets(scores, edges, recompute, finite)
-    if finite is not None:
-        scores = ops.where(finite, scores, 0.0)
+        return _uniform_buckets(scores, edges, recompute)
     table = _bucket_table(plan, dtype)
     if table is None:
         edges = ops.convert_to_tensor(plan.sorted_edges.astype(dtype))
