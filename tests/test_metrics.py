@@ -67,7 +67,8 @@ def _cases(num_classes):
                                                zero_division=0.0)) if avg == "binary" else
              (lambda y, p, w, avg=avg: _specificity_reference(y, p, w, labels, avg))),
         ]
-    cost = COST[:num_classes, :num_classes]
+    cost = (COST[:num_classes, :num_classes] if num_classes <= len(COST)
+            else np.subtract.outer(labels, labels) ** 2.0)
     cases += [
         (lambda: kcm.MCC(num_classes=num_classes),
          lambda y, p, w: skm.matthews_corrcoef(y, p, sample_weight=w)),
@@ -241,6 +242,79 @@ def test_large_confusion_matrix_updated_in_tf_function_equals_sklearn(rng, jit_c
     assert m.invalid == 2
 
 
+def _xla_calls(graph):
+    """Names of the functions a TensorFlow graph calls with ``_XlaMustCompile`` set."""
+    names = []
+    for op in graph.get_operations():
+        if op.type in ("PartitionedCall", "StatefulPartitionedCall"):
+            name = op.get_attr("f").name
+            attr = graph._get_function(name).cached_definition.attr
+            if "_XlaMustCompile" in attr and attr["_XlaMustCompile"].b:
+                names.append(name)
+    return names
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="TensorFlow's plain graph only")
+@pytest.mark.parametrize(("num_classes", "weights"), [(2, "none"), (2, "int"), (3, "int"),
+                                                     (80, "none")])  # 80: NumPy's argmax
+def test_every_metric_updated_in_plain_tf_function_equals_eager_and_sklearn(num_classes,
+                                                                            weights):
+    # In a plain graph on a machine with CPUs only (Keras' choice there) the cell codes
+    # are computed by one XLA kernel (`_backend.fused`); the counts must not change.
+    import tensorflow as tf
+
+    rng = np.random.default_rng(num_classes)
+    y, y_pred, w = _random_data(rng, num_classes, n=300, weights=weights)
+    decisions = _decisions(y_pred, num_classes)
+    specs = [tf.TensorSpec([None], tf.int64), tf.TensorSpec([None, *y_pred.shape[1:]],
+                                                            tf.float32)]
+    if w is not None:
+        specs.append(tf.TensorSpec([None], tf.float32))
+    for make, reference in _cases(num_classes):
+        eager, graph = make(), make()
+        step = tf.function(graph.update_state, input_signature=specs, jit_compile=False)
+        assert len(_xla_calls(step.get_concrete_function().graph)) == 1
+        # Two batches and an empty one: the kernel is compiled for each shape.
+        for part in np.array_split(np.arange(len(y)), [0, 0, 150]):
+            args = [y[part], y_pred[part]] + ([] if w is None else [w[part]])
+            step(*args)
+        eager.update_state(y, y_pred, sample_weight=w)
+        np.testing.assert_allclose(to_numpy(graph.result()), to_numpy(eager.result()),
+                                   rtol=1e-6, atol=1e-6, err_msg=graph.name)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # scikit-learn's zero-division warnings
+            expected = _nan_to_zero(reference(y, decisions, w))
+        np.testing.assert_allclose(to_numpy(graph.result()), expected, rtol=1e-5, atol=1e-5,
+                                   err_msg=graph.name)
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="TensorFlow's graphs only")
+@pytest.mark.parametrize("jit_compile", [False, True])
+@pytest.mark.parametrize("metric", ["thresholds", "binary", "multilabel", "k10", "k80"])
+def test_tf_update_fuses_cell_codes_into_one_xla_kernel_only_in_a_plain_graph(metric,
+                                                                              jit_compile):
+    import tensorflow as tf
+
+    make, shape = {
+        "thresholds": (lambda: kcm.ThresholdConfusion(num_thresholds=200), [None]),
+        "binary": (lambda: kcm.ConfusionMatrix(), [None]),
+        "multilabel": (lambda: kcm.ConfusionMatrix(multilabel=True, num_labels=3), [None, 3]),
+        "k10": (lambda: kcm.ConfusionMatrix(num_classes=10), [None, 10]),
+        "k80": (lambda: kcm.ConfusionMatrix(num_classes=80), [None, 80]),
+    }[metric]
+    label_shape = shape if metric == "multilabel" else [None]
+    step = tf.function(make().update_state, jit_compile=jit_compile)
+    graph = step.get_concrete_function(tf.TensorSpec(label_shape, tf.int32),
+                                       tf.TensorSpec(shape, tf.float32)).graph
+    # Under jit_compile=True the whole step is one XLA computation already.
+    assert len(_xla_calls(graph)) == (0 if jit_compile else 1)
+    # NumPy's argmax, from 64 classes in a plain graph, runs before the kernel.
+    calls_numpy = any(op.type.startswith("PyFunc") for op in graph.get_operations())
+    assert calls_numpy == (metric == "k80" and not jit_compile)
+    # The counting itself is in the calling graph: in a plain one, TensorFlow's kernel.
+    assert "DenseBincount" in {op.type for op in graph.get_operations()}
+
+
 @pytest.mark.parametrize("num_classes", [2, 400])
 def test_counts_stay_exact_past_float32_integer_limit(num_classes):
     # 2**24 + 1 is not a float32; a plain float32 state would round it to 2**24.
@@ -353,8 +427,10 @@ def test_threshold_confusion_accumulated_equals_one_shot_and_brute_force(seed, w
 
 
 # How the bucketing can run: eagerly, compiled as Keras compiles a step (jax.jit, XLA),
-# and on TensorFlow also as a plain tf.function, whose graph optimiser rewrites arithmetic.
-_BUCKETING_MODES = {"jax": ["eager", "compiled"], "tensorflow": ["eager", "compiled", "graph"],
+# and on TensorFlow also as a plain tf.function, whose graph optimiser rewrites arithmetic,
+# and as the XLA kernel a metric's update calls from a plain tf.function (`fused`).
+_BUCKETING_MODES = {"jax": ["eager", "compiled"],
+                    "tensorflow": ["eager", "compiled", "graph", "fused"],
                     "torch": ["eager"]}.get(BACKEND, ["eager"])
 
 # Grids of both bucketing paths: uniform on [0, 1] (one rounding, one comparison) and
@@ -408,6 +484,15 @@ def test_threshold_bucketing_is_exact_at_and_next_to_every_threshold(rng, mode, 
         import tensorflow as tf
 
         buckets = tf.function(buckets, jit_compile=False)
+    elif mode == "fused":
+        import tensorflow as tf
+
+        from keras_confusion import _backend
+
+        buckets = tf.function(lambda s: _backend.fused(lambda: _threshold_buckets(s, plan)),
+                              jit_compile=False)
+        graph = buckets.get_concrete_function(tf.TensorSpec(scores.shape, tf.float32)).graph
+        assert len(_xla_calls(graph)) == _backend._tf_cpu_only()
     got = to_numpy(buckets(keras.ops.convert_to_tensor(scores)))
     np.testing.assert_array_equal(got, np.searchsorted(edges, scores, side="right"))
     # The O(1) path the grid should take was the one used.
@@ -451,7 +536,8 @@ def test_float64_recomputed_edges_equal_every_linear_grid_up_to_10001_thresholds
     assert failed == []
 
 
-@pytest.mark.parametrize("mode", _BUCKETING_MODES)
+# A metric's update in a plain graph ("graph") is the fused kernel already.
+@pytest.mark.parametrize("mode", [m for m in _BUCKETING_MODES if m != "fused"])
 @pytest.mark.parametrize("label_dtype", ["int32", "int64", "uint8", "float32"])
 def test_threshold_confusion_tallies_labels_outside_0_1_and_non_finite_scores(
         mode, label_dtype):

@@ -196,14 +196,11 @@ def row_argmax(x):
         import tensorflow as tf
 
         x = tf.convert_to_tensor(x)
-        if len(shape) == 2 and _tf_cpu_only():
-            xla = _tf_in_xla()
-            if xla is True and 28 <= shape[-1] < 2 ** 24 \
-                    and x.dtype in (tf.float16, tf.bfloat16, tf.float32):
-                return _xla_cpu_argmax(tf.cast(x, tf.float32))
-            if xla is False and shape[-1] >= 64 and x.dtype in (tf.float32, tf.float64) \
-                    and not _tf_remote_workers():
-                return _tf_numpy_argmax(x)
+        if _tf_argmax_by_numpy(x):
+            return _tf_numpy_argmax(x)
+        if len(shape) == 2 and _tf_cpu_only() and _tf_in_xla() is True \
+                and 28 <= shape[-1] < 2 ** 24 and x.dtype in (tf.float16, tf.bfloat16, tf.float32):
+            return _xla_cpu_argmax(tf.cast(x, tf.float32))
         return tf.math.argmax(x, axis=-1, output_type=tf.int32), _finite_rows(x)
     if name == "torch":
         import torch
@@ -234,6 +231,50 @@ def _tf_in_xla():
     except ImportError:  # TensorFlow's own argmax then: slower but exact
         return None
     return bool(control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph()))
+
+
+def _tf_fuses() -> bool:
+    """Whether `fused` compiles on TensorFlow: while tracing a plain graph (not one
+    traced for XLA) on a machine with CPUs only, run in this process."""
+    import tensorflow as tf
+
+    return (not tf.executing_eagerly() and _tf_in_xla() is False and _tf_cpu_only()
+            and not _tf_remote_workers())
+
+
+def fused(fn):
+    """``fn()``, a function of the tensors it closes over (elementwise work and
+    reductions: no state, no Python callbacks), as one XLA kernel where that pays.
+
+    That is TensorFlow in a plain graph (Keras' ``jit_compile="auto"`` on a machine
+    with CPUs only): every TensorFlow op on a batch is a kernel launch and a pass over
+    memory, and the ~20 ops that turn a batch into cell codes cost more than the
+    counting. Compiled with XLA they are one pass, while the counting itself stays
+    TensorFlow's own ``DenseBincount``, faster there than XLA's scatter. Measured at
+    65,536 scores and 10,000 thresholds (2 cores): codes 0.14 ms against 0.63 ms, the
+    whole update 0.64 ms against 1.13 ms. XLA compiles the kernel once per batch shape.
+
+    Elsewhere ``fn()`` runs as it is: eagerly (a kernel per call would be compiled
+    anew), under XLA already (JAX, ``jit_compile=True``), on GPUs and TPUs, and
+    with a parameter-server strategy (the step may run on another machine).
+    """
+    if backend() == "tensorflow" and _tf_fuses():
+        import tensorflow as tf
+
+        return tf.function(fn, jit_compile=True, autograph=False)()
+    return fn()
+
+
+def argmax_by_numpy(x) -> bool:
+    """Whether `row_argmax` of ``x`` calls NumPy (TensorFlow in a plain graph, 64
+    classes and up): such an argmax cannot be part of a `fused` kernel."""
+    return backend() == "tensorflow" and _tf_argmax_by_numpy(x)
+
+
+def _tf_argmax_by_numpy(x) -> bool:
+    return (len(x.shape) == 2 and x.shape[-1] is not None and x.shape[-1] >= 64
+            and keras.backend.standardize_dtype(x.dtype) in ("float32", "float64")
+            and _tf_cpu_only() and _tf_in_xla() is False and not _tf_remote_workers())
 
 
 def _tf_remote_workers() -> bool:

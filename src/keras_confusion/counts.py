@@ -266,11 +266,15 @@ def _threshold_tensor(threshold, fmt: _Formatted, from_logits: bool):
     return ops.convert_to_tensor(np.asarray(t, dtype=keras.backend.standardize_dtype(dtype)))
 
 
-def _hard_codes(fmt: _Formatted, threshold, from_logits: bool):
-    """Per-decision cell codes ``l*K*K + true*K + pred`` and a validity mask."""
+def _hard_codes(fmt: _Formatted, threshold, from_logits: bool, argmax=None):
+    """Per-decision cell codes ``l*K*K + true*K + pred`` and a validity mask.
+
+    ``argmax``: multiclass only, `_backend.row_argmax` of the scores when the caller
+    has it already.
+    """
     k = fmt.num_classes
     if fmt.task == "multiclass":
-        pred, valid = _backend.row_argmax(fmt.y_pred)
+        pred, valid = _backend.row_argmax(fmt.y_pred) if argmax is None else argmax
         if fmt.one_hot:
             yt = fmt.y_true
             valid = valid & ops.all((yt == 0) | (yt == 1), axis=-1) & (ops.sum(yt, axis=-1) == 1)

@@ -98,14 +98,18 @@ class _CountingMetric(keras.metrics.Metric):
             shape=(self._num_cells + 1,), initializer="zeros", dtype="float32",
             aggregation="sum", name="counts_lo")
 
-    def _accumulate(self, codes, valid, weights):
-        """Add one batch: ``codes`` in [0, num_cells) where ``valid``, weights or None."""
-        cells = self._num_cells + 1
+    def _cell_codes(self, codes, valid, weights):
+        """Flat codes with the invalid ones sent to the tally cell, and their weights."""
         valid = ops.reshape(valid, (-1,))
         codes = ops.where(valid, ops.reshape(codes, (-1,)), self._num_cells)
         if weights is not None:
             # An invalid sample is tallied once, whatever its (possibly NaN) weight.
             weights = ops.where(valid, ops.reshape(ops.cast(weights, "float32"), (-1,)), 1.0)
+        return codes, weights
+
+    def _accumulate(self, codes, weights):
+        """Add one batch from `_cell_codes`: flat codes in [0, num_cells], weights or None."""
+        cells = self._num_cells + 1
         # The batch goes into the small part first: exact while a batch adds fewer
         # than 2**24 samples to a cell. Then (hi, lo) is renormalised so that lo stays
         # below one unit in the last place of hi.
@@ -234,11 +238,19 @@ class ConfusionMatrix(_CountingMetric):
         if fmt.num_labels != (self.num_labels or 1):
             raise arg_error("y_pred", f"<tensor with {fmt.num_labels} labels>",
                             f"of shape (..., {self.num_labels}) to match num_labels")
-        codes, valid = _hard_codes(fmt, self.threshold, self.from_logits)
-        weights = fmt.sample_weight
-        if weights is not None and fmt.task != "multiclass":
-            weights = ops.broadcast_to(weights, ops.shape(codes))
-        self._accumulate(codes, valid, weights)
+        # NumPy's argmax (TensorFlow's plain graph, 64 classes and up) cannot be fused.
+        argmax = (_backend.row_argmax(fmt.y_pred)
+                  if fmt.task == "multiclass" and _backend.argmax_by_numpy(fmt.y_pred)
+                  else None)
+
+        def cell_codes():
+            codes, valid = _hard_codes(fmt, self.threshold, self.from_logits, argmax)
+            weights = fmt.sample_weight
+            if weights is not None and fmt.task != "multiclass":
+                weights = ops.broadcast_to(weights, ops.shape(codes))
+            return self._cell_codes(codes, valid, weights)
+
+        self._accumulate(*_backend.fused(cell_codes))
 
     def _matrix(self):
         return ops.reshape(self._cells(), self._shape)
@@ -610,8 +622,8 @@ class ThresholdConfusion(_CountingMetric):
     def update_state(self, y_true, y_pred, sample_weight=None):
         """Add a batch of binary labels, scores and optional weights."""
         fmt = _format(y_true, y_pred, None, False, sample_weight)
-        codes, valid = _threshold_codes(fmt, self._plan)
-        self._accumulate(codes, valid, fmt.sample_weight)
+        self._accumulate(*_backend.fused(lambda: self._cell_codes(
+            *_threshold_codes(fmt, self._plan), fmt.sample_weight)))
 
     def result(self):
         return _threshold_matrices(ops.reshape(self._cells(), (2, -1)), self._plan)
