@@ -243,26 +243,43 @@ def test_large_confusion_matrix_updated_in_tf_function_equals_sklearn(rng, jit_c
 
 
 def _xla_calls(graph):
-    """Names of the functions a TensorFlow graph calls with ``_XlaMustCompile`` set."""
+    """Names of the functions that a TensorFlow graph calls with ``_XlaMustCompile`` set,
+    in its own ops or in the branches of its conditionals."""
+    graph_def = graph.as_graph_def()
+    library = {f.signature.name: f for f in graph_def.library.function}
     names = []
-    for op in graph.get_operations():
-        if op.type in ("PartitionedCall", "StatefulPartitionedCall"):
-            name = op.get_attr("f").name
-            attr = graph._get_function(name).cached_definition.attr
-            if "_XlaMustCompile" in attr and attr["_XlaMustCompile"].b:
-                names.append(name)
+
+    def visit(nodes):
+        for node in nodes:
+            if node.op in ("PartitionedCall", "StatefulPartitionedCall"):
+                name = node.attr["f"].func.name
+                attr = library[name].attr
+                if "_XlaMustCompile" in attr and attr["_XlaMustCompile"].b:
+                    names.append(name)
+                else:
+                    visit(library[name].node_def)
+            elif node.op in ("If", "StatelessIf"):
+                for branch in ("then_branch", "else_branch"):
+                    visit(library[node.attr[branch].func.name].node_def)
+
+    visit(graph_def.node)
     return names
 
 
 @pytest.mark.skipif(BACKEND != "tensorflow", reason="TensorFlow's plain graph only")
 @pytest.mark.parametrize(("num_classes", "weights"), [(2, "none"), (2, "int"), (3, "int"),
                                                      (80, "none")])  # 80: NumPy's argmax
-def test_every_metric_updated_in_plain_tf_function_equals_eager_and_sklearn(num_classes,
-                                                                            weights):
+def test_every_metric_updated_in_plain_tf_function_equals_eager_and_sklearn(
+        monkeypatch, num_classes, weights):
     # In a plain graph on a machine with CPUs only (Keras' choice there) the cell codes
-    # are computed by one XLA kernel (`_backend.fused`); the counts must not change.
+    # of a large enough batch are computed by one XLA kernel (`_backend.fused`); the
+    # counts must not change. Here "large enough" is 64 values: the 150-sample batches
+    # take the kernel, the empty one TensorFlow's ops.
     import tensorflow as tf
 
+    from keras_confusion import _backend
+
+    monkeypatch.setattr(_backend, "_FUSED_MIN_SIZE", 64)
     rng = np.random.default_rng(num_classes)
     y, y_pred, w = _random_data(rng, num_classes, n=300, weights=weights)
     decisions = _decisions(y_pred, num_classes)
@@ -274,7 +291,6 @@ def test_every_metric_updated_in_plain_tf_function_equals_eager_and_sklearn(num_
         eager, graph = make(), make()
         step = tf.function(graph.update_state, input_signature=specs, jit_compile=False)
         assert len(_xla_calls(step.get_concrete_function().graph)) == 1
-        # Two batches and an empty one: the kernel is compiled for each shape.
         for part in np.array_split(np.arange(len(y)), [0, 0, 150]):
             args = [y[part], y_pred[part]] + ([] if w is None else [w[part]])
             step(*args)
@@ -289,25 +305,30 @@ def test_every_metric_updated_in_plain_tf_function_equals_eager_and_sklearn(num_
 
 
 @pytest.mark.skipif(BACKEND != "tensorflow", reason="TensorFlow's graphs only")
+@pytest.mark.parametrize("batch", [1024, 16384, None])  # None: known when the step runs
 @pytest.mark.parametrize("jit_compile", [False, True])
 @pytest.mark.parametrize("metric", ["thresholds", "binary", "multilabel", "k10", "k80"])
-def test_tf_update_fuses_cell_codes_into_one_xla_kernel_only_in_a_plain_graph(metric,
-                                                                              jit_compile):
+def test_tf_update_fuses_cell_codes_into_one_xla_kernel_only_in_a_plain_graph(
+        metric, jit_compile, batch):
     import tensorflow as tf
 
     make, shape = {
-        "thresholds": (lambda: kcm.ThresholdConfusion(num_thresholds=200), [None]),
-        "binary": (lambda: kcm.ConfusionMatrix(), [None]),
-        "multilabel": (lambda: kcm.ConfusionMatrix(multilabel=True, num_labels=3), [None, 3]),
-        "k10": (lambda: kcm.ConfusionMatrix(num_classes=10), [None, 10]),
-        "k80": (lambda: kcm.ConfusionMatrix(num_classes=80), [None, 80]),
+        "thresholds": (lambda: kcm.ThresholdConfusion(num_thresholds=200), []),
+        "binary": (lambda: kcm.ConfusionMatrix(), []),
+        "multilabel": (lambda: kcm.ConfusionMatrix(multilabel=True, num_labels=3), [3]),
+        "k10": (lambda: kcm.ConfusionMatrix(num_classes=10), [10]),
+        "k80": (lambda: kcm.ConfusionMatrix(num_classes=80), [80]),
     }[metric]
-    label_shape = shape if metric == "multilabel" else [None]
+    label_shape = [batch, *shape] if metric == "multilabel" else [batch]
     step = tf.function(make().update_state, jit_compile=jit_compile)
     graph = step.get_concrete_function(tf.TensorSpec(label_shape, tf.int32),
-                                       tf.TensorSpec(shape, tf.float32)).graph
-    # Under jit_compile=True the whole step is one XLA computation already.
-    assert len(_xla_calls(graph)) == (0 if jit_compile else 1)
+                                       tf.TensorSpec([batch, *shape], tf.float32)).graph
+    # Under jit_compile=True the whole step is one XLA computation already; in a plain
+    # graph, a batch of 16,384 values and more is one kernel. The values are the scores,
+    # or with NumPy's argmax (80 classes) the decisions.
+    values = batch and batch * {"multilabel": 3, "k10": 10}.get(metric, 1)
+    large = batch is None or values >= 16384
+    assert len(_xla_calls(graph)) == (0 if jit_compile or not large else 1)
     # NumPy's argmax, from 64 classes in a plain graph, runs before the kernel.
     calls_numpy = any(op.type.startswith("PyFunc") for op in graph.get_operations())
     assert calls_numpy == (metric == "k80" and not jit_compile)
@@ -456,8 +477,8 @@ def _grid(name):
 @pytest.mark.parametrize("mode", _BUCKETING_MODES)
 @pytest.mark.parametrize("from_logits", [False, True])
 @pytest.mark.parametrize("grid", list(_GRIDS))
-def test_threshold_bucketing_is_exact_at_and_next_to_every_threshold(rng, mode, from_logits,
-                                                                     grid):
+def test_threshold_bucketing_is_exact_at_and_next_to_every_threshold(rng, monkeypatch, mode,
+                                                                     from_logits, grid):
     plan = _threshold_plan(_grid(grid), from_logits)
     edges = plan.sorted_edges.astype("float32")
     finite = edges[np.isfinite(edges)]
@@ -489,7 +510,8 @@ def test_threshold_bucketing_is_exact_at_and_next_to_every_threshold(rng, mode, 
 
         from keras_confusion import _backend
 
-        buckets = tf.function(lambda s: _backend.fused(lambda: _threshold_buckets(s, plan)),
+        monkeypatch.setattr(_backend, "_FUSED_MIN_SIZE", 0)  # whatever the batch's size
+        buckets = tf.function(lambda s: _backend.fused(lambda: _threshold_buckets(s, plan), s),
                               jit_compile=False)
         graph = buckets.get_concrete_function(tf.TensorSpec(scores.shape, tf.float32)).graph
         assert len(_xla_calls(graph)) == _backend._tf_cpu_only()

@@ -250,7 +250,7 @@ class ConfusionMatrix(_CountingMetric):
                 weights = ops.broadcast_to(weights, ops.shape(codes))
             return self._cell_codes(codes, valid, weights)
 
-        self._accumulate(*_backend.fused(cell_codes))
+        self._accumulate(*_backend.fused(cell_codes, fmt.y_pred if argmax is None else argmax[0]))
 
     def _matrix(self):
         return ops.reshape(self._cells(), self._shape)
@@ -623,7 +623,7 @@ class ThresholdConfusion(_CountingMetric):
         """Add a batch of binary labels, scores and optional weights."""
         fmt = _format(y_true, y_pred, None, False, sample_weight)
         self._accumulate(*_backend.fused(lambda: self._cell_codes(
-            *_threshold_codes(fmt, self._plan), fmt.sample_weight)))
+            *_threshold_codes(fmt, self._plan), fmt.sample_weight), fmt.y_pred))
 
     def result(self):
         return _threshold_matrices(ops.reshape(self._cells(), (2, -1)), self._plan)
