@@ -404,6 +404,73 @@ def test_reset_state_zeroes_counts_and_invalid_tally():
         metric.reset_state()
         assert not to_numpy(metric.counts_hi.value).any()
         assert metric.invalid == 0
+    # A large state also keeps the number of samples it has not renormalised yet.
+    metric = kcm.ConfusionMatrix(num_classes=400)
+    metric.update_state([0, 1], np.eye(400, dtype="float32")[[0, 2]])
+    metric.update_state([0], np.eye(400, dtype="float32")[[0]], sample_weight=[0.5])
+    metric.reset_state()
+    assert not any(to_numpy(v.value).any() for v in metric.variables)
+
+
+# Where a large state's unweighted batches are only added to counts_lo, renormalised
+# every _RENORM_AT samples: updated in place, on TensorFlow and on torch's CPU.
+_DEFERS = BACKEND in ("tensorflow", "torch")
+
+
+@pytest.mark.parametrize("mode", ["eager", "graph"] if BACKEND == "tensorflow" else ["eager"])
+def test_large_state_renormalised_every_renorm_at_samples_equals_sklearn_after_each_batch(
+        monkeypatch, mode):
+    from keras_confusion import metrics as metrics_module
+
+    # 1,000 instead of 2**22, so that whole renormalisations come every few batches.
+    monkeypatch.setattr(metrics_module, "_RENORM_AT", 1000.0)
+    k = 400
+    rng = np.random.default_rng(7)
+    m = kcm.ConfusionMatrix(num_classes=k)
+    update = m.update_state
+    if mode == "graph":
+        import tensorflow as tf
+
+        update = tf.function(m.update_state, jit_compile=False)
+    # Unweighted, then weighted (quarters: their sums are exact), then unweighted again.
+    plan = [(300, False)] * 5 + [(200, True), (300, False), (0, False), (300, False)]
+    pending = [300, 600, 900, 0, 300, -1, -1, -1, -1] if _DEFERS else [0] * 5 + [-1] * 4
+    ys, ps, ws = [], [], []
+    for (n, weighted), expected_pending in zip(plan, pending, strict=True):
+        y = rng.integers(0, k, n)
+        p = rng.normal(size=(n, k)).astype("float32")
+        w = (rng.integers(1, 8, n) / 4).astype("float32") if weighted else np.ones(n, "float32")
+        if weighted:
+            update(y, p, sample_weight=w)
+        else:
+            update(y, p)
+        ys.append(y), ps.append(p), ws.append(w)
+        y_all, p_all = np.concatenate(ys), np.concatenate(ps)
+        expected = skm.confusion_matrix(y_all, p_all.argmax(-1), labels=range(k),
+                                        sample_weight=np.concatenate(ws))
+        np.testing.assert_array_equal(m.counts(), expected)
+        assert float(to_numpy(m.counts_pending.value)) == expected_pending
+
+
+@pytest.mark.skipif(not _DEFERS, reason="JAX updates the state functionally, every batch")
+def test_deferred_renormalisation_keeps_a_count_exact_past_2_24():
+    # 2**21 + 1 samples to one cell per batch: the running count is odd and above
+    # 2**24 after 8 batches, which float32 cannot hold; without the renormalisation at
+    # 2**22 pending samples, counts_lo would pass 2**24 and round.
+    from keras_confusion import _backend
+    from keras_confusion.metrics import _RENORM_AT, _two_sum
+
+    hi, lo, pending = (keras.Variable(keras.ops.zeros(shape), dtype="float32", trainable=False)
+                       for shape in [(3,), (3,), ()])
+    hi_now, lo_now, pending_now = (_backend.in_place_tensor(v) for v in (hi, lo, pending))
+    indices = keras.ops.zeros((2**21 + 1,), dtype="int32")
+    for batch in range(1, 13):
+        _backend.compensated_add_(hi_now, lo_now, indices, None, _two_sum, dense=False,
+                                  pending=pending_now, renorm_at=_RENORM_AT)
+        total = (np.asarray(to_numpy(hi.value), "float64")
+                 + np.asarray(to_numpy(lo.value), "float64"))
+        np.testing.assert_array_equal(total, [batch * (2**21 + 1), 0, 0])
+        assert float(to_numpy(pending.value)) == (batch % 2) * (2**21 + 1)
 
 
 def _threshold_reference(y, scores, w, thresholds):
@@ -690,7 +757,9 @@ def test_stateless_update_returns_new_counts_and_leaves_given_state_and_variable
     for tensor, variable, old in zip(given, m.variables, before, strict=True):
         np.testing.assert_array_equal(to_numpy(tensor), old)
         np.testing.assert_array_equal(to_numpy(variable.value), old)
-    hi, lo = (np.asarray(to_numpy(v), "float64") for v in new)
+    # counts_hi, counts_lo (and for the scattered state, the samples left pending).
+    assert len(new) == (2 if k == 3 else 3)
+    hi, lo = (np.asarray(to_numpy(v), "float64") for v in new[:2])
     np.testing.assert_array_equal(
         (hi + lo)[: k * k].reshape(k, k),
         skm.confusion_matrix(y, p.argmax(-1), labels=range(k)))

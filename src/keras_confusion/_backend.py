@@ -475,6 +475,10 @@ def _in_stateless_scope() -> bool:
     return bool(in_stateless_scope())
 
 
+# The backends whose variables `in_place_tensor` may return.
+IN_PLACE_BACKENDS = ("tensorflow", "torch")
+
+
 def in_place_tensor(variable):
     """What holds ``variable`` when it may be updated in place (a torch tensor or a
     ``tf.Variable``), else None.
@@ -488,7 +492,7 @@ def in_place_tensor(variable):
     an in-place one touches only the cells of the batch.
     """
     name = backend()
-    if name not in ("torch", "tensorflow") or _in_stateless_scope():
+    if name not in IN_PLACE_BACKENDS or _in_stateless_scope():
         return None
     value = variable.value
     if name == "tensorflow":
@@ -504,37 +508,89 @@ def in_place_tensor(variable):
     return value
 
 
-def compensated_add_(hi, lo, indices, updates, two_sum, *, dense: bool):
+def compensated_add_(hi, lo, indices, updates, two_sum, *, dense: bool, pending=None,
+                     renorm_at: float = 0.0):
     """In place: add ``updates`` (None: ones) at ``indices`` into the pair ``hi + lo``
     (from `in_place_tensor`), then renormalise with ``two_sum``: every cell when
-    ``dense``, else only the touched ones."""
+    ``dense``, else only the touched ones.
+
+    ``pending`` (a scalar from `in_place_tensor`, with a sparse state): the number of
+    samples added to ``lo`` since every cell was last renormalised, or -1 once a
+    weighted batch has come. Then an unweighted batch is only added to ``lo`` (its
+    cells stay exact integers below 2**24 while fewer than ``renorm_at`` samples are
+    pending) and every cell is renormalised once ``renorm_at`` are: that saves two
+    gathers and two scatters per batch on a large state. A weighted batch, or any batch
+    after one, renormalises as without ``pending``, after renormalising every cell
+    once if any samples were pending (a fraction added to a large ``lo`` would round).
+    Used on TensorFlow and on torch's CPU (reading ``pending`` on a GPU would wait for
+    it); elsewhere ``pending`` stays 0.
+    """
     if backend() == "tensorflow":
         import tensorflow as tf
 
         if dense:
             s, err = two_sum(tf.convert_to_tensor(hi), add_counts(lo, indices, updates))
-        else:
-            if updates is None:
-                updates = tf.ones(tf.shape(indices), lo.dtype)
-            lo.scatter_add(tf.IndexedSlices(tf.cast(updates, lo.dtype), indices))
-            # The duplicates of an index all compute the same pair: writing it back is safe.
-            s, err = two_sum(tf.gather(hi, indices), tf.gather(lo, indices))
-            hi.scatter_update(tf.IndexedSlices(s, indices))
-            lo.scatter_update(tf.IndexedSlices(err, indices))
+            hi.assign(s)
+            lo.assign(err)
             return
-        hi.assign(s)
-        lo.assign(err)
-        return
-    indices = indices.long().to(lo.device)
-    if updates is None:
-        import torch
 
-        updates = torch.ones((), dtype=lo.dtype, device=lo.device).expand(indices.shape[0])
-    lo.index_add_(0, indices, updates.to(lo.device, lo.dtype))
-    if dense:
+        def renormalise_all():
+            s, err = two_sum(tf.convert_to_tensor(hi), tf.convert_to_tensor(lo))
+            hi.assign(s)
+            lo.assign(err)
+            return tf.constant(True)
+
+        def unchanged():
+            return tf.constant(False)
+
+        if pending is not None:
+            waiting = tf.convert_to_tensor(pending)
+            if updates is None:
+                lo.scatter_add(tf.IndexedSlices(tf.ones(tf.shape(indices), lo.dtype), indices))
+                n = tf.cast(tf.shape(indices)[0], pending.dtype)
+                full = (waiting < 0) | (waiting + n >= renorm_at)
+                pending.assign(tf.where(waiting < 0, waiting,
+                                        tf.where(full, tf.zeros_like(n), waiting + n)))
+                tf.cond(full, renormalise_all, unchanged)
+                return
+            tf.cond(waiting > 0, renormalise_all, unchanged)
+            pending.assign(-tf.ones_like(waiting))
+        if updates is None:
+            updates = tf.ones(tf.shape(indices), lo.dtype)
+        lo.scatter_add(tf.IndexedSlices(tf.cast(updates, lo.dtype), indices))
+        # The duplicates of an index all compute the same pair: writing it back is safe.
+        s, err = two_sum(tf.gather(hi, indices), tf.gather(lo, indices))
+        hi.scatter_update(tf.IndexedSlices(s, indices))
+        lo.scatter_update(tf.IndexedSlices(err, indices))
+        return
+    import torch
+
+    def renormalise_all_():
         s, err = two_sum(hi, lo)
         hi.copy_(s)
         lo.copy_(err)
+
+    indices = indices.long().to(lo.device)
+    waiting = None
+    if not dense and pending is not None and lo.device.type == "cpu":
+        waiting = float(pending)
+        if updates is not None:
+            if waiting > 0:
+                renormalise_all_()
+            pending.fill_(-1.0)
+            waiting = None  # this batch: every touched cell, as below
+    if updates is None:
+        updates = torch.ones((), dtype=lo.dtype, device=lo.device).expand(indices.shape[0])
+    lo.index_add_(0, indices, updates.to(lo.device, lo.dtype))
+    if waiting is not None:
+        n = indices.shape[0]
+        if waiting < 0 or waiting + n >= renorm_at:
+            renormalise_all_()
+            pending.fill_(waiting if waiting < 0 else 0.0)
+        else:
+            pending.fill_(waiting + n)
+    elif dense:
+        renormalise_all_()
     else:
         # The duplicates of an index all compute the same pair: writing it back is safe.
         # index_select / index_copy_ rather than indexing: on a CPU, torch runs

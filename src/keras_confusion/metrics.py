@@ -74,6 +74,9 @@ _register = keras.saving.register_keras_serializable(package="keras_confusion")
 # Above this many cells, only the cells a batch touches are renormalised (O(N));
 # below it, one elementwise pass over all cells is cheaper than gathers and scatters.
 _DENSE_CELLS = 1 << 17
+# Above _DENSE_CELLS, unweighted batches added in place may leave up to this many samples
+# in the small part before every cell is renormalised (`_backend.compensated_add_`).
+_RENORM_AT = float(1 << 22)
 
 
 def _two_sum(a, b):
@@ -85,7 +88,10 @@ def _two_sum(a, b):
 
 
 class _CountingMetric(keras.metrics.Metric):
-    """Keeps ``num_cells`` counts plus an invalid tally as a compensated float32 pair."""
+    """Keeps ``num_cells`` counts plus an invalid tally as a compensated float32 pair
+    (``counts_hi + counts_lo``, exact for integer counts); a state of more than
+    `_DENSE_CELLS` cells also keeps ``counts_pending``, the samples added to
+    ``counts_lo`` since its last renormalisation (`_backend.compensated_add_`)."""
 
     def __init__(self, num_cells: int, *, name=None, dtype=None):
         super().__init__(name=name, dtype=dtype)
@@ -97,6 +103,12 @@ class _CountingMetric(keras.metrics.Metric):
         self.counts_lo = self.add_variable(
             shape=(self._num_cells + 1,), initializer="zeros", dtype="float32",
             aggregation="sum", name="counts_lo")
+        self.counts_pending = None
+        if self._num_cells + 1 > _DENSE_CELLS:
+            # Samples in counts_lo not yet renormalised, or -1 (`compensated_add_`).
+            self.counts_pending = self.add_variable(
+                shape=(), initializer="zeros", dtype="float32", aggregation="sum",
+                name="counts_pending")
 
     def _cell_codes(self, codes, valid, weights):
         """Flat codes with the invalid ones sent to the tally cell, and their weights."""
@@ -110,24 +122,39 @@ class _CountingMetric(keras.metrics.Metric):
     def _accumulate(self, codes, weights):
         """Add one batch from `_cell_codes`: flat codes in [0, num_cells], weights or None."""
         cells = self._num_cells + 1
-        # The batch goes into the small part first: exact while a batch adds fewer
-        # than 2**24 samples to a cell. Then (hi, lo) is renormalised so that lo stays
-        # below one unit in the last place of hi.
+        # The batch goes into the small part first. Then (hi, lo) is renormalised so
+        # that lo stays below one unit in the last place of hi (for a large state
+        # updated in place, unweighted, only once _RENORM_AT samples are pending).
+        # Integer counts stay exact while a batch adds fewer than 2**23 samples to a
+        # cell and no cell passes 2**46: lo stays below 2**21 + 2**22 + 2**23.
         hi_now = _backend.in_place_tensor(self.counts_hi)
         lo_now = _backend.in_place_tensor(self.counts_lo)
-        if hi_now is not None and lo_now is not None:
+        pending = (None if self.counts_pending is None
+                   else _backend.in_place_tensor(self.counts_pending))
+        if hi_now is not None and lo_now is not None \
+                and (pending is not None or self.counts_pending is None):
             # A torch tensor or a tf.Variable: the same arithmetic, in the state's storage.
             _backend.compensated_add_(hi_now, lo_now, codes, weights, _two_sum,
-                                      dense=cells <= _DENSE_CELLS)
+                                      dense=cells <= _DENSE_CELLS, pending=pending,
+                                      renorm_at=_RENORM_AT)
             return
         hi = self.counts_hi.value
         if cells <= _DENSE_CELLS:
             lo = _backend.add_counts(self.counts_lo.value, codes, weights)
             hi, lo = _two_sum(hi, lo)
         else:
+            lo = self.counts_lo.value
             if weights is None:
                 weights = ops.ones(ops.shape(codes), dtype="float32")
-            lo = _backend.scatter_add(self.counts_lo.value, codes, weights)
+            else:
+                # Samples an in-place update left pending are renormalised before a
+                # fraction is added, and none are left pending after a weighted batch.
+                # (JAX never updates in place; there, a conditional would copy the state.)
+                pending = self.counts_pending.value
+                if _backend.backend() in _backend.IN_PLACE_BACKENDS:
+                    hi, lo = ops.cond(pending > 0, lambda: _two_sum(hi, lo), lambda: (hi, lo))
+                self.counts_pending.assign(-ops.ones_like(pending))
+            lo = _backend.scatter_add(lo, codes, weights)
             # Only the touched cells change; the duplicates of a code all compute the
             # same pair, so scattering it back is safe.
             s, err = _two_sum(ops.take(hi, codes), ops.take(lo, codes))
