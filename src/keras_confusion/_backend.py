@@ -519,9 +519,11 @@ def compensated_add_(hi, lo, indices, updates, two_sum, *, dense: bool, pending=
     weighted batch has come. Then an unweighted batch is only added to ``lo`` (its
     cells stay exact integers below 2**24 while fewer than ``renorm_at`` samples are
     pending) and every cell is renormalised once ``renorm_at`` are: that saves two
-    gathers and two scatters per batch on a large state. A weighted batch, or any batch
-    after one, renormalises as without ``pending``, after renormalising every cell
-    once if any samples were pending (a fraction added to a large ``lo`` would round).
+    gathers and two scatters per batch on a large state. A weighted batch renormalises
+    its own cells, as without ``pending``, after renormalising every cell once if any
+    samples were pending (a fraction added to a large ``lo`` would round); an
+    unweighted batch after a weighted one renormalises every cell (slower, and rare:
+    Keras passes weights with every batch of a data set or with none).
     Used on TensorFlow outside XLA and on torch's CPU. Elsewhere ``pending`` is left
     as it is: under XLA, the conditional whole-state renormalisation would copy the
     state every batch (1,000 classes, TensorFlow jit_compile: 1.4x torchmetrics instead
