@@ -233,13 +233,17 @@ def _tf_in_xla():
     return bool(control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph()))
 
 
+def _tf_plain_cpu() -> bool:
+    """Whether TensorFlow runs the step here as it is: not traced for XLA, on a machine
+    with CPUs only, in this process (no parameter-server strategy)."""
+    return _tf_in_xla() is False and _tf_cpu_only() and not _tf_remote_workers()
+
+
 def _tf_fuses() -> bool:
-    """Whether `fused` compiles on TensorFlow: while tracing a plain graph (not one
-    traced for XLA) on a machine with CPUs only, run in this process."""
+    """Whether `fused` compiles on TensorFlow: while tracing a plain graph."""
     import tensorflow as tf
 
-    return (not tf.executing_eagerly() and _tf_in_xla() is False and _tf_cpu_only()
-            and not _tf_remote_workers())
+    return not tf.executing_eagerly() and _tf_plain_cpu()
 
 
 # Below this many values, a batch's TensorFlow ops cost less than an XLA kernel's launch.
@@ -286,7 +290,7 @@ def argmax_by_numpy(x) -> bool:
 def _tf_argmax_by_numpy(x) -> bool:
     return (len(x.shape) == 2 and x.shape[-1] is not None and x.shape[-1] >= 64
             and keras.backend.standardize_dtype(x.dtype) in ("float32", "float64")
-            and _tf_cpu_only() and _tf_in_xla() is False and not _tf_remote_workers())
+            and _tf_plain_cpu())
 
 
 def _tf_remote_workers() -> bool:
