@@ -188,6 +188,8 @@ def main(argv=None):
                         help="TensorFlow: a plain tf.function, jit_compile=True, or both "
                              "(default)")
     parser.add_argument("--xla", action="store_true", help="the same as --tf-mode xla")
+    parser.add_argument("--part", choices=["all", "thresholds", "multiclass"], default="all",
+                        help="ThresholdConfusion, ConfusionMatrix, or both (default)")
     args = parser.parse_args(argv)
     global TF_XLA
     n = 200_000 if args.quick else 2_000_000
@@ -200,8 +202,10 @@ def main(argv=None):
             BACKEND, "tf.function(jit_compile=True)" if TF_XLA else "tf.function")
         print(f"backend={BACKEND} update={mode} samples={n} cpu_count={os.cpu_count()} "
               f"load={os.getloadavg()[0]:.1f}", flush=True)
-        bench_thresholds(n, [200, 10_000], [8_192, 65_536], budget)
-        bench_multiclass(n, [10, 1_000], budget)
+        if args.part != "multiclass":
+            bench_thresholds(n, [200, 10_000], [8_192, 65_536], budget)
+        if args.part != "thresholds":
+            bench_multiclass(n, [10, 1_000], budget)
 
 
 if __name__ == "__main__":

@@ -200,7 +200,7 @@ def row_argmax(x):
             return _tf_numpy_argmax(x)
         if len(shape) == 2 and _tf_cpu_only() and _tf_in_xla() is True \
                 and 28 <= shape[-1] < 2 ** 24 and x.dtype in (tf.float16, tf.bfloat16, tf.float32):
-            return _xla_cpu_argmax(tf.cast(x, tf.float32))
+            return _xla_cpu_argmax(tf.cast(x, tf.float32), finite_in_min=True)
         return tf.math.argmax(x, axis=-1, output_type=tf.int32), _finite_rows(x)
     if name == "torch":
         import torch
@@ -334,8 +334,9 @@ def _cpu_threads() -> int:
         return os.cpu_count() or 1
 
 
-def _xla_cpu_argmax(x):
-    """Row argmax of float32 ``(N, K)`` from min- and max-reductions only (XLA on CPU).
+def _xla_cpu_argmax(x, finite_in_min: bool = False):
+    """Row argmax and finiteness of float32 ``(N, K)`` from min- and max-reductions
+    only (XLA on CPU).
 
     XLA vectorises a max over a fused elementwise expression but not its argmax (a
     reduction of (value, index) pairs). With ``m`` the row maximum, the first maximum
@@ -353,6 +354,14 @@ def _xla_cpu_argmax(x):
     themselves read as zero on XLA's CPU, as they do for its own argmax. -0.0 and 0.0
     tie, and the first is taken, as in NumPy. Written with ``keras.ops`` for JAX and
     TensorFlow's XLA alike.
+
+    Finiteness: ``finite_in_min`` (TensorFlow) makes every score that is not finite
+    (``|a| < inf`` is false for NaN and +-inf) a term of -1, so a row's minimum is
+    negative exactly when it has such a score: two passes over the scores instead of
+    three (`_finite_rows` is a third). TensorFlow's XLA gains by it: at 8,192 x 1,000,
+    a ``jit_compile`` update of `ConfusionMatrix` over four batches in turn took 6.6
+    ms against 8.3 ms (2 cores). JAX's loses: the select stops its XLA from
+    vectorising the minimum (argmax 7.2 ms against 2.9 ms), so JAX uses `_finite_rows`.
     """
     k = x.shape[-1]
     top = keras.ops.max(x, axis=-1, keepdims=True)
@@ -360,7 +369,10 @@ def _xla_cpu_argmax(x):
     big = 2.0 ** 108
 
     def first_max(gap):
-        return keras.ops.min(gap * big + column, axis=-1)
+        term = gap * big + column
+        if finite_in_min:
+            term = keras.ops.where(keras.ops.abs(x) < np.inf, term, -1.0)
+        return keras.ops.min(term, axis=-1)
 
     def scaled():
         scale = keras.ops.cast(keras.ops.where(keras.ops.abs(top) < 2.0 ** -60, 2.0 ** 64, 1.0),
@@ -370,6 +382,10 @@ def _xla_cpu_argmax(x):
     tiny = keras.ops.any(keras.ops.abs(top) < 2.0 ** -60)
     first = keras.ops.cond(tiny, scaled, lambda: first_max(top - x))
     # Rows with a NaN or an inf get an arbitrary index in range; ``finite`` marks them.
+    if finite_in_min:
+        # NaN when XLA's minimum propagates a NaN (its vectorised one drops them).
+        finite = first >= 0
+        return keras.ops.cast(keras.ops.where(finite & (first < k), first, 0.0), "int32"), finite
     index = keras.ops.cast(keras.ops.where(first < k, first, 0.0), "int32")
     # XLA's vectorised max and min drop NaNs, so finiteness is not read from them.
     return index, _finite_rows(x)
