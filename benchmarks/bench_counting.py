@@ -18,6 +18,7 @@ meaningful.
 
     KERAS_BACKEND=jax uv run python benchmarks/bench_counting.py [--quick]
     KERAS_BACKEND=tensorflow uv run python benchmarks/bench_counting.py [--tf-mode xla]
+        [--part thresholds|multiclass]
 """
 
 from __future__ import annotations
