@@ -625,6 +625,20 @@ def compensated_add_(hi, lo, indices, updates, two_sum, *, dense: bool, pending=
         lo.index_copy_(0, indices, err)
 
 
+def keras_mask(x):
+    """The Keras mask attached to ``x`` (a ``Masking`` or ``Embedding(mask_zero=True)``
+    upstream: True where a sample counts), or None.
+
+    Keras keeps it with the tensor and its own losses read it there; it has no public
+    accessor, so this reads the private one and falls back to the attribute.
+    """
+    try:
+        from keras.src.backend import get_keras_mask
+    except ImportError:  # a Keras that moved it
+        return getattr(x, "_keras_mask", None)
+    return get_keras_mask(x)
+
+
 def has_value(x) -> bool:
     """True when ``x`` holds readable values: not traced, and not on torch's "meta"
     device, where Keras builds torch models symbolically before the first step."""

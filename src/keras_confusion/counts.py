@@ -81,7 +81,10 @@ def _float_dtype(x) -> str:
     return dtype if dtype in ("float32", "float64") else "float32"
 
 
-def _format(y_true, y_pred, num_classes, multilabel, sample_weight) -> _Formatted:
+def _format(y_true, y_pred, num_classes, multilabel, sample_weight, mask=None) -> _Formatted:
+    """``mask`` (a Keras mask, True where a sample counts) leaves samples out: their
+    weight becomes 0 and their labels and scores valid zeros, so that they are neither
+    counted nor tallied as invalid, and give a loss no gradient."""
     num_classes = check_num_classes(num_classes)
     y_true = _to_tensor(y_true)
     y_pred = _to_tensor(y_pred)
@@ -141,10 +144,28 @@ def _format(y_true, y_pred, num_classes, multilabel, sample_weight) -> _Formatte
 
     if sample_weight is not None:
         fmt.sample_weight = _format_weight(sample_weight, sample_shape, sample_ref, fmt)
+    if mask is not None:
+        _apply_mask(fmt, _format_weight(ops.cast(mask, "float32"), sample_shape, sample_ref,
+                                        fmt, name="mask") > 0)
     return fmt
 
 
-def _format_weight(sample_weight, sample_shape: tuple, sample_ref, fmt: _Formatted):
+def _apply_mask(fmt: _Formatted, keep):
+    """Leave out the samples where ``keep`` (shaped as the formatted weights) is False."""
+    row = ops.expand_dims(keep, -1) if fmt.task == "multiclass" else keep
+    fmt.y_pred = ops.where(row, fmt.y_pred, ops.zeros_like(fmt.y_pred))
+    if fmt.one_hot:  # a row of zeros is not a label: class 0 instead
+        first = ops.cast(ops.arange(fmt.num_classes) == 0, fmt.y_true.dtype)
+        fmt.y_true = ops.where(row, fmt.y_true, first)
+    else:
+        fmt.y_true = ops.where(keep, fmt.y_true, ops.zeros_like(fmt.y_true))
+    weight = (ops.ones_like(keep, dtype="float32") if fmt.sample_weight is None
+              else fmt.sample_weight)
+    fmt.sample_weight = ops.where(keep, weight, ops.zeros_like(weight))
+
+
+def _format_weight(sample_weight, sample_shape: tuple, sample_ref, fmt: _Formatted,
+                   name="sample_weight"):
     """Broadcast weights to the samples (``(B,)`` weights a whole ``(B, H, W)`` map)."""
     w = _to_tensor(sample_weight)
     w = ops.cast(w, _float_dtype(w) if "float" in str(w.dtype) else "float32")
@@ -155,7 +176,7 @@ def _format_weight(sample_weight, sample_shape: tuple, sample_ref, fmt: _Formatt
         a in (1, None) or b is None or a == b
         for a, b in zip(ws, sample_shape[: len(ws)], strict=True))
     if not ok:
-        raise arg_error("sample_weight", f"<tensor of shape {_shape(w)}>",
+        raise arg_error(name, f"<tensor of shape {_shape(w)}>",
                         f"a scalar or of a shape that broadcasts to the samples {sample_shape}")
     for _ in range(len(sample_shape) - len(ws)):
         w = ops.expand_dims(w, -1)

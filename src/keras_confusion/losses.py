@@ -125,6 +125,9 @@ class ConfusionLoss(keras.losses.Loss):
     above 0.5 and overshoots the target at 0.5, at a high cost in specificity; the
     named constrained losses therefore default to ``penalty=2`` and ``sharpness=4``.
 
+    Masks: samples that a Keras mask on ``y_pred`` marks out (padded steps behind a
+    ``Masking`` layer) are left out of the counts, whatever their labels.
+
     Args:
         formula: a name from `keras_confusion.formulas` (``"f1"``, ``"mcc"``,
             ``"expected_cost"``, ...) or a callable from a ``(..., K, K)`` matrix to a
@@ -230,7 +233,7 @@ class ConfusionLoss(keras.losses.Loss):
     def __call__(self, y_true, y_pred, sample_weight=None):
         with keras.name_scope(self.name):
             fmt = counts._format(y_true, y_pred, self.num_classes, self.multilabel,
-                                 sample_weight)
+                                 sample_weight, _backend.keras_mask(y_pred))
             # Values are checked on the first eager call only: that catches set-up
             # mistakes (logits without from_logits, labels outside the classes) without
             # a host copy at every step of an eager (torch) fit; compiled steps cannot

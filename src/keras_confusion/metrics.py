@@ -196,6 +196,8 @@ class ConfusionMatrix(_CountingMetric):
     Rows are the true class, columns the predicted class (scikit-learn's orientation):
     binary is ``[[TN, FP], [FN, TP]]``. A binary sample is positive when
     ``score >= threshold``; a multiclass decision is the argmax of the scores.
+    Samples that a Keras mask on ``y_pred`` marks out are left out (not counted, not
+    tallied as invalid), as are those of every metric here.
 
     Args:
         num_classes: number of classes ``K``. With ``K = 2``, ``y_pred`` is the score of
@@ -261,7 +263,8 @@ class ConfusionMatrix(_CountingMetric):
         if num_classes == 2 and len(getattr(y_pred, "shape", np.shape(y_pred))) < 2:
             # A 1-D batch of two scores is two samples, not the two class scores of one.
             num_classes = None
-        fmt = _format(y_true, y_pred, num_classes, self.multilabel, sample_weight)
+        fmt = _format(y_true, y_pred, num_classes, self.multilabel, sample_weight,
+                      _backend.keras_mask(y_pred))
         if fmt.num_labels != (self.num_labels or 1):
             raise arg_error("y_pred", f"<tensor with {fmt.num_labels} labels>",
                             f"of shape (..., {self.num_labels}) to match num_labels")
@@ -648,7 +651,7 @@ class ThresholdConfusion(_CountingMetric):
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         """Add a batch of binary labels, scores and optional weights."""
-        fmt = _format(y_true, y_pred, None, False, sample_weight)
+        fmt = _format(y_true, y_pred, None, False, sample_weight, _backend.keras_mask(y_pred))
         self._accumulate(*_backend.fused(lambda: self._cell_codes(
             *_threshold_codes(fmt, self._plan), fmt.sample_weight), fmt.y_pred))
 
