@@ -88,6 +88,30 @@ def batch(seed, n, positives=None):
 # ------------------------------------------------------------------- values
 
 
+@pytest.mark.skipif(BACKEND != "torch", reason="torch.compile (Keras' jit_compile=True)")
+def test_every_binary_loss_under_torch_compile_equals_numpy_reference_value_and_gradient():
+    import torch
+
+    y, p, w = batch(3, 64)
+    cells = soft_cells(y.astype("float64"), p.astype("float64"), w.astype("float64"))
+    losses = named_losses()
+    yt, wt = torch.from_numpy(y), torch.from_numpy(w)
+
+    # One compiled function for all of them: each compilation takes seconds.
+    @torch.compile
+    def every_loss(v):
+        return torch.stack([loss(yt, v, sample_weight=wt) for loss, _ in losses])
+
+    v = torch.tensor(p, requires_grad=True)
+    values = every_loss(v)
+    np.testing.assert_allclose(values.detach().numpy(), [ref(*cells) for _, ref in losses],
+                               rtol=2e-5, atol=2e-6)
+    values.sum().backward()
+    eager = sum(gradient(lambda x, loss=loss: loss(y, x, sample_weight=w), p)
+                for loss, _ in losses)
+    np.testing.assert_allclose(v.grad.numpy(), eager, rtol=1e-4, atol=1e-6)
+
+
 @settings(max_examples=6)
 @given(seed=st.integers(0, 2**16), n=st.integers(1, 30))
 def test_every_binary_loss_equals_numpy_reference_with_sample_weights(seed, n):

@@ -9,9 +9,9 @@ from sklearn import metrics as skm
 
 from keras_confusion import metrics as kcm
 
-from conftest import BACKEND, to_numpy
+from conftest import to_numpy
 
-JIT = [False, True] if BACKEND != "torch" else [False]
+JIT = [False, True]  # torch: jit_compile=True is torch.compile
 
 
 def _identity_model(width: int = 1) -> keras.Model:
