@@ -89,7 +89,7 @@ def batch(seed, n, positives=None):
 
 
 @pytest.mark.skipif(BACKEND != "torch", reason="torch.compile (Keras' jit_compile=True)")
-def test_every_binary_loss_under_torch_compile_equals_numpy_reference_value_and_gradient():
+def test_every_binary_loss_under_torch_compile_equals_numpy_value_and_eager_gradient():
     import torch
 
     y, p, w = batch(3, 64)
