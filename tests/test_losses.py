@@ -286,6 +286,33 @@ def test_loss_and_gradient_are_finite_on_degenerate_batches(case):
         assert np.isfinite(value) and np.all(np.isfinite(grad)), type(loss).__name__
 
 
+@pytest.mark.parametrize("logit", [-12.0, -45.0, -70.0, 12.0, 45.0, 70.0])
+def test_loss_and_gradient_are_finite_on_saturated_scores_without_smoothing(logit):
+    # Every score predicts the same class: the other predicted class's soft mass is
+    # tiny but not 0 (~1e-31 at 70), and JAX's gradient of a ratio squares it.
+    y = np.array([0, 1, 0, 1], "float32")
+    x = np.full(4, logit, "float32")
+    extra = [(_quiet(lambda: L.PrecisionLoss(min_recall=0.5, smoothing=0.0,
+                                             from_logits=True)), None),
+             (_quiet(lambda: L.SpecificityLoss(min_sensitivity=0.5, smoothing=0.0,
+                                               from_logits=True)), None),
+             (L.ConfusionLoss("npv", smoothing=0.0, from_logits=True), None)]
+    for loss, _ in [*named_losses(from_logits=True, smoothing=0.0), *extra]:
+        value = to_numpy(loss(y, x))
+        grad = gradient(lambda v, loss=loss: loss(y, v), x)
+        assert np.isfinite(value) and np.all(np.isfinite(grad)), type(loss).__name__
+
+
+def test_precision_gradient_on_small_predicted_mass_equals_closed_form():
+    # precision = sum(y p) / sum(p); d/dx_i = p_i (1 - p_i) (y_i - precision) / sum(p)
+    y = np.array([0, 1, 0, 1], "float32")
+    x = np.full(4, -30.0, "float32")  # sum(p) ~ 4e-13: small, but a ratio to keep
+    p = 1 / (1 + np.exp(30.0))
+    expected = -(1 - p) * (y - 0.5) / 4  # the loss is 1 - precision
+    got = gradient(lambda v: L.ConfusionLoss("precision", smoothing=0.0, from_logits=True)(y, v), x)
+    np.testing.assert_allclose(got, expected, rtol=1e-4)
+
+
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
 def test_loss_and_gradient_are_finite_on_half_precision_scores(dtype):
     y = np.array([0, 0, 1, 0, 1, 0], "float32")
@@ -423,6 +450,38 @@ def all_losses():
     ]
 
 
+# Formula arguments and constraints of the losses whose class fixes the formula, and a
+# batch on which each changes the value (all-zero weights: every denominator is 0).
+FORMULA_ARGUMENTS = [
+    (lambda: L.BalancedAccuracyLoss(adjusted=True), "adjusted", False),
+    (lambda: L.MCCLoss(smoothing=0.0, zero_division=1.0), "zero_division", True),
+    (lambda: L.FBetaLoss(2.0, smoothing=0.0, zero_division=1.0), "zero_division", True),
+    (lambda: L.FBetaLoss(2.0, constraint=("recall", 0.99), penalty=3.0), "constraint", False),
+    (lambda: L.TverskyLoss(0.3, 0.7, smoothing=0.0, zero_division=1.0), "zero_division", True),
+    (lambda: L.CostLoss(COST, smoothing=0.0, zero_division=3.0), "zero_division", True),
+    (lambda: L.CostLoss(COST, constraint=("specificity", 0.99), penalty=2.0), "constraint",
+     False),
+]
+
+
+@pytest.mark.parametrize(("factory", "key", "zero_weights"), FORMULA_ARGUMENTS)
+def test_round_trip_keeps_formula_arguments_and_constraint_of_fixed_formula_losses(
+        factory, key, zero_weights, rng):
+    loss = factory()
+    clone = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(loss))
+    assert key in clone.get_config()
+    assert clone.get_config() == loss.get_config()
+    y, p = (rng.random(10) < 0.5).astype("float32"), rng.random(10).astype("float32")
+    w = np.zeros(10, "float32") if zero_weights else None
+    value = float(to_numpy(loss(y, p, sample_weight=w)))
+    # The argument matters on this batch, so dropping it would change the value ...
+    default = type(loss)(**{k: v for k, v in loss.get_config().items()
+                            if k not in (key, "penalty")})
+    assert float(to_numpy(default(y, p, sample_weight=w))) != pytest.approx(value)
+    # ... and the clone keeps it.
+    assert float(to_numpy(clone(y, p, sample_weight=w))) == pytest.approx(value)
+
+
 def test_get_config_round_trip_gives_equal_config_and_value(rng):
     for loss in all_losses():
         clone = _quiet(lambda loss=loss: keras.saving.deserialize_keras_object(
@@ -440,6 +499,8 @@ def test_get_config_round_trip_gives_equal_config_and_value(rng):
     lambda: L.SpecificityLoss(min_sensitivity=0.9, from_logits=True),
     lambda: L.CostLoss([[0, 1], [5, 0]], from_logits=True),
     lambda: L.WeightedCrossentropy({0: 1.0, 1: 4.0}, from_logits=True),
+    lambda: L.FBetaLoss(2.0, constraint=("recall", 0.99), penalty=3.0, from_logits=True),
+    lambda: L.BalancedAccuracyLoss(adjusted=True, from_logits=True),
 ])
 def test_model_compiled_with_loss_survives_save_and_load(factory, tmp_path, rng):
     loss = factory()

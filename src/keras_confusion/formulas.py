@@ -76,9 +76,21 @@ def _prepare(cm):
     return cm, xp
 
 
+# Tensors: a denominator below this counts as 0 (see `_div`).
+_TINY_DEN = 2.0 ** -60
+
+
 def _div(xp, num, den, zero_division):
-    """num / den, with ``zero_division`` where den is 0; safe for gradients."""
-    ok = den > 0
+    """num / den, with ``zero_division`` where den is 0; safe for gradients.
+
+    For tensors, a denominator below 2**-60 (soft counts of a saturated prediction:
+    predicted-positive mass ~1e-31 at logits of -70) counts as 0 too: JAX's gradient
+    of ``num / den`` goes through ``den ** 2``, which underflows in float32 below
+    about 1e-19 and made the gradient NaN. Above the floor, ``den ** 2`` and ``num /
+    den ** 2`` stay in float32's normal range. Counts of samples (and weighted counts
+    of any sensible weights) are never that small; NumPy counts keep ``den > 0``.
+    """
+    ok = den > (0.0 if xp is np else _TINY_DEN)
     return xp.where(ok, num / xp.where(ok, den, 1.0), zero_division)
 
 

@@ -276,14 +276,27 @@ class ConfusionLoss(keras.losses.Loss):
         }
         return config
 
-    def get_config(self):
-        config = {"formula": _serialize_formula(self.formula), **self._base_config(),
-                  **self.formula_kwargs}
+    def _formula_config(self):
+        """`_base_config` plus the formula's keyword arguments and the constraint: the
+        whole config of a subclass whose formula is fixed (`FBetaLoss`, ...), which
+        takes them all as keyword arguments."""
+        config = {**self._base_config(), **self.formula_kwargs}
         if self.constraint is not None:
             config.update(constraint=[_serialize_formula(self.constraint[0]),
                                       self.constraint[1]],
                           penalty=self.penalty)
         return config
+
+    def get_config(self):
+        return {"formula": _serialize_formula(self.formula), **self._formula_config()}
+
+
+class _FixedFormulaLoss(ConfusionLoss):
+    """A loss whose class fixes the formula: its config is that of `ConfusionLoss`
+    without ``formula`` (the formula's keyword arguments, the constraint, the penalty)."""
+
+    def get_config(self):
+        return self._formula_config()
 
 
 class _ConstrainedRateLoss(ConfusionLoss):
@@ -312,9 +325,9 @@ class _ConstrainedRateLoss(ConfusionLoss):
                  f"minimum {self._constraint}.", stacklevel=4)
 
     def get_config(self):
-        config = self._base_config()
-        config.update({self._constraint_arg: self.minimum, "penalty": self.penalty,
-                       "zero_division": self.formula_kwargs["zero_division"]})
+        # The constraint is rebuilt from the minimum, and penalty is kept without one.
+        config = {**self._base_config(), **self.formula_kwargs}
+        config.update({self._constraint_arg: self.minimum, "penalty": self.penalty})
         return config
 
 
@@ -408,7 +421,7 @@ class PrecisionLoss(_ConstrainedRateLoss):
 
 
 @_register
-class FBetaLoss(ConfusionLoss):
+class FBetaLoss(_FixedFormulaLoss):
     """``1 - F-beta`` of the soft counts (soft F1, or Dice loss, with ``beta=1``).
 
     Args:
@@ -423,12 +436,10 @@ class FBetaLoss(ConfusionLoss):
     def __init__(self, beta=1.0, **kwargs):
         super().__init__("fbeta", beta=check_positive("beta", beta), **kwargs)
 
-    def get_config(self):
-        return {**self._base_config(), "beta": self.formula_kwargs["beta"]}
 
 
 @_register
-class TverskyLoss(ConfusionLoss):
+class TverskyLoss(_FixedFormulaLoss):
     """``1 - TP / (TP + alpha FP + beta FN)`` of the soft counts.
 
     Args:
@@ -445,13 +456,10 @@ class TverskyLoss(ConfusionLoss):
         super().__init__("tversky", alpha=check_non_negative("alpha", alpha),
                          beta=check_non_negative("beta", beta), **kwargs)
 
-    def get_config(self):
-        return {**self._base_config(), "alpha": self.formula_kwargs["alpha"],
-                "beta": self.formula_kwargs["beta"]}
 
 
 @_register
-class MCCLoss(ConfusionLoss):
+class MCCLoss(_FixedFormulaLoss):
     """``1 - MCC`` of the soft counts (in [0, 2]); K-class MCC for multiclass.
 
     Args:
@@ -465,12 +473,10 @@ class MCCLoss(ConfusionLoss):
     def __init__(self, **kwargs):
         super().__init__("mcc", **kwargs)
 
-    def get_config(self):
-        return self._base_config()
 
 
 @_register
-class BalancedAccuracyLoss(ConfusionLoss):
+class BalancedAccuracyLoss(_FixedFormulaLoss):
     """``1 - balanced accuracy`` (mean recall over the classes) of the soft counts.
 
     Args:
@@ -484,12 +490,10 @@ class BalancedAccuracyLoss(ConfusionLoss):
     def __init__(self, **kwargs):
         super().__init__("balanced_accuracy", **kwargs)
 
-    def get_config(self):
-        return self._base_config()
 
 
 @_register
-class CostLoss(ConfusionLoss):
+class CostLoss(_FixedFormulaLoss):
     """Expected cost per sample of the soft counts, ``sum(C * cost) / sum(C)``.
 
     Minimising it moves probability mass away from the costly cells: with
@@ -517,8 +521,6 @@ class CostLoss(ConfusionLoss):
                             f"of shape ({k}, {k}) to match num_classes={kwargs.get('num_classes')}")
         super().__init__("expected_cost", cost_matrix=cost, **kwargs)
 
-    def get_config(self):
-        return {**self._base_config(), "cost_matrix": self.formula_kwargs["cost_matrix"]}
 
 
 # ------------------------------------------------------------ weighted cross-entropy
