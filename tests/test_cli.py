@@ -176,6 +176,8 @@ def _bad_inputs(tmp_path):
     s_nan[20] = np.nan
     y_out = y.copy()
     y_out[30] = 3
+    s_out = s.copy()
+    s_out[5] = 1.5
     (tmp_path / "empty.csv").write_text("")
     (tmp_path / "header.csv").write_text("y,p\n")
     nulls = pa.table({"y": pa.array(y), "p": pa.array([*s[:11].tolist(), None,
@@ -217,6 +219,11 @@ def _bad_inputs(tmp_path):
          r"--tune: threshold tuning needs one --score column"),
         ("column twice", [good], ["--score", "p", "--score", "y"],
          r"column 'y' is named 2 times"),
+        # Found when the kept rows are binned, past --exact-limit: still file and row.
+        ("score outside past exact limit",
+         [_write_parquet(tmp_path / "out.parquet", {"y": y, "p": s_out})],
+         ["--score", "p", "--tune", "f1", "--exact-limit", "20", "--chunk-rows", "10"],
+         r"out\.parquet: row 6: score 1\.5 is outside \[0, 1\]"),
     ]
 
 
@@ -232,8 +239,95 @@ def test_evaluate_bad_input_exits_2_with_one_line_saying_what_and_where(tmp_path
         assert __import__("re").search(pattern, err), (name, err)
         assert not html.exists(), name
         assert js.read_text() == "old", name
-    leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".tmp-")]
-    assert leftovers == []
+    assert _leftovers(tmp_path) == []
+
+
+def _leftovers(directory):
+    return [p.name for p in directory.iterdir() if p.name.startswith((".tmp-", ".keras-"))]
+
+
+def _one_error_line(capsys):
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("keras-confusion: error: "), err
+    return err
+
+
+@pytest.mark.parametrize("case", ["missing directory", "directory", "tune plot"])
+def test_unwritable_output_exits_2_naming_it_and_writes_no_output(case, tmp_path, capsys):
+    y, s = _data(300, seed=12)
+    path = _write_csv(tmp_path / "d.csv", {"y": y, "p": s})
+    js = tmp_path / "out.json"
+    js.write_text("old")
+    (tmp_path / "adir.html").mkdir()
+    bad = {"missing directory": ["--html", str(tmp_path / "nodir" / "r.html")],
+           "directory": ["--html", str(tmp_path / "adir.html")],
+           "tune plot": ["--plot", str(tmp_path / "nodir" / "curve.png")]}[case]
+    command = "tune" if case == "tune plot" else "evaluate"
+    extra = [] if command == "tune" else ["--bootstrap", "0"]
+    rc = main([command, path, "--label", "y", "--score", "p", *extra, "--json", str(js),
+               *bad, "--quiet"])
+    err = _one_error_line(capsys)
+    assert rc == 2
+    assert bad[1] in err
+    assert js.read_text() == "old"  # the output that could be written was not
+    assert _leftovers(tmp_path) == [] and _leftovers(tmp_path / "adir.html") == []
+
+
+def test_output_name_near_the_file_name_limit_is_written(tmp_path):
+    y, s = _data(300, seed=13)
+    path = _write_csv(tmp_path / "d.csv", {"y": y, "p": s})
+    out = tmp_path / ("r" * 245 + ".json")
+    assert main(["evaluate", path, "--label", "y", "--score", "p", "--bootstrap", "0",
+                 "--json", str(out), "--quiet"]) == 0
+    expected = sk_confusion_matrix(y, (s >= 0.5).astype(int))
+    assert json.loads(out.read_text())["confusion_matrix"] == expected.tolist()
+
+
+@pytest.mark.parametrize("form", ["gzip", "byte-order mark"])
+def test_gzip_and_byte_order_mark_csv_equal_sklearn(form, tmp_path):
+    import gzip
+
+    y, s = _data(400, seed=14)
+    text = "y,p\n" + "".join(f"{a},{b}\n" for a, b in zip(y, s, strict=True))
+    if form == "gzip":
+        path = tmp_path / "d.csv.gz"
+        path.write_bytes(gzip.compress(text.encode()))
+    else:  # as Excel writes "CSV UTF-8"
+        path = tmp_path / "d.csv"
+        path.write_bytes(text.encode("utf-8-sig"))
+    d = _run_json(tmp_path, ["evaluate", str(path), "--label", "y", "--score", "p",
+                             "--chunk-rows", "64", "--bootstrap", "0"])
+    assert d["confusion_matrix"] == sk_confusion_matrix(y, (s >= 0.5).astype(int)).tolist()
+
+
+def test_corrupt_parquet_is_named_with_the_progress_bar_on(tmp_path, capsys):
+    bad = tmp_path / "bad.parquet"
+    bad.write_bytes(b"PAR1 not really")
+    assert main(["evaluate", str(bad), "--label", "y", "--score", "p"]) == 2
+    assert "bad.parquet: not a readable Parquet file" in _one_error_line(capsys)
+
+
+def test_tune_with_several_score_columns_exits_2_naming_score(tmp_path, capsys):
+    y, s = _data(100, seed=15)
+    path = _write_parquet(tmp_path / "t.parquet", {"y": y, "p": s, "q": 1 - s})
+    assert main(["tune", path, "--label", "y", "--score", "p", "--score", "q",
+                 "--quiet"]) == 2
+    assert "--score: tune needs one score column" in _one_error_line(capsys)
+
+
+def test_float16_scores_binned_tuning_equals_float32_of_the_same_values(tmp_path):
+    y, s = _data(3000, seed=16)
+    s16 = s.astype(np.float16)
+    runs = []
+    for dtype in (np.float16, np.float32):
+        path = _write_parquet(tmp_path / f"{np.dtype(dtype).name}.parquet",
+                              {"y": y, "p": s16.astype(dtype)})
+        runs.append(_run_json(tmp_path, ["tune", path, "--label", "y", "--score", "p",
+                                         "--exact-limit", "500", "--chunk-rows", "400"]))
+    assert "binned" in runs[0]["method"]
+    assert runs[0] == runs[1]
+    truth = sk_confusion_matrix(y, (s16.astype(np.float64) >= runs[0]["threshold"]).astype(int))
+    assert runs[0]["confusion_matrix"] == truth.tolist()
 
 
 def test_tune_unreachable_constraint_exits_2_with_the_best_reachable(tmp_path, capsys):
@@ -252,6 +346,8 @@ def test_bad_arguments_exit_2(capsys):
     assert main(["evaluate", "x.csv", "--label", "y", "--score", "p", "--threshold", "0.3",
                  "--tune", "f1"]) == 2
     assert "usage" in capsys.readouterr().err
+    assert main(["evaluate", "x.csv", "--label", "y", "--score", "p", "--seed", "-1"]) == 2
+    assert "argument --seed: expected a number >= 0" in capsys.readouterr().err
 
 
 def test_evaluate_float32_scores_decide_as_float64_at_the_threshold(tmp_path):

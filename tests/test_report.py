@@ -224,6 +224,10 @@ def test_write_atomic_leaves_old_file_when_writing_fails(tmp_path, monkeypatch):
         ({"threshold": float("nan")}, r"`threshold`"),
         ({"y_score": []}, r"`y_score`.*at least one sample"),
         ({"num_classes": 3}, r"`num_classes`"),
+        ({"seed": -1}, r"`seed`.*integer >= 0"),
+        ({"seed": 1.5}, r"`seed`.*integer >= 0"),
+        ({"seed": "abc"}, r"`seed`.*integer >= 0"),
+        ({"seed": True}, r"`seed`.*integer >= 0"),
     ],
 )
 def test_report_rejects_bad_input_naming_the_argument(kwargs, match):
@@ -238,3 +242,33 @@ def test_report_from_confusion_matrix_equals_report_on_samples(rng):
     a = report(y, s, bootstrap=200, seed=5)
     b = Report.from_confusion_matrix(a.confusion_matrix, bootstrap=200, seed=5)
     assert a.table == b.table and a.overall == b.overall
+
+
+def test_counts_past_int64_are_refused_not_wrapped_around():
+    # 1e19 does not fit int64: cast, it would wrap to a negative count.
+    with pytest.raises(ValueError, match=r"`confusion_matrix`.*below 2\*\*62"):
+        Report([[1e19, 5], [3, 1e19]], bootstrap=0)
+    with pytest.raises(ValueError, match=r"`confusion_matrix`"):
+        Report(np.full((2, 2), 2 ** 62), bootstrap=0)  # each fits; the total does not
+    big = Report([[2 ** 40, 5], [3, 2 ** 40]], bootstrap=0)
+    assert big.num_samples == 2 ** 41 + 8
+
+
+def test_numpy_integer_seed_is_the_same_seed_and_a_json_number():
+    a = Report([[50, 5], [3, 40]], bootstrap=100, seed=np.int64(3))
+    b = Report([[50, 5], [3, 40]], bootstrap=100, seed=3)
+    assert a.table == b.table and a.overall == b.overall
+    assert json.loads(a.to_json())["intervals"]["seed"] == 3
+
+
+def test_write_all_atomic_writes_every_output_or_none(tmp_path):
+    from keras_confusion.report import write_all_atomic
+
+    a = tmp_path / "a.json"
+    a.write_text("old")
+    with pytest.raises(FileNotFoundError) as err:
+        write_all_atomic([(a, b"new"), (tmp_path / "nodir" / "b.html", b"x")])
+    assert err.value.filename == str(tmp_path / "nodir" / "b.html")
+    assert a.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["a.json"]
+    write_all_atomic([(a, b"new"), (tmp_path / "b.html", b"x")])
+    assert a.read_text() == "new" and (tmp_path / "b.html").read_text() == "x"

@@ -75,13 +75,31 @@ def expand_paths(paths: Sequence[str]) -> list[str]:
 
 def count_rows(paths: Sequence[str]) -> int | None:
     """Total rows from Parquet metadata, or `None` when a CSV file is among them."""
-    _, _, pq = _pyarrow()
     total = 0
     for p in paths:
         if not is_parquet(p):
             return None
-        total += pq.ParquetFile(p).metadata.num_rows
+        total += _parquet_file(p).metadata.num_rows
     return total
+
+
+def _parquet_file(path, **kwargs):
+    """``pyarrow.parquet.ParquetFile(path)``, or InputError naming the file."""
+    pa, _, pq = _pyarrow()
+    try:
+        return pq.ParquetFile(path, **kwargs)
+    except (pa.ArrowInvalid, OSError) as e:
+        raise InputError(f"{path}: not a readable Parquet file ({_first_line(e)})") from None
+
+
+def _open_csv_text(path):
+    """A CSV file as text, as pyarrow's reader sees it: decompressed by its extension
+    (``.gz``, ``.bz2``, ...), UTF-8, a byte-order mark dropped."""
+    import io
+
+    pa, _, _ = _pyarrow()
+    return io.TextIOWrapper(pa.input_stream(path, compression="detect"),
+                            encoding="utf-8-sig", newline="")
 
 
 def _check_columns(path, available, label, scores):
@@ -103,13 +121,10 @@ def _numpy_column(path, name, column, start, pa) -> np.ndarray:
 
 
 def _parquet_chunks(path, label, scores, chunk_rows) -> Iterator[Chunk]:
-    pa, _, pq = _pyarrow()
-    try:
-        # pre_buffer=False: pre-buffering keeps read-ahead column chunks in the memory
-        # pool (hundreds of MB on a 100 M-row file) for no gain in speed here.
-        pf = pq.ParquetFile(path, pre_buffer=False)
-    except (pa.ArrowInvalid, OSError) as e:
-        raise InputError(f"{path}: not a readable Parquet file ({_first_line(e)})") from None
+    pa, _, _ = _pyarrow()
+    # pre_buffer=False: pre-buffering keeps read-ahead column chunks in the memory pool
+    # (hundreds of MB on a 100 M-row file) for no gain in speed here.
+    pf = _parquet_file(path, pre_buffer=False)
     _check_columns(path, pf.schema_arrow.names, label, scores)
     start = 0
     for batch in pf.iter_batches(batch_size=chunk_rows, columns=[label, *scores]):
@@ -135,7 +150,7 @@ def _first_line(e: BaseException) -> str:
 
 def _locate_csv_error(path, columns) -> str:
     """The first row where one of ``columns`` is not a number (only on the error path)."""
-    with open(path, newline="") as f:
+    with _open_csv_text(path) as f:
         reader = csv.reader(f)
         header = next(reader)
         idx = {c: header.index(c) for c in columns}
@@ -153,11 +168,13 @@ def _locate_csv_error(path, columns) -> str:
 
 def _csv_chunks(path, label, scores, chunk_rows) -> Iterator[Chunk]:
     pa, pa_csv, _ = _pyarrow()
-    with open(path, newline="") as f:
-        try:
+    try:
+        with _open_csv_text(path) as f:
             header = next(csv.reader(f))
-        except StopIteration:
-            raise InputError(f"{path}: empty file (no header, no rows)") from None
+    except StopIteration:
+        raise InputError(f"{path}: empty file (no header, no rows)") from None
+    except (UnicodeDecodeError, pa.ArrowInvalid, OSError) as e:
+        raise InputError(f"{path}: not a readable UTF-8 CSV file ({_first_line(e)})") from None
     _check_columns(path, header, label, scores)
     columns = [label, *scores]
     # Parsing numbers straight to float64 keeps conversion in pyarrow's C++ reader.

@@ -38,6 +38,7 @@ import numpy as np
 
 from keras_confusion._io import (
     DEFAULT_CHUNK_ROWS,
+    Chunk,
     InputError,
     check_chunk,
     count_rows,
@@ -65,7 +66,7 @@ class _Accumulator:
         self.rows = 0
         self.tune = tune
         self.exact_limit = exact_limit
-        self.kept: list[tuple[np.ndarray, np.ndarray]] | None = [] if tune else None
+        self.kept: list[tuple[np.ndarray, np.ndarray, Chunk]] | None = [] if tune else None
         self.hist = None  # (2, bins) counts of binary scores
         self.bins = TUNE_BINS if tune else CURVE_BINS
         self.curve = curve or tune
@@ -96,12 +97,14 @@ class _Accumulator:
 
     def _keep(self, chunk, y, score):
         if self.kept is not None and self.rows <= self.exact_limit:
-            self.kept.append((y.astype(np.int8), score.astype(np.float64)))
+            # With where it came from: an error found when binning it names the row.
+            self.kept.append((y.astype(np.int8), score.astype(np.float64),
+                              Chunk(chunk.path, chunk.start, None, None)))
             return
         if self.kept is not None:  # past the limit: move what was kept into bins
             kept, self.kept = self.kept, None
-            for ky, ks in kept:
-                self._histogram(None, ky, ks, strict=True)
+            for ky, ks, origin in kept:
+                self._histogram(origin, ky, ks, strict=True)
         self._histogram(chunk, y, score, strict=True)
 
     def _histogram(self, chunk, y, score, *, strict):
@@ -120,6 +123,8 @@ class _Accumulator:
             return
         if self.hist is None:
             self.hist = np.zeros((2, self.bins), dtype=np.int64)
+        if score.dtype.itemsize < 4:  # float16 * bins would overflow to inf
+            score = score.astype(np.float32)
         b = np.minimum((score * self.bins).astype(np.intp), self.bins - 1)
         self.hist += np.bincount(y.astype(np.intp) * self.bins + b,
                                  minlength=2 * self.bins).reshape(2, self.bins)
@@ -239,8 +244,8 @@ def _tune(acc, args, cost):
 
 
 def _render(report_obj, extra, args):
-    """Render every requested output before writing any (each whole or not at all)."""
-    from keras_confusion.report import write_atomic
+    """Render every requested output, then write them all or none."""
+    from keras_confusion.report import write_all_atomic
 
     outputs = []
     if getattr(args, "json", None):
@@ -251,8 +256,7 @@ def _render(report_obj, extra, args):
         outputs.append((args.json, json.dumps(data, indent=2).encode()))
     if getattr(args, "html", None):
         outputs.append((args.html, report_obj.to_html().encode("utf-8")))
-    for path, data in outputs:
-        write_atomic(path, data)
+    write_all_atomic(outputs)
     return [p for p, _ in outputs]
 
 
@@ -309,6 +313,9 @@ def _result_dict(result, acc):
 
 
 def _tune_command(args) -> int:
+    if len(args.score) != 1:
+        raise InputError(f"--score: tune needs one score column (binary); got "
+                         f"{len(args.score)} ({', '.join(args.score)})")
     cost = None
     if args.cost is not None:
         from keras_confusion._validation import check_cost_matrix
@@ -341,10 +348,10 @@ def _tune_command(args) -> int:
         buf = io.BytesIO()
         plot.threshold_curve(result).savefig(buf, format="png", dpi=100)
         outputs.append((args.plot, buf.getvalue()))
-    from keras_confusion.report import write_atomic
+    from keras_confusion.report import write_all_atomic
 
-    for path, data in outputs:
-        write_atomic(path, data)
+    write_all_atomic(outputs)
+    for path, _ in outputs:
         print(f"wrote {path}")
     return 0
 
@@ -413,7 +420,8 @@ def _parser():
     ev.add_argument("--class-names", metavar="A,B,...", help="comma-separated class names")
     ev.add_argument("--bootstrap", type=_positive_int, default=1000, metavar="R",
                     help="bootstrap replicas for the intervals; 0 for none (default 1000)")
-    ev.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    ev.add_argument("--seed", type=_positive_int, default=0,
+                    help="bootstrap seed (default 0)")
     ev.add_argument("--html", metavar="PATH", help="write a self-contained HTML report")
     ev.set_defaults(func=_evaluate)
 
@@ -459,6 +467,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.func(args)
     except (InputError, ValueError) as e:
         print(f"keras-confusion: error: {_one_line(e)}", file=sys.stderr)
+        return 2
+    except OSError as e:  # an output that cannot be written (none was)
+        what = f"{e.filename}: {e.strerror}" if e.filename and e.strerror else _one_line(e)
+        print(f"keras-confusion: error: {what}", file=sys.stderr)
         return 2
     except ImportError as e:  # an optional dependency (pyarrow, matplotlib, scikit-learn)
         print(f"keras-confusion: error: {_one_line(e)}", file=sys.stderr)

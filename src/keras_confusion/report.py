@@ -20,6 +20,7 @@ has precision ``zero_division`` in every replica), as in any nonparametric boots
 from __future__ import annotations
 
 import base64
+import errno
 import html
 import io
 import json
@@ -136,6 +137,10 @@ class Report:
                             "a (K, K) matrix of counts with K >= 2")
         if not np.all(np.isfinite(cm)) or np.any(cm < 0) or np.any(cm != np.round(cm)):
             raise arg_error("confusion_matrix", "<array>", "non-negative integer counts")
+        # The total (and every bootstrap draw) must fit int64: no silent wrap-around.
+        if float(np.sum(cm, dtype=np.float64)) >= 2.0 ** 62:
+            raise arg_error("confusion_matrix", f"<counts summing to {float(np.sum(cm)):.3g}>",
+                            "counts whose total is below 2**62")
         self.confusion_matrix = cm.astype(np.int64)
         k = cm.shape[0]
         self.num_samples = int(cm.sum())
@@ -148,7 +153,7 @@ class Report:
             raise arg_error("bootstrap", bootstrap,
                             "the number of replicas: 0 (no intervals) or an integer >= 2")
         self.bootstrap = int(bootstrap)
-        self.seed = seed
+        self.seed = _check_seed(seed)
         self.threshold = None if threshold is None else float(threshold)
         self.zero_division = zero_division
         self.curve = curve  # (thresholds ascending, (T, 2, 2)) for binary scores, or None
@@ -348,6 +353,15 @@ def _json_number(x):
     return "inf" if x > 0 else "-inf"
 
 
+def _check_seed(seed):
+    """``seed`` as `numpy.random.default_rng` takes it: None, an int >= 0 or a Generator."""
+    if seed is None or isinstance(seed, np.random.Generator):
+        return seed
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise arg_error("seed", seed, "None, an integer >= 0 or a numpy.random.Generator")
+    return int(seed)
+
+
 def _jsonable_seed(seed):
     return seed if isinstance(seed, (int, type(None))) else repr(seed)
 
@@ -370,20 +384,47 @@ def _check_class_names(class_names, k: int) -> list:
 def write_atomic(path, data: bytes) -> None:
     """Write ``data`` to ``path`` whole or not at all: a temporary file in the same
     directory, then `os.replace`."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.basename(path))
+    write_all_atomic([(path, data)])
+
+
+def write_all_atomic(outputs) -> None:
+    """Write each ``(path, data)`` of ``outputs`` whole, and all of them or none.
+
+    Every file is first written in full to a temporary file in its own directory; only
+    then are they moved into place (`os.replace`, atomic within a directory). An
+    output that cannot be written (no such directory, a directory of that name, no
+    permission, a full disk) raises `OSError` naming its path before any output is
+    replaced, and the temporary files are removed.
+    """
+    staged = []
     try:
-        # mkstemp makes the file private (0600); give it a new file's usual mode.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
+        for path, data in outputs:
+            path = os.fspath(path)
+            try:
+                if os.path.isdir(path):
+                    raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+                directory = os.path.dirname(os.path.abspath(path))
+                # A short temporary name: the output's own name may be near NAME_MAX.
+                fd, tmp = tempfile.mkstemp(dir=directory, prefix=".keras-confusion-",
+                                           suffix=".tmp")
+                staged.append((tmp, path))
+                # mkstemp makes the file private (0600); give it a new file's usual mode.
+                umask = os.umask(0)
+                os.umask(umask)
+                os.chmod(tmp, 0o666 & ~umask)
+                with os.fdopen(fd, "wb") as f:
+                    f.write(data)
+            except OSError as e:
+                if e.filename == path:
+                    raise
+                # Name the output, not the temporary file.
+                raise type(e)(e.errno, e.strerror or str(e), path) from None
+        for tmp, path in staged:
+            os.replace(tmp, path)
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        for tmp, _ in staged:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
         raise
 
 
