@@ -64,6 +64,7 @@ def test_every_method_keeps_mean_sample_weight_one():
     ({"y": [0, 1], "method": "log"}, "Argument `method`"),
     ({"y": [0, 1], "method": "effective_number", "beta": 1.0}, "Argument `beta`"),
     ({"y": []}, "Argument `y`"),
+    ({"y": ["a", "b", "a"]}, r"Argument `y`.*map class names.*\['a', 'b'\]"),
 ])
 def test_bad_input_raises_value_error_naming_the_argument(kwargs, match):
     with pytest.raises(ValueError, match=match):

@@ -35,6 +35,9 @@ def _labels(y, num_classes):
     if y.ndim != 1 or y.size == 0:
         raise arg_error("y", f"<array of shape {y.shape}>",
                         "a non-empty array of class labels of shape (n_samples,)")
+    if y.dtype.kind not in "biuf":  # strings, objects: classes must be indices
+        raise arg_error("y", f"<labels {np.unique(y)[:5].tolist()}>",
+                        "integer class labels >= 0 (map class names to 0..K-1 first)")
     if not np.all(np.isfinite(y.astype("float64"))) or np.any(y != np.round(y)) or np.any(y < 0):
         raise arg_error("y", f"<labels {np.unique(y)[:5].tolist()}>",
                         "integer class labels >= 0")
