@@ -217,6 +217,9 @@ def _bad_inputs(tmp_path):
          r"--constraint 'recall': expected NAME=BOUND"),
         ("tune multiclass", [good], ["--score", "p", "--score", "p2", "--tune", "f1"],
          r"--tune: threshold tuning needs one --score column"),
+        ("threshold multiclass", [good], ["--score", "p", "--score", "p2", "--threshold",
+                                          "0.3"],
+         r"--threshold: a threshold needs one --score column"),
         ("column twice", [good], ["--score", "p", "--score", "y"],
          r"column 'y' is named 2 times"),
         # Found when the kept rows are binned, past --exact-limit: still file and row.

@@ -224,6 +224,8 @@ def test_write_atomic_leaves_old_file_when_writing_fails(tmp_path, monkeypatch):
         ({"threshold": float("nan")}, r"`threshold`"),
         ({"y_score": []}, r"`y_score`.*at least one sample"),
         ({"num_classes": 3}, r"`num_classes`"),
+        ({"y_score": np.eye(3), "threshold": 0.3}, r"`threshold`.*multiclass"),
+        ({"y_score": np.eye(3), "threshold": "junk"}, r"`threshold`.*multiclass"),
         ({"seed": -1}, r"`seed`.*integer >= 0"),
         ({"seed": 1.5}, r"`seed`.*integer >= 0"),
         ({"seed": "abc"}, r"`seed`.*integer >= 0"),

@@ -274,6 +274,9 @@ def _evaluate(args) -> int:
     if args.tune is not None and not binary:
         raise InputError("--tune: threshold tuning needs one --score column (binary); "
                          f"got {k} score columns (multiclass: decisions are the argmax)")
+    if args.threshold is not None and not binary:
+        raise InputError(f"--threshold: a threshold needs one --score column (binary); got {k} "
+                         "score columns (multiclass: decisions are the argmax)")
     args.objective = args.tune
     if args.constraint and not tune:
         raise InputError("--constraint needs --tune OBJECTIVE")

@@ -549,6 +549,10 @@ def report(
         pred = (s >= thr).astype(np.intp)
         curve = _curve_stack(t, s)
     else:
+        if isinstance(threshold, (bool, np.bool_)) or not (
+                isinstance(threshold, (int, float, np.number)) and threshold == 0.5):
+            raise arg_error("threshold", threshold, "0.5 (the default) with multiclass "
+                            "scores, whose decisions are the argmax")
         thr = None
         pred = s.argmax(axis=1)
     return Report(count_matrix(t, pred, k), class_names=class_names, cost_matrix=cost_matrix,
