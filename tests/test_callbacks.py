@@ -123,7 +123,10 @@ def test_multilabel_tuner_logs_one_threshold_per_label_equal_to_tune_threshold()
     for label in range(3):
         assert logs[f"val_threshold_{label}"] == expected.threshold[label]
         assert logs[f"val_mcc_at_threshold_{label}"] == expected.value[label]
-    np.testing.assert_array_equal(applied.threshold, expected.threshold.astype("float32"))
+    # Applied exactly (float64) where the backend has float64, else as its float32 ceiling.
+    stored = Thresholded._stored(expected.threshold,
+                                 keras.backend.standardize_dtype(applied.threshold_variable.dtype))
+    np.testing.assert_array_equal(applied.threshold, stored)
 
 
 def test_tuner_on_an_iterable_of_batches_equals_tuner_on_whole_arrays():
@@ -151,3 +154,46 @@ def test_callbacks_reject_malformed_arguments():
     with pytest.raises(ValueError, match="`threshold` must be"):
         ConfusionHistory(data, threshold=1.5)
     assert formulas.get("f1") is formulas.f1
+
+
+def test_confusion_history_with_tuner_on_logit_model_counts_at_the_logit_threshold():
+    keras.utils.set_random_seed(1)
+    x, y = _data(7, 200)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])  # logits
+    model.compile("adam", keras.losses.BinaryCrossentropy(from_logits=True))
+    tuner = ThresholdTuner((x, y), "f1")
+    history = ConfusionHistory((x, y), threshold=tuner)
+    model.fit(x, y, epochs=1, verbose=0, callbacks=[tuner, history])
+    logits = model.predict(x, verbose=0)[:, 0]
+    expected = skm.confusion_matrix(y, (logits >= tuner.threshold).astype(int))
+    np.testing.assert_array_equal(history.matrices[-1], expected)
+
+
+def test_tuner_refuses_a_thresholded_model_that_cannot_hold_its_thresholds():
+    data = (np.zeros((4, 4)), np.zeros((4, 2)))
+    inner = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="sigmoid")])
+    with pytest.raises(ValueError, match=r"`thresholded`.*one threshold per label"):
+        ThresholdTuner(data, multilabel=True, thresholded=Thresholded(inner, threshold=0.5))
+    with pytest.raises(ValueError, match=r"`thresholded`.*one threshold"):
+        ThresholdTuner(data, thresholded=Thresholded(inner, threshold=[0.5, 0.5]))
+    with pytest.raises(ValueError, match="`thresholded`"):
+        ThresholdTuner(data, thresholded=Thresholded(inner, cost_matrix=[[0, 1], [5, 0]]))
+
+
+@pytest.mark.parametrize("multilabel", [False, True])
+def test_tuner_logs_the_same_keys_when_an_epoch_tunes_nothing(multilabel):
+    x, y = _data(8, 64)
+    labels = np.stack([y, 1 - y], axis=1) if multilabel else y
+    width = 2 if multilabel else 1
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(width, "sigmoid")])
+    # Unreachable: the first epoch tunes nothing; the second, without it, does.
+    tuner = ThresholdTuner((x, labels), "recall", constraint=("precision", 1.01),
+                           multilabel=multilabel)
+    tuner.set_model(model)
+    failed, good = {}, {}
+    with pytest.warns(UserWarning, match="no threshold tuned"):
+        tuner.on_epoch_end(0, failed)
+    tuner.constraint = None
+    tuner.on_epoch_end(1, good)
+    assert set(failed) == set(good)
+    assert all(np.isnan(v) for v in failed.values())

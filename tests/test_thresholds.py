@@ -330,16 +330,65 @@ def test_thresholded_returns_scores_on_request_and_config_round_trips(rng):
     assert clone.threshold == model.threshold
 
 
-def test_thresholded_keeps_the_ge_rule_exact_for_a_float64_threshold():
-    # float32(0.7) < 0.7: a float32 score equal to it is below the threshold 0.7.
-    below = np.float32(0.7)
-    above = np.nextafter(below, np.float32(1))
+@pytest.mark.parametrize(("threshold", "expected"), [(0.7, [0, 0, 1]), (0.1, [0, 1, 1])])
+def test_thresholded_keeps_the_ge_rule_exact_for_a_float64_threshold(threshold, expected):
+    # float32(0.7) < 0.7: a float32 score equal to it is below the threshold 0.7;
+    # float32(0.1) > 0.1: a float32 score equal to it is above the threshold 0.1.
+    near = np.float32(threshold)
+    x = np.array([[np.nextafter(near, np.float32(0))], [near],
+                  [np.nextafter(near, np.float32(1))]], dtype="float32")
     inner = keras.Sequential([keras.Input((1,)), keras.layers.Identity()])
-    model = Thresholded(inner, threshold=0.7)
-    x = np.array([[below], [above]], dtype="float32")
+    model = Thresholded(inner, threshold=threshold)
     decisions = to_numpy(model(x))[:, 0]
-    np.testing.assert_array_equal(decisions, (x[:, 0].astype("float64") >= 0.7).astype(int))
-    assert decisions.tolist() == [0, 1]
+    np.testing.assert_array_equal(decisions, (x[:, 0].astype("float64") >= threshold))
+    assert decisions.tolist() == expected
+    # Saved and loaded through the config, the same decisions.
+    clone = Thresholded.from_config(model.get_config())
+    assert to_numpy(clone(x))[:, 0].tolist() == expected
+
+
+def test_thresholded_decides_float64_scores_exactly_at_a_tuned_threshold():
+    from keras_confusion import _backend
+
+    if not _backend.has_float64(keras.ops.zeros(())):
+        pytest.skip("no float64 on this backend (JAX without x64)")
+    # The inner model computes in float64: 1 / 3 is no float32.
+    inner = keras.Sequential([keras.Input((1,)),
+                              keras.layers.Lambda(lambda v: v / 3.0, dtype="float64")])
+    x = np.array([[0.6], [1.0], [1.5]], dtype="float32")
+    scores = to_numpy(inner(x))[:, 0]
+    assert scores.dtype == np.float64 and scores[1] == 1 / 3
+    y = np.array([0, 1, 1])
+    result = tune_threshold(y, scores, "f1")
+    assert result.threshold == 1 / 3
+    model = Thresholded(inner, threshold=result.threshold)
+    decisions = to_numpy(model(x))[:, 0]
+    # tune_threshold's own matrix and NumPy agree: the score at the threshold is positive.
+    np.testing.assert_array_equal(decisions, (scores >= result.threshold).astype(int))
+    assert decisions.tolist() == [0, 1, 1]
+
+
+@pytest.mark.parametrize("greater", [True, False])
+def test_objective_whose_best_value_is_infinite_picks_that_threshold(greater):
+    y = np.array([0, 0, 0, 1, 1, 1])
+    s = np.array([0.1, 0.2, 0.3, 0.6, 0.7, 0.8])
+
+    def score(cm):  # +inf for a perfect split, else minus the error count
+        errors = cm[0, 1] + cm[1, 0]
+        return np.inf if errors == 0 else -float(errors)
+
+    # Brute force: the candidates are the scores and +inf; only 0.6 splits perfectly.
+    cands = np.r_[np.unique(s), np.inf]
+    values = [score(np.array([[np.sum((s < t) & (y == 0)), np.sum((s >= t) & (y == 0))],
+                              [np.sum((s < t) & (y == 1)), np.sum((s >= t) & (y == 1))]]))
+              for t in cands]
+    assert cands[int(np.argmax(values))] == 0.6
+    if greater:
+        result = tune_threshold(y, s, score)
+    else:
+        result = tune_threshold(y, s, lambda cm: -score(cm), greater_is_better=False)
+    assert result.threshold == 0.6
+    assert result.value == (np.inf if greater else -np.inf)
 
 
 def test_thresholded_binary_cost_matrix_reads_one_column_as_positive_probability(rng):

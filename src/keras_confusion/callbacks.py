@@ -118,8 +118,18 @@ class ThresholdTuner(keras.callbacks.Callback):
         self.formula_kwargs = formula_kwargs
         self.result = None
         # Fail now, not after the first epoch, on a malformed objective or constraint.
-        _resolve_objective(objective, cost_matrix, formula_kwargs, None, None)
+        self._objective_name = _resolve_objective(objective, cost_matrix, formula_kwargs,
+                                                  None, None)[1]
         _resolve_constraint(constraint, cost_matrix)
+        if thresholded is not None:
+            t = thresholded.threshold
+            if t is None or t.ndim != int(self.multilabel):
+                raise arg_error(
+                    "thresholded", thresholded,
+                    "a Thresholded model with one threshold per label (threshold=[...]) "
+                    "when multilabel=True" if self.multilabel else
+                    "a Thresholded model with one threshold (no cost_matrix) when "
+                    "multilabel=False")
 
     @property
     def threshold(self):
@@ -145,10 +155,13 @@ class ThresholdTuner(keras.callbacks.Callback):
                 self.thresholded.threshold = result.threshold
         if logs is None:
             return
-        name = self.result.objective if self.result is not None else "objective"
+        # The same keys every epoch, so that history lists line up with epochs.
+        name = self._objective_name
         if result is None:
-            logs["val_threshold"] = float("nan")
-            logs[f"val_{name}_at_threshold"] = float("nan")
+            labels = [f"_{i}" for i in range(scores.shape[-1])] if self.multilabel else [""]
+            for label in labels:
+                logs[f"val_threshold{label}"] = float("nan")
+                logs[f"val_{name}_at_threshold{label}"] = float("nan")
         elif isinstance(result, MultilabelThresholdResult):
             for label, (t, v) in enumerate(zip(result.threshold, result.value, strict=True)):
                 logs[f"val_threshold_{label}"] = float(t)
@@ -240,11 +253,17 @@ class ConfusionHistory(keras.callbacks.Callback):
 
     def _matrix(self, y, scores, w):
         t = self._current_threshold()
-        if self.num_classes is None and np.isinf(t):
-            # "Predict nothing positive": the same counting path with no score reaching 1.
-            scores, t = np.zeros_like(scores), 1.0
+        from_logits = self.from_logits
+        if self.num_classes is None and (isinstance(self.threshold, ThresholdTuner)
+                                         or np.any(np.isinf(t))):
+            # A tuned threshold is in the model's output units (a logit, say), and +inf
+            # predicts nothing positive: count the decisions ``score >= t`` themselves,
+            # as 0/1 scores at 0.5 (a NaN score stays NaN: invalid, not a negative).
+            scores = np.asarray(scores, dtype="float64")
+            scores = np.where(np.isnan(scores), np.nan, (scores >= t).astype("float64"))
+            t, from_logits = 0.5, False
         cm = confusion_matrix(y, scores, self.num_classes, threshold=t,
-                              from_logits=self.from_logits, sample_weight=w)
+                              from_logits=from_logits, sample_weight=w)
         return np.asarray(keras.ops.convert_to_numpy(cm))
 
     def on_epoch_end(self, epoch, logs=None):

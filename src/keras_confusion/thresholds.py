@@ -23,7 +23,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_confusion import formulas
+from keras_confusion import _backend, formulas
 from keras_confusion._validation import arg_error, check_cost_matrix, check_num_classes, warn
 
 __all__ = [
@@ -219,7 +219,10 @@ def _best_index(values, eligible, greater):
     """
     vals = np.where(eligible, values if greater else -values, -np.inf)
     best = np.max(vals)
-    tied = eligible & (np.abs(vals - best) <= _TIE_RTOL * max(1.0, abs(best)))
+    if np.isfinite(best):
+        tied = eligible & (np.abs(vals - best) <= _TIE_RTOL * max(1.0, abs(best)))
+    else:  # a user objective at +-inf: a relative tolerance would tie every finite value
+        tied = eligible & (vals == best)
     idx = np.flatnonzero(tied)
     # Runs of consecutive indices.
     breaks = np.flatnonzero(np.diff(idx) != 1)
@@ -634,7 +637,10 @@ class Thresholded(keras.Model):
     single-column binary output ``p`` is read as ``[1 - p, p]``.
 
     The threshold and offsets are non-trainable variables: `ThresholdTuner` updates
-    them during training, and they are saved with the model.
+    them during training, and they are saved with the model. ``score >= threshold``
+    decides as it does in float64 (that is, as `tune_threshold` counted): the
+    threshold is kept in float64 where the backend has float64, and float32 scores
+    are compared with the smallest float32 at or above it.
 
     Args:
         model: a Keras model that outputs scores.
@@ -678,10 +684,14 @@ class Thresholded(keras.Model):
         else:
             if offsets is not None:
                 raise arg_error("offsets", offsets, "None unless cost_matrix is given")
-            t = self._check_threshold(0.5 if threshold is None else threshold)
+            # Exact (float64) where the backend has float64, so that float64 scores are
+            # decided exactly too; else the float32 ceiling, exact for float32 scores.
+            dtype = "float64" if _backend.has_float64(ops.zeros(())) else "float32"
+            t = self._stored(self._check_threshold(0.5 if threshold is None else threshold),
+                             dtype)
             self.threshold_variable = self.add_weight(
                 shape=t.shape, initializer=keras.initializers.Constant(t),
-                trainable=False, dtype="float32", name="threshold")
+                trainable=False, dtype=dtype, name="threshold")
         self.built = True
 
     @staticmethod
@@ -693,7 +703,11 @@ class Thresholded(keras.Model):
         if t.ndim > 1 or t.size == 0 or np.any(np.isnan(t)) or np.any(t == -np.inf):
             raise arg_error("threshold", threshold,
                             "a number (or +inf) or a 1-D sequence of them, one per label")
-        return _float32_ceil(t)
+        return t
+
+    @staticmethod
+    def _stored(t, dtype):
+        return t if dtype == "float64" else _float32_ceil(t)
 
     @property
     def threshold(self):
@@ -706,7 +720,8 @@ class Thresholded(keras.Model):
     def threshold(self, value):
         if self.threshold_variable is None:
             raise arg_error("threshold", value, "None for a model with cost_matrix")
-        t = self._check_threshold(value)
+        t = self._stored(self._check_threshold(value),
+                         keras.backend.standardize_dtype(self.threshold_variable.dtype))
         if t.shape != tuple(self.threshold_variable.shape):
             raise arg_error("threshold", value,
                             f"of shape {tuple(self.threshold_variable.shape)} as at construction")
@@ -732,7 +747,15 @@ class Thresholded(keras.Model):
             dtype = "float32"
         x = ops.cast(scores, dtype)
         if self.cost_matrix is None:
-            decisions = ops.cast(x >= ops.cast(self.threshold_variable, dtype), "int32")
+            t = self.threshold_variable.value
+            if dtype == "float32" and keras.backend.standardize_dtype(t.dtype) == "float64":
+                # score >= t for float32 scores: score >= the smallest float32 >= t, that
+                # is t32 (t rounded to float32) when t32 >= t, else the next one up.
+                t32 = ops.cast(t, "float32")
+                decisions = ops.where(ops.cast(t32, "float64") >= t, x >= t32, x > t32)
+            else:
+                decisions = x >= ops.cast(t, dtype)
+            decisions = ops.cast(decisions, "int32")
         else:
             k = self.cost_matrix.shape[0]
             if k == 2 and (len(x.shape) == 1 or x.shape[-1] == 1):
