@@ -19,6 +19,7 @@ from keras_confusion.counts import (
     _threshold_buckets,
     _threshold_plan,
     _uniform_edges,
+    confusion_matrix,
 )
 
 from conftest import BACKEND, compiled, to_numpy
@@ -377,6 +378,56 @@ def test_nan_scores_and_invalid_labels_are_tallied_not_counted_and_result_warns(
     t.update_state([1, 1, 0.5], [np.nan, 0.9, 0.4])
     with pytest.warns(ConfusionWarning, match="2 invalid samples"):
         np.testing.assert_array_equal(to_numpy(t.result())[0], [[0, 0], [0, 1]])
+
+
+@pytest.mark.parametrize("task", ["binary", "multilabel", "thresholds"])
+def test_bool_labels_accumulated_equal_one_shot_and_sklearn(task, rng):
+    y = rng.random((40, 3) if task == "multilabel" else 40) < 0.4
+    p = rng.choice(np.arange(11) / 10, y.shape).astype("float32")
+    if task == "thresholds":
+        make = lambda: kcm.ThresholdConfusion(thresholds=[0.3, 0.5])  # noqa: E731
+        ref = np.stack([skm.confusion_matrix(y, p >= t, labels=[0, 1]) for t in (0.3, 0.5)])
+    elif task == "multilabel":
+        make = lambda: kcm.ConfusionMatrix(multilabel=True, num_labels=3)  # noqa: E731
+        ref = skm.multilabel_confusion_matrix(y, p >= 0.5)
+    else:
+        make = kcm.ConfusionMatrix
+        ref = skm.confusion_matrix(y, p >= 0.5, labels=[0, 1])
+    one, batched = make(), make()
+    one.update_state(y, p)
+    for part in np.array_split(np.arange(40), 3):
+        batched.update_state(y[part], p[part])
+    np.testing.assert_array_equal(to_numpy(one.result()), ref)
+    np.testing.assert_array_equal(to_numpy(batched.result()), ref)
+
+
+def test_labels_beyond_int32_are_tallied_invalid_not_wrapped_around():
+    # Wrapped into int32 (JAX without x64), 2**32 would read as class 0, 2**32 + 1 as 1.
+    y = np.array([0, 1, 2 ** 32, 2 ** 32 + 1, 2 ** 33 + 2], dtype=np.int64)
+    p = np.array([0.2, 0.9, 0.1, 0.8, 0.3], "float32")
+    m = kcm.ConfusionMatrix()
+    m.update_state(y, p)
+    assert m.invalid == 3
+    np.testing.assert_array_equal(m.counts(), skm.confusion_matrix(y[:2], p[:2] >= 0.5))
+    multi = kcm.ConfusionMatrix(num_classes=3)
+    multi.update_state(y, np.eye(3, dtype="float32")[[0, 1, 0, 1, 2]])
+    assert multi.invalid == 3
+    with pytest.raises(ValueError, match="`y_true`"):
+        confusion_matrix(y, p)
+
+
+@pytest.mark.parametrize("threshold", [np.float64(1.5), np.float32(-0.1), np.array([1.5]),
+                                       np.array(2.0)])
+def test_numpy_thresholds_are_checked_like_python_numbers(threshold):
+    with pytest.raises(ValueError, match=r"`threshold`.*range"):
+        kcm.ConfusionMatrix(threshold=threshold)
+    with pytest.raises(ValueError, match=r"`threshold`.*range"):
+        confusion_matrix([0, 1], [0.2, 0.8], threshold=threshold)
+
+
+def test_threshold_confusion_refuses_an_integer_as_its_threshold_list():
+    with pytest.raises(ValueError, match=r"`thresholds`.*num_thresholds=N"):
+        kcm.ThresholdConfusion(thresholds=5)
 
 
 def test_compiled_update_tallies_invalid_samples_instead_of_raising():

@@ -77,9 +77,12 @@ def check_zero_division(value) -> float:
 
 def check_threshold(threshold, name: str = "threshold"):
     """A scalar in [0, 1], or a 1-D sequence of them (one per label)."""
-    arr = np.asarray(threshold, dtype="float64") if not hasattr(threshold, "shape") else None
-    if arr is None:
+    if hasattr(threshold, "shape") and not isinstance(threshold, (np.ndarray, np.generic)):
         return threshold  # a tensor: checked by the caller if concrete
+    try:
+        arr = np.asarray(threshold, dtype="float64")
+    except (TypeError, ValueError):
+        raise arg_error(name, threshold, "a number in [0, 1] or a 1-D sequence of them") from None
     if arr.ndim > 1 or arr.size == 0:
         raise arg_error(name, threshold, "a number in [0, 1] or a 1-D sequence of them")
     if not np.all(np.isfinite(arr)) or np.any(arr < 0) or np.any(arr > 1):

@@ -69,9 +69,17 @@ def _drop_trailing_one(shape: tuple) -> tuple:
     return shape[:-1] if len(shape) >= 2 and shape[-1] == 1 else shape
 
 
+_INT32 = np.iinfo(np.int32)
+
+
 def _to_tensor(x, dtype=None):
     if isinstance(x, (list, tuple)):
         x = np.asarray(x)
+    if isinstance(x, np.ndarray) and x.dtype.kind in "iu" and x.dtype.itemsize >= 4 \
+            and x.size and (x.max() > _INT32.max or x.min() < _INT32.min):
+        # JAX (without x64) would wrap int64 values into int32 (2**32 to 0, a valid
+        # label). As floats, such values stay out of range and are caught as invalid.
+        x = x.astype("float64")
     return ops.convert_to_tensor(x, dtype=dtype)
 
 
@@ -87,6 +95,8 @@ def _format(y_true, y_pred, num_classes, multilabel, sample_weight, mask=None) -
     counted nor tallied as invalid, and give a loss no gradient."""
     num_classes = check_num_classes(num_classes)
     y_true = _to_tensor(y_true)
+    if keras.backend.standardize_dtype(y_true.dtype) == "bool":
+        y_true = ops.cast(y_true, "int32")  # TensorFlow compares no bool with 0 and 1
     y_pred = _to_tensor(y_pred)
     if keras.backend.standardize_dtype(y_pred.dtype) not in _FLOATS:
         y_pred = ops.cast(y_pred, "float32")
@@ -273,7 +283,7 @@ def _logit(p):
 
 def _threshold_tensor(threshold, fmt: _Formatted, from_logits: bool):
     dtype = fmt.y_pred.dtype
-    if hasattr(threshold, "shape") and not isinstance(threshold, np.ndarray):
+    if hasattr(threshold, "shape") and not isinstance(threshold, (np.ndarray, np.generic)):
         t = ops.cast(threshold, dtype)
         if from_logits:
             t = ops.log(t) - ops.log1p(-t)

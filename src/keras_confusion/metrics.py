@@ -638,6 +638,10 @@ class ThresholdConfusion(_CountingMetric):
         else:
             if spacing not in ("linear", "logit"):
                 raise arg_error("spacing", spacing, '"linear" or "logit"')
+            if np.ndim(thresholds) != 1:
+                raise arg_error("thresholds", thresholds,
+                                "a 1-D sequence of thresholds (for a grid of N thresholds, "
+                                "pass num_thresholds=N)")
             grid = thresholds
         if not isinstance(from_logits, bool):
             raise arg_error("from_logits", from_logits, "True or False")
