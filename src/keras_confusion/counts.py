@@ -75,8 +75,11 @@ _INT32 = np.iinfo(np.int32)
 def _to_tensor(x, dtype=None):
     if isinstance(x, (list, tuple)):
         x = np.asarray(x)
-    if isinstance(x, np.ndarray) and x.dtype.kind in "iu" and x.dtype.itemsize >= 4 \
-            and x.size and (x.max() > _INT32.max or x.min() < _INT32.min):
+    # Only int64, uint64 and uint32 hold values beyond int32 (one pass over the labels).
+    if isinstance(x, np.ndarray) and x.size and (
+            (x.dtype.kind == "i" and x.dtype.itemsize > 4)
+            or (x.dtype.kind == "u" and x.dtype.itemsize >= 4)) \
+            and (x.max() > _INT32.max or x.min() < _INT32.min):
         # JAX (without x64) would wrap int64 values into int32 (2**32 to 0, a valid
         # label). As floats, such values stay out of range and are caught as invalid.
         x = x.astype("float64")
