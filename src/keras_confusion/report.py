@@ -138,8 +138,9 @@ class Report:
         if not np.all(np.isfinite(cm)) or np.any(cm < 0) or np.any(cm != np.round(cm)):
             raise arg_error("confusion_matrix", "<array>", "non-negative integer counts")
         # The total (and every bootstrap draw) must fit int64: no silent wrap-around.
-        if float(np.sum(cm, dtype=np.float64)) >= 2.0 ** 62:
-            raise arg_error("confusion_matrix", f"<counts summing to {float(np.sum(cm)):.3g}>",
+        total = float(np.sum(cm, dtype=np.float64))
+        if total >= 2.0 ** 62:
+            raise arg_error("confusion_matrix", f"<counts summing to {total:.3g}>",
                             "counts whose total is below 2**62")
         self.confusion_matrix = cm.astype(np.int64)
         k = cm.shape[0]
@@ -158,7 +159,7 @@ class Report:
         self.zero_division = zero_division
         self.curve = curve  # (thresholds ascending, (T, 2, 2)) for binary scores, or None
         self.bootstrap_matrices = (bootstrap_matrices(self.confusion_matrix, self.bootstrap,
-                                                      seed) if self.bootstrap else None)
+                                                      self.seed) if self.bootstrap else None)
         self._compute()
 
     @classmethod
