@@ -185,6 +185,15 @@ def _bad_inputs(tmp_path):
     pq.write_table(nulls, tmp_path / "nulls.parquet")
     strings = pa.table({"y": y, "p": [str(v) for v in s]})
     pq.write_table(strings, tmp_path / "strings.parquet")
+    text = (tmp_path / "good.csv").read_text().splitlines()
+    text[0] += ",p"
+    (tmp_path / "twice.csv").write_text(
+        "\n".join([text[0], *(line + ",0.5" for line in text[1:])]) + "\n")
+    pq.write_table(pa.Table.from_arrays([pa.array(y), pa.array(s), pa.array(s)],
+                                        names=["y", "p", "p"]), tmp_path / "twice.parquet")
+    text = (tmp_path / "good.csv").read_text().splitlines()
+    text[13] += ",7"
+    (tmp_path / "wide.csv").write_text("\n".join(text) + "\n")
     return [
         ("missing column", [good], ["--score", "prob"],
          r"good\.csv: no column 'prob' \(columns: 'y', 'p'\)"),
@@ -220,6 +229,12 @@ def _bad_inputs(tmp_path):
         ("threshold multiclass", [good], ["--score", "p", "--score", "p2", "--threshold",
                                           "0.3"],
          r"--threshold: a threshold needs one --score column"),
+        ("CSV header names the score twice", [str(tmp_path / "twice.csv")], ["--score", "p"],
+         r"twice\.csv: column 'p' appears 2 times; expected one column"),
+        ("Parquet schema names the score twice", [str(tmp_path / "twice.parquet")],
+         ["--score", "p"], r"twice\.parquet: column 'p' appears 2 times"),
+        ("row with a field too many", [str(tmp_path / "wide.csv")], ["--score", "p"],
+         r"wide\.csv: row 13 has 3 fields; expected 2, as in the header"),
         ("column twice", [good], ["--score", "p", "--score", "y"],
          r"column 'y' is named 2 times"),
         # Found when the kept rows are binned, past --exact-limit: still file and row.

@@ -256,6 +256,14 @@ def test_counts_past_int64_are_refused_not_wrapped_around():
     assert big.num_samples == 2 ** 41 + 8
 
 
+def test_all_zero_counts_are_refused_like_an_empty_report():
+    with pytest.raises(ValueError, match=r"`y_score`.*at least one sample"):
+        report(np.array([], dtype=int), np.array([]))
+    with pytest.raises(ValueError, match=r"`confusion_matrix`.*at least one sample.*all zero"):
+        Report.from_confusion_matrix(np.zeros((3, 3)))
+    assert Report.from_confusion_matrix([[0, 0], [0, 1]], bootstrap=0).num_samples == 1
+
+
 def test_numpy_integer_seed_is_the_same_seed_and_a_json_number():
     a = Report([[50, 5], [3, 40]], bootstrap=100, seed=np.int64(3))
     b = Report([[50, 5], [3, 40]], bootstrap=100, seed=3)

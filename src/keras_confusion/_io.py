@@ -103,10 +103,14 @@ def _open_csv_text(path):
 
 
 def _check_columns(path, available, label, scores):
+    available = list(available)
     for col in (label, *scores):
         if col not in available:
-            shown = ", ".join(repr(c) for c in list(available)[:20])
+            shown = ", ".join(repr(c) for c in available[:20])
             raise InputError(f"{path}: no column {col!r} (columns: {shown})")
+        if available.count(col) > 1:
+            raise InputError(f"{path}: column {col!r} appears {available.count(col)} times; "
+                             "expected one column of that name")
 
 
 def _numpy_column(path, name, column, start, pa) -> np.ndarray:
@@ -149,12 +153,16 @@ def _first_line(e: BaseException) -> str:
 
 
 def _locate_csv_error(path, columns) -> str:
-    """The first row where one of ``columns`` is not a number (only on the error path)."""
+    """The first row where one of ``columns`` is not a number, or whose number of
+    fields is not the header's (only on the error path)."""
     with _open_csv_text(path) as f:
         reader = csv.reader(f)
         header = next(reader)
         idx = {c: header.index(c) for c in columns}
         for row_no, row in enumerate(reader, start=1):
+            if row and len(row) != len(header):
+                return (f"{path}: row {row_no} has {len(row)} fields; expected "
+                        f"{len(header)}, as in the header")
             for c, i in idx.items():
                 value = row[i] if i < len(row) else ""
                 try:

@@ -142,6 +142,10 @@ class Report:
         if total >= 2.0 ** 62:
             raise arg_error("confusion_matrix", f"<counts summing to {total:.3g}>",
                             "counts whose total is below 2**62")
+        if total == 0:
+            raise arg_error("confusion_matrix", "<counts that are all zero>",
+                            "counts of at least one sample (a report of nothing has no "
+                            "figures)")
         self.confusion_matrix = cm.astype(np.int64)
         k = cm.shape[0]
         self.num_samples = int(cm.sum())
