@@ -277,3 +277,33 @@ def test_get_returns_formulas_by_name_and_costs_are_lower_is_better():
     assert F.get("f1") is F.f1
     assert F.greater_is_better(F.f1)
     assert not F.greater_is_better(F.expected_cost)
+
+
+@pytest.mark.parametrize("k", [2, 4])
+def test_every_formula_on_float64_tensors_equals_numpy(k):
+    """float64 backend tensors (the losses' counts) go through every formula and option
+    as NumPy arrays do (balanced_accuracy mixed a float32 constant in on TensorFlow)."""
+    rng = np.random.default_rng(k)
+    cm = rng.integers(0, 30, (3, k, k)).astype("float64")
+    cm[0, 1] = 0  # a class without support
+    cost = rng.random((k, k))
+    calls = []
+    for name in sorted(F._BY_NAME):
+        fn = F.get(name)
+        if name == "expected_cost":
+            calls.append((name, fn, {"cost_matrix": cost}))
+            continue
+        per_class = "average" in fn.__code__.co_varnames
+        if not (per_class and k > 2):  # their default, "binary", needs K = 2
+            calls.append((name, fn, {}))
+        if name == "balanced_accuracy":
+            calls.append((name, fn, {"adjusted": True}))
+        if name == "cohen_kappa":
+            calls += [(name, fn, {"weights": "linear"}), (name, fn, {"weights": "quadratic"})]
+        if per_class and k > 2:
+            calls += [(name, fn, {"average": a}) for a in AVERAGES]
+    for name, fn, kwargs in calls:
+        expected = fn(cm, **kwargs)
+        got = fn(ops.convert_to_tensor(cm), **kwargs)
+        np.testing.assert_allclose(np.asarray(to_numpy(got), "float64"), expected,
+                                   rtol=1e-5, atol=1e-6, err_msg=f"{name} {kwargs}")

@@ -164,7 +164,7 @@ def precision(cm, *, average="binary", zero_division=0.0, multilabel=False):
 
     Example:
 
-    >>> precision(np.array([[5, 1], [2, 3]]))
+    >>> float(precision(np.array([[5, 1], [2, 3]])))
     0.75
     """
     return _per_class(cm, lambda xp, tp, fp, fn, tn, z: _div(xp, tp, tp + fp, z),
@@ -178,7 +178,7 @@ def recall(cm, *, average="binary", zero_division=0.0, multilabel=False):
 
     Example:
 
-    >>> recall(np.array([[5, 1], [2, 3]]))
+    >>> float(recall(np.array([[5, 1], [2, 3]])))
     0.6
     """
     return _per_class(cm, lambda xp, tp, fp, fn, tn, z: _div(xp, tp, tp + fn, z),
@@ -332,7 +332,7 @@ def balanced_accuracy(cm, *, adjusted=False, zero_division=0.0):
     z = check_zero_division(zero_division)
     cm, xp = _prepare(cm)
     support = xp.sum(cm, axis=-1)
-    present = xp.where(support > 0, 1.0, 0.0)
+    present = xp.where(support > 0, _constant(xp, 1.0, cm), _constant(xp, 0.0, cm))
     recalls = _div(xp, xp.diagonal(cm, axis1=-2, axis2=-1), support, 0.0)
     n_present = xp.sum(present, axis=-1)
     score = _div(xp, xp.sum(recalls * present, axis=-1), n_present, z)
@@ -403,7 +403,7 @@ def cohen_kappa(cm, *, weights=None, zero_division=0.0):
     Example:
 
     >>> round(float(cohen_kappa(np.array([[5, 1], [2, 3]]))), 4)
-    0.4426
+    0.4407
     """
     z = check_zero_division(zero_division)
     if weights not in (None, "linear", "quadratic"):
