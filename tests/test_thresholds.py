@@ -368,6 +368,27 @@ def test_thresholded_decides_float64_scores_exactly_at_a_tuned_threshold():
     assert decisions.tolist() == [0, 1, 1]
 
 
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_thresholded_under_a_mixed_policy_decides_with_the_exact_threshold(policy, rng):
+    """Keras autocasts a layer's float variables to the compute dtype of a mixed policy:
+    the threshold must not be read rounded to float16 / bfloat16."""
+    x = rng.uniform(size=(20_000, 1)).astype("float32")
+    threshold = 0.41234
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        inp = keras.Input((1,))
+        inner = keras.Model(inp, keras.layers.Activation("linear", dtype="float32")(inp))
+        model = Thresholded(inner, threshold=threshold)
+        called = to_numpy(model(x))[:, 0]
+        predicted = np.asarray(model.predict(x, batch_size=4096, verbose=0))[:, 0]
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+    expected = (x[:, 0].astype("float64") >= threshold).astype(int)
+    np.testing.assert_array_equal(called, expected)
+    np.testing.assert_array_equal(predicted, expected)
+
+
 @pytest.mark.parametrize("greater", [True, False])
 def test_objective_whose_best_value_is_infinite_picks_that_threshold(greater):
     y = np.array([0, 0, 0, 1, 1, 1])

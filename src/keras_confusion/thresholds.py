@@ -665,6 +665,12 @@ class Thresholded(keras.Model):
     def __init__(self, model, threshold=None, *, cost_matrix=None, offsets=None,
                  return_scores=False, **kwargs):
         super().__init__(**kwargs)
+        # The inputs go to the inner model as given (it converts them as its own layers
+        # want), not first cast to this wrapper's compute dtype: under a mixed policy
+        # that rounded them to float16 before a float32 model scored them. Keras'
+        # functional models do the same.
+        self._convert_input_args = False
+        self._allow_non_tensor_positional_args = True
         if not isinstance(model, keras.Model):
             raise arg_error("model", model, "a Keras model")
         if cost_matrix is not None and threshold is not None:
@@ -680,7 +686,7 @@ class Thresholded(keras.Model):
             o = np.zeros(k) if offsets is None else _check_offsets(offsets, k)
             self.offsets_variable = self.add_weight(
                 shape=(k,), initializer=keras.initializers.Constant(o.astype("float32")),
-                trainable=False, dtype="float32", name="offsets")
+                trainable=False, dtype="float32", name="offsets", autocast=False)
         else:
             if offsets is not None:
                 raise arg_error("offsets", offsets, "None unless cost_matrix is given")
@@ -691,7 +697,7 @@ class Thresholded(keras.Model):
                              dtype)
             self.threshold_variable = self.add_weight(
                 shape=t.shape, initializer=keras.initializers.Constant(t),
-                trainable=False, dtype=dtype, name="threshold")
+                trainable=False, dtype=dtype, name="threshold", autocast=False)
         self.built = True
 
     @staticmethod
