@@ -38,7 +38,10 @@ def sk_confusion(y, pred, labels, w=None):
 
 
 def _sk_binary(y, s, threshold, w=None):
-    return sk_confusion(y, (s >= np.float32(threshold)).astype(int), [0, 1], w)
+    # The exact rule on the values given: float32 scores against the float64 threshold
+    # (the grid's k / 20 are float32 only for k = 0, 5, 10, 15, 20: ties there; else a
+    # float32 score of the grid is just above or just below the same threshold).
+    return sk_confusion(y, (s.astype("float64") >= threshold).astype(int), [0, 1], w)
 
 
 # ----------------------------------------------------------------------- binary
@@ -198,7 +201,7 @@ def test_multilabel_counts_equal_sklearn_multilabel_confusion_matrix(seed, n, n_
     w = rng.choice([0.0, 1.0, 2.0], n).astype("float32") if weighted else None
     got = to_numpy(kc.confusion_matrix(y, s, multilabel=True, threshold=thr, sample_weight=w))
     assert got.shape == (n_labels, 2, 2)
-    pred = (s >= thr.astype("float32")).astype(int)
+    pred = (s.astype("float64") >= thr).astype(int)
     if n_labels > 1 and n and (w is None or w.any()):
         expected = skm.multilabel_confusion_matrix(y, pred, sample_weight=w)
     else:  # scikit-learn reads one column as a binary task about class 0

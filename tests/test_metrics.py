@@ -19,6 +19,7 @@ from keras_confusion.counts import (
     _threshold_buckets,
     _threshold_plan,
     _uniform_edges,
+    ceil_to,
     confusion_matrix,
 )
 
@@ -528,7 +529,8 @@ def test_deferred_renormalisation_keeps_a_count_exact_past_2_24():
 
 
 def _threshold_reference(y, scores, w, thresholds):
-    pos = scores[:, None] >= np.asarray(thresholds, scores.dtype)[None, :]
+    """Brute force of the exact rule: the scores' values against float64 thresholds."""
+    pos = scores.astype("float64")[:, None] >= np.asarray(thresholds, "float64")[None, :]
     yt = (y == 1)[:, None]
     w = np.ones(len(y)) if w is None else w
     cells = [[~yt & ~pos, ~yt & pos], [yt & ~pos, yt & pos]]
@@ -550,9 +552,10 @@ def test_threshold_confusion_accumulated_equals_one_shot_and_brute_force(seed, w
     else:
         thresholds = kcm.ThresholdConfusion(num_thresholds=7, spacing=spacing).thresholds
         metric = lambda: kcm.ThresholdConfusion(num_thresholds=7, spacing=spacing)  # noqa: E731
-    # Half the scores sit exactly on thresholds: ties count as positives.
-    scores = np.where(rng.uniform(size=n) < 0.5,
-                      np.asarray(thresholds)[rng.integers(0, len(thresholds), n)],
+    # Half the scores sit on thresholds as float32 holds them: rounded to nearest (0.7
+    # becomes 0.69999999, below 0.7) or up (the smallest float32 >= 0.7, a tie).
+    near = np.concatenate([np.asarray(thresholds, "float32"), ceil_to(thresholds, "float32")])
+    scores = np.where(rng.uniform(size=n) < 0.5, near[rng.integers(0, len(near), n)],
                       rng.uniform(0, 1, n)).astype("float32")
     w = rng.integers(0, 3, n).astype("float32") if weighted else None
     one, batched = metric(), metric()
@@ -564,7 +567,7 @@ def test_threshold_confusion_accumulated_equals_one_shot_and_brute_force(seed, w
     np.testing.assert_array_equal(to_numpy(one.result()), expected)
     i = len(thresholds) // 2
     np.testing.assert_array_equal(
-        expected[i], skm.confusion_matrix(y, scores >= np.float32(thresholds[i]),
+        expected[i], skm.confusion_matrix(y, scores.astype("float64") >= thresholds[i],
                                           labels=[0, 1], sample_weight=w))
 
 
@@ -601,7 +604,9 @@ def _grid(name):
 def test_threshold_bucketing_is_exact_at_and_next_to_every_threshold(rng, monkeypatch, mode,
                                                                      from_logits, grid):
     plan = _threshold_plan(_grid(grid), from_logits)
-    edges = plan.sorted_edges.astype("float32")
+    # Probed at, and next to, each threshold rounded to float32 both ways.
+    edges = np.concatenate([plan.sorted_edges.astype("float32"),
+                            ceil_to(plan.sorted_edges, "float32")])
     finite = edges[np.isfinite(edges)]
     if from_logits:
         random = np.concatenate([rng.normal(0, 6, 5000), rng.uniform(-20, 20, 500)])
@@ -637,7 +642,9 @@ def test_threshold_bucketing_is_exact_at_and_next_to_every_threshold(rng, monkey
         graph = buckets.get_concrete_function(tf.TensorSpec(scores.shape, tf.float32)).graph
         assert len(_xla_calls(graph)) == _backend._tf_cpu_only()
     got = to_numpy(buckets(keras.ops.convert_to_tensor(scores)))
-    np.testing.assert_array_equal(got, np.searchsorted(edges, scores, side="right"))
+    # The exact rule: float32 scores against the float64 thresholds.
+    expected = np.searchsorted(plan.sorted_edges, scores.astype("float64"), side="right")
+    np.testing.assert_array_equal(got, expected)
     # The O(1) path the grid should take was the one used.
     # (The 3-point logit grid, 1e-7, 0.5 and 1 - 1e-7, is uniform to within 1e-7.)
     uniform = not from_logits and grid not in ("logit-200", "logit-10000", "not-uniform")
@@ -718,7 +725,7 @@ def test_threshold_confusion_tallies_labels_outside_0_1_and_non_finite_scores(
     for part in np.array_split(np.arange(len(y)), 3):
         update(keras.ops.convert_to_tensor(y[part]), keras.ops.convert_to_tensor(s[part]))
     ok = np.isfinite(s) & ((y == 0) | (y == 1))
-    thresholds = np.linspace(0, 1, 11).astype("float32")
+    thresholds = np.linspace(0, 1, 11)
     expected = _threshold_reference(y[ok].astype("int64"), s[ok], None, thresholds)
     np.testing.assert_array_equal(m.counts(), expected)
     assert m.invalid == np.sum(~ok)
@@ -817,3 +824,35 @@ def test_stateless_update_returns_new_counts_and_leaves_given_state_and_variable
     np.testing.assert_array_equal(
         (hi + lo)[: k * k].reshape(k, k),
         skm.confusion_matrix(y, p.argmax(-1), labels=range(k)))
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32"])
+@pytest.mark.parametrize("threshold", [0.7, 0.1, 0.9, 0.41234])
+def test_scores_of_any_dtype_are_decided_by_the_exact_rule_as_report_does(dtype, threshold):
+    """A float32 / float16 / bfloat16 score equal to the threshold rounded to nearest is
+    below it when rounding went down (float32(0.7) < 0.7): the metrics decide as
+    `report` and scikit-learn do on the same values, not against the rounded threshold."""
+    import ml_dtypes
+
+    np_dtype = ml_dtypes.bfloat16 if dtype == "bfloat16" else np.dtype(dtype)
+    near = np.asarray(threshold).astype(np_dtype)
+    up = ceil_to(threshold, dtype)
+    values = [near, up, np.nextafter(up, np.asarray(np.inf, up.dtype)),
+              np.nextafter(near, np.asarray(-np.inf, near.dtype)), 0.0, 1.0]
+    s = np.array([float(v) for v in values] * 3).astype(np_dtype)
+    y = np.array([0, 1, 1] * 6)
+    s64 = s.astype("float64")
+    expected = skm.confusion_matrix(y, s64 >= threshold, labels=[0, 1])
+    tensor = keras.ops.convert_to_tensor(s, dtype=dtype)
+    cm = kcm.ConfusionMatrix(threshold=threshold)
+    cm.update_state(y, tensor)
+    np.testing.assert_array_equal(to_numpy(cm.result()), expected)
+    curve = kcm.ThresholdConfusion(thresholds=[0.05, threshold, 0.95])
+    curve.update_state(y, tensor)
+    np.testing.assert_array_equal(curve.counts()[1], expected)
+    np.testing.assert_array_equal(to_numpy(confusion_matrix(y, tensor, threshold=threshold)),
+                                  expected)
+    from keras_confusion import report
+
+    np.testing.assert_array_equal(report(y, s64, threshold=threshold, bootstrap=0)
+                                  .confusion_matrix, expected)

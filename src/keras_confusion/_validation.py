@@ -131,3 +131,15 @@ def check_average(average):
     if average not in AVERAGES:
         raise arg_error("average", average, 'one of "binary", "macro", "micro", "weighted", None')
     return average
+
+
+def ceil_to(values, dtype: str) -> np.ndarray:
+    """The smallest ``dtype`` value at or above each float64 value: for a score ``x`` of
+    that dtype, ``x >= t`` exactly when ``x >= ceil_to(t, dtype)``."""
+    v = np.asarray(values, dtype="float64")
+    with np.errstate(over="ignore"):
+        c = v.astype(dtype)
+    below = c.astype("float64") < v
+    if np.any(below):
+        c = np.where(below, np.nextafter(c, np.asarray(np.inf, dtype=c.dtype)), c)
+    return np.asarray(c, dtype=c.dtype)

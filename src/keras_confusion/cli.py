@@ -46,6 +46,7 @@ from keras_confusion._io import (
     iter_chunks,
     read_cost_matrix,
 )
+from keras_confusion._validation import ceil_to
 
 EXACT_LIMIT = 5_000_000
 TUNE_BINS = 1 << 20  # a power of two: score * bins is exact, so bins are exact thresholds
@@ -80,7 +81,7 @@ class _Accumulator:
             if self.tune:
                 self._keep(chunk, y, score)
                 return
-            pred = score >= _threshold_in(score.dtype, self.threshold)
+            pred = score >= ceil_to(self.threshold, score.dtype)
             # K = 2: three counts of booleans read 1 byte per row, several times faster
             # than building int64 codes for a bincount.
             pos = y.view(bool) if y.dtype.itemsize == 1 else y != 0
@@ -152,15 +153,6 @@ class _Accumulator:
         fn, tn = tp[0] - tp, fp[0] - fp
         cms = np.stack([np.stack([tn, fp], -1), np.stack([fn, tp], -1)], -2)
         return np.r_[np.arange(self.bins) / self.bins, np.inf], cms
-
-
-def _threshold_in(dtype, threshold: float):
-    """The threshold in the scores' dtype, rounded up, so that comparing in that dtype
-    decides exactly as ``score >= threshold`` in float64 (no float64 copy of a chunk)."""
-    t = np.asarray(threshold, dtype=dtype)
-    if float(t) < threshold:  # in float64: a weak Python float would compare in dtype
-        t = np.nextafter(t, np.asarray(np.inf, dtype=dtype))
-    return t
 
 
 def _progress(paths, quiet):

@@ -18,8 +18,11 @@ Any further leading axes (the pixels of a segmentation map) are samples.
 Decision rule: a sample is positive when ``score >= threshold`` (scikit-learn's rule;
 Keras' own metrics use ``>``). With ``from_logits=True`` the rule is
 ``sigmoid(logit) >= threshold``, evaluated exactly as ``logit >= log(t / (1 - t))``.
-Scores are compared in their own dtype. Multiclass decisions are the argmax (the first
-maximum on ties, as NumPy).
+The rule is exact for scores of any dtype, as scikit-learn applies it to the same
+values: a float32 (or float16) score is compared with the smallest float32 at or above
+the threshold, never with the threshold rounded to nearest (float32(0.7) is below 0.7,
+so it is negative at 0.7). Multiclass decisions are the argmax (the first maximum on
+ties, as NumPy).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ import numpy as np
 from keras import ops
 
 from keras_confusion import _backend
-from keras_confusion._validation import arg_error, check_num_classes, check_threshold
+from keras_confusion._validation import arg_error, ceil_to, check_num_classes, check_threshold
 
 __all__ = ["confusion_matrix", "soft_confusion_matrix", "threshold_confusion_matrices"]
 
@@ -285,19 +288,24 @@ def _logit(p):
 
 
 def _threshold_tensor(threshold, fmt: _Formatted, from_logits: bool):
-    dtype = fmt.y_pred.dtype
+    """The threshold(s) to compare ``fmt.y_pred`` with, and the scores to compare:
+    ``(scores, t)`` such that ``scores >= t`` is the exact rule."""
+    dtype = keras.backend.standardize_dtype(fmt.y_pred.dtype)
     if hasattr(threshold, "shape") and not isinstance(threshold, (np.ndarray, np.generic)):
-        t = ops.cast(threshold, dtype)
+        # A tensor: compared in float64 where the backend has it (exact), else in the
+        # scores' dtype.
+        wide = "float64" if _backend.has_float64(fmt.y_pred) else dtype
+        t = ops.cast(threshold, wide)
         if from_logits:
             t = ops.log(t) - ops.log1p(-t)
-        return t
+        return ops.cast(fmt.y_pred, wide), t
     t = check_threshold(threshold)
     if np.ndim(t) == 1 and len(t) not in (1, fmt.num_labels):
         raise arg_error("threshold", threshold,
                         f"a number or a sequence of {fmt.num_labels} (one per label)")
     if from_logits:
         t = np.vectorize(_logit)(t) if np.ndim(t) else _logit(t)
-    return ops.convert_to_tensor(np.asarray(t, dtype=keras.backend.standardize_dtype(dtype)))
+    return fmt.y_pred, ops.convert_to_tensor(ceil_to(t, dtype))
 
 
 def _hard_codes(fmt: _Formatted, threshold, from_logits: bool, argmax=None):
@@ -321,8 +329,8 @@ def _hard_codes(fmt: _Formatted, threshold, from_logits: bool, argmax=None):
             true = ops.cast(ops.where(valid, yt, ops.zeros_like(yt)), "int32")
         codes = true * k + pred
     else:
-        thr = _threshold_tensor(threshold, fmt, from_logits)
-        pred = ops.cast(fmt.y_pred >= thr, "int32")
+        scores, thr = _threshold_tensor(threshold, fmt, from_logits)
+        pred = ops.cast(scores >= thr, "int32")
         yt = fmt.y_true
         valid = ops.isfinite(fmt.y_pred) & ((yt == 0) | (yt == 1))
         true = ops.cast(ops.where(valid, yt, ops.zeros_like(yt)), "int32")
@@ -650,7 +658,7 @@ class _NumpyOps:
 def _bucket_table(plan: _ThresholdPlan, dtype: str):
     if dtype in plan.tables:
         return plan.tables[dtype]
-    cast = plan.sorted_edges.astype(dtype)
+    cast = ceil_to(plan.sorted_edges, dtype)
     distinct = np.unique(cast)
     est = _estimate_dtype(dtype)
     n_thr = plan.num_thresholds
@@ -687,11 +695,12 @@ def _bucket_table(plan: _ThresholdPlan, dtype: str):
 
 
 def _uniform_edges(plan: _ThresholdPlan, dtype: str):
-    """The sorted thresholds in ``dtype`` when they form a uniform grid on [0, 1] (each
-    within a quarter step of ``i / d``, i = 0..d, both ends included), else None."""
+    """The sorted thresholds in ``dtype`` (`ceil_to`) when they form a uniform grid on
+    [0, 1] (each within a quarter step of ``i / d``, i = 0..d, both ends included),
+    else None."""
     key = ("uniform", dtype)
     if key not in plan.tables:
-        edges = plan.sorted_edges.astype(dtype)
+        edges = ceil_to(plan.sorted_edges, dtype)
         d = len(edges) - 1
         uniform = (
             dtype in ("float32", "float64") and not plan.from_logits and d >= 1
@@ -704,23 +713,26 @@ def _uniform_edges(plan: _ThresholdPlan, dtype: str):
 
 
 def _edges_recomputed(plan: _ThresholdPlan, dtype: str) -> bool:
-    """Whether ``dtype(float64(i) * (1 / d))`` reproduces every one of the ``d + 1``
-    uniform edges: then `_uniform_buckets` computes the edge instead of gathering it.
+    """Whether a score of ``dtype`` may be compared in float64 with ``float64(i) * (1 /
+    d)`` instead of the ``i``-th threshold: then `_uniform_buckets` computes the edge
+    instead of gathering it.
 
-    Checked here, edge by edge, in NumPy's IEEE arithmetic; a float64 product and a
-    float64 -> float32 conversion are correctly rounded on every backend (a division
-    is not: XLA on a CPU, or TensorFlow's graph optimiser turning it into a product by
-    ``1 / d``). The linear grids' float32 edges, ``i / d`` rounded once, pass for every
-    grid of up to 10,001 thresholds (tests/test_metrics.py): ``i / d`` lies far from a
-    float32 rounding boundary (relatively, about 2**-38 at least) and the float64
-    product errs by under 2**-52.
+    True when, edge by edge, the computed value has the same `ceil_to` in ``dtype`` as
+    the threshold (for float64 scores: is the threshold), so that the comparison
+    decides every score of that dtype as the threshold does. Checked here in NumPy's
+    IEEE arithmetic; a float64 product and a conversion to float64 are exact or
+    correctly rounded on every backend (a division is not: XLA on a CPU, or
+    TensorFlow's graph optimiser turning it into a product by ``1 / d``). The linear
+    grids pass for float32 scores for every grid of up to 10,001 thresholds
+    (tests/test_metrics.py): ``i / d`` lies far from a float32 value, bar the exact ones
+    (relatively, about 2**-38 at least), and the float64 product errs by under 2**-52.
     """
     key = ("recompute", dtype)
     if key not in plan.tables:
         edges = _uniform_edges(plan, dtype)
         d = len(edges) - 1
         plan.tables[key] = bool(np.array_equal(
-            (np.arange(d + 1, dtype="float64") * (1.0 / d)).astype(dtype), edges))
+            ceil_to(np.arange(d + 1, dtype="float64") * (1.0 / d), dtype), edges))
     return plan.tables[key]
 
 
@@ -733,18 +745,20 @@ def _uniform_buckets(scores, edges: np.ndarray, recompute: bool):
     score: every edge below ``r`` is at most the score and every edge above is above
     it. The count is ``r`` plus one comparison with ``edges[r]``.
 
-    ``edges[r]`` is recomputed as ``float64(r) * (1 / d)`` where that is exact
-    (`_edges_recomputed`) and float64 is at hand (`_backend.has_float64`: not on JAX
-    without x64, a TPU or Apple's MPS), and gathered otherwise. Only the gather needs
-    finite scores; computed, a score that is not finite gets an arbitrary count.
+    ``edges[r]`` is recomputed as ``float64(r) * (1 / d)`` and compared with the score
+    in float64 where that decides as the threshold does (`_edges_recomputed`) and
+    float64 is at hand (`_backend.has_float64`: not on JAX without x64, a TPU or
+    Apple's MPS); otherwise the edge (`ceil_to` the scores' dtype) is gathered. Only
+    the gather needs finite scores; computed, a score that is not finite gets an
+    arbitrary count.
     """
     d = len(edges) - 1
     x = _backend.clip(ops.round(scores * ops.cast(d, scores.dtype)), 0.0, d)
     r = ops.cast(x, "int32")
     if recompute:
-        edge = ops.cast(ops.cast(x, "float64") * (1.0 / d), scores.dtype)
-    else:
-        edge = _backend.take(ops.convert_to_tensor(edges), r)
+        return r + ops.cast(ops.cast(x, "float64") * (1.0 / d) <= ops.cast(scores, "float64"),
+                            "int32")
+    edge = _backend.take(ops.convert_to_tensor(edges), r)
     return r + ops.cast(edge <= scores, "int32")
 
 
@@ -765,7 +779,7 @@ def _threshold_buckets(scores, plan: _ThresholdPlan, finite=None):
         return _uniform_buckets(scores, edges, recompute)
     table = _bucket_table(plan, dtype)
     if table is None:
-        edges = ops.convert_to_tensor(plan.sorted_edges.astype(dtype))
+        edges = ops.convert_to_tensor(ceil_to(plan.sorted_edges, dtype))
         return ops.cast(ops.searchsorted(edges, scores, side="right"), "int32")
     est = _estimate_dtype(dtype)
     x = _cell_position(ops.cast(scores, est), table.kind, plan.from_logits,

@@ -24,7 +24,13 @@ import numpy as np
 from keras import ops
 
 from keras_confusion import _backend, formulas
-from keras_confusion._validation import arg_error, check_cost_matrix, check_num_classes, warn
+from keras_confusion._validation import (
+    arg_error,
+    ceil_to,
+    check_cost_matrix,
+    check_num_classes,
+    warn,
+)
 
 __all__ = [
     "CostDecisionResult",
@@ -619,13 +625,6 @@ def tune_cost_offsets(y_true, y_prob, cost_matrix, *, sample_weight=None, max_ro
 # ------------------------------------------------------------------------ the model
 
 
-def _float32_ceil(t: np.ndarray) -> np.ndarray:
-    """The smallest float32 >= t: for float32 scores, ``s >= t`` iff ``s >= ceil(t)``."""
-    t = np.asarray(t, dtype="float64")
-    t32 = t.astype("float32")
-    return np.where(t32.astype("float64") < t, np.nextafter(t32, np.float32(np.inf)), t32)
-
-
 @keras.saving.register_keras_serializable(package="keras_confusion")
 class Thresholded(keras.Model):
     """A model that outputs decisions: the wrapped model's scores, thresholded.
@@ -713,7 +712,7 @@ class Thresholded(keras.Model):
 
     @staticmethod
     def _stored(t, dtype):
-        return t if dtype == "float64" else _float32_ceil(t)
+        return t if dtype == "float64" else ceil_to(t, "float32")
 
     @property
     def threshold(self):
