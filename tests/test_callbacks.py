@@ -197,3 +197,171 @@ def test_tuner_logs_the_same_keys_when_an_epoch_tunes_nothing(multilabel):
     tuner.on_epoch_end(1, good)
     assert set(failed) == set(good)
     assert all(np.isnan(v) for v in failed.values())
+
+
+def _best_f1_by_brute_force(y, scores, w=None):
+    """The largest F1 over every distinct score as threshold, by scikit-learn."""
+    return max(skm.f1_score(y, scores >= t, sample_weight=w) for t in np.unique(scores))
+
+
+def test_callbacks_on_a_tf_data_dataset_equal_sklearn_on_the_same_batches():
+    tf = pytest.importorskip("tensorflow")
+    keras.utils.set_random_seed(2)
+    x, y = _data(9, 120)
+    w = (np.arange(120) % 4 + 1.0).astype("float32")
+    ds = tf.data.Dataset.from_tensor_slices((x, y, w)).batch(32)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, activation="sigmoid")])
+    model.compile(keras.optimizers.SGD(0.0), "binary_crossentropy")
+    tuner = ThresholdTuner(ds, "f1")
+    confusion = ConfusionHistory(ds)
+    model.fit(x, y, epochs=2, verbose=0, callbacks=[tuner, confusion])
+    scores = np.concatenate([model.predict_on_batch(x[i:i + 32])[:, 0] for i in range(0, 120, 32)])
+    np.testing.assert_allclose(confusion.matrices[-1],
+                               skm.confusion_matrix(y, scores >= 0.5, sample_weight=w))
+    assert tuner.result.value == pytest.approx(_best_f1_by_brute_force(y, scores, w))
+
+
+def test_callbacks_on_a_py_dataset_equal_sklearn_on_the_same_batches():
+    x, y = _data(10, 100)
+
+    class Batches(keras.utils.PyDataset):
+        def __len__(self):
+            return 4
+
+        def __getitem__(self, i):
+            return x[25 * i:25 * i + 25], y[25 * i:25 * i + 25]
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, activation="sigmoid")])
+    model.compile(keras.optimizers.SGD(0.0), "binary_crossentropy")
+    confusion = ConfusionHistory(Batches())
+    model.fit(x, y, epochs=2, verbose=0, callbacks=[confusion])
+    scores = model.predict(x, batch_size=25, verbose=0)[:, 0]
+    assert len(confusion.matrices) == 2
+    np.testing.assert_array_equal(confusion.matrices[-1], skm.confusion_matrix(y, scores >= 0.5))
+
+
+@pytest.mark.parametrize("one_shot", ["generator", "iterator"])
+def test_callbacks_refuse_a_one_shot_iterator_as_validation_data(one_shot):
+    x, y = _data(11, 64)
+    batches = [(x[i:i + 16], y[i:i + 16]) for i in range(0, 64, 16)]
+    for cls in (ConfusionHistory, ThresholdTuner):
+        data = (b for b in batches) if one_shot == "generator" else iter(batches)
+        with pytest.raises(ValueError, match=r"`validation_data` must be re-iterable.*"
+                                             r"list of batches.*tf\.data\.Dataset.*PyDataset"):
+            cls(data)
+
+
+@pytest.mark.parametrize("cls", [ConfusionHistory, ThresholdTuner])
+def test_callbacks_refuse_a_multi_output_model_naming_its_outputs(cls):
+    x, y = _data(12, 64)
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, {
+        "a": keras.layers.Dense(1, activation="sigmoid", name="a")(inputs),
+        "b": keras.layers.Dense(1, activation="sigmoid", name="b")(inputs)})
+    model.compile("sgd", "binary_crossentropy")
+    labels = {"a": y, "b": y}
+    with pytest.raises(ValueError, match=r"one output.*2 outputs \['a', 'b'\]"):
+        model.fit(x, labels, epochs=1, verbose=0, callbacks=[cls((x, labels))])
+
+
+def test_tuner_on_a_sequence_output_tunes_over_every_step_as_brute_force():
+    # (B, T, 1) outputs: each step a sample, as ConfusionHistory counts them, with the
+    # (B,) weights repeated over the steps.
+    rng = np.random.default_rng(13)
+    x = rng.normal(size=(40, 5, 3)).astype("float32")
+    y = (x[..., :1] + rng.normal(size=(40, 5, 1)) > 0.3).astype("float32")
+    w = np.arange(40) % 3 + 1.0
+    model = keras.Sequential([keras.Input((5, 3)), keras.layers.Dense(1, activation="sigmoid")])
+    tuner = ThresholdTuner((x, y, w), "f1", batch_size=16)
+    confusion = ConfusionHistory((x, y, w), threshold=tuner, batch_size=16)
+    for callback in (tuner, confusion):
+        callback.set_model(model)
+        callback.on_epoch_end(0, {})
+    scores = model.predict(x, batch_size=16, verbose=0).ravel()
+    steps_w = np.repeat(w, 5)
+    assert tuner.result.value == pytest.approx(
+        _best_f1_by_brute_force(y.ravel(), scores, steps_w))
+    np.testing.assert_allclose(confusion.matrices[-1], skm.confusion_matrix(
+        y.ravel(), scores >= tuner.threshold, sample_weight=steps_w))
+
+
+def _not_binary_labels():
+    x, y = _data(14, 64)
+    y = y.copy()
+    y[3] = 2
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, activation="sigmoid")])
+    return model, ThresholdTuner((x, y), "f1"), r"binary labels in \{0, 1\}"
+
+
+def _multiclass_output():
+    x, y = _data(15, 64, k=3)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
+    return model, ThresholdTuner((x, y), "f1", constraint=("recall", 0.5)), r"\(batch, 1\)"
+
+
+def _objective_returning_nan():
+    x, y = _data(16, 64)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, activation="sigmoid")])
+    tuner = ThresholdTuner((x, y), lambda cm: float("nan"), constraint=("recall", 0.5))
+    return model, tuner, "returns numbers"
+
+
+@pytest.mark.parametrize("case", [_not_binary_labels, _multiclass_output,
+                                  _objective_returning_nan])
+def test_tuner_raises_set_up_errors_instead_of_warning_and_logging_nan(case):
+    model, tuner, message = case()
+    tuner.set_model(model)
+    with pytest.raises(ValueError, match=message):
+        tuner.on_epoch_end(0, {})
+    assert tuner.result is None
+
+
+def test_tuner_warns_and_logs_nan_on_constant_predictions():
+    x, y = _data(17, 64)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(
+        1, activation="sigmoid", kernel_initializer="zeros")])
+    tuner = ThresholdTuner((x, y), "f1")
+    tuner.set_model(model)
+    logs = {}
+    with pytest.warns(UserWarning, match="no threshold tuned.*constant predictions"):
+        tuner.on_epoch_end(0, logs)
+    assert np.isnan(logs["val_threshold"]) and np.isnan(logs["val_f1_at_threshold"])
+
+
+def _padded_sequences(seed, n=60, steps=6, features=3):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, steps, features)).astype("float32")
+    lengths = rng.integers(2, steps + 1, n)
+    pad = np.arange(steps)[None, :] >= lengths[:, None]
+    x[pad] = 0.0
+    y = (rng.random((n, steps, 1)) < 0.4).astype("float32")
+    return x, y, pad
+
+
+@pytest.mark.parametrize("pad_label", [0.0, -1.0])
+def test_callbacks_leave_masked_steps_out_equal_sklearn_and_evaluate(pad_label):
+    from keras_confusion.metrics import ConfusionMatrix
+
+    keras.utils.set_random_seed(3)
+    x, y, pad = _padded_sequences(18)
+    y_pad = y.copy()
+    y_pad[pad] = pad_label
+    w = np.arange(len(x)) % 3 + 1.0
+    model = keras.Sequential([keras.Input(x.shape[1:]), keras.layers.Masking(0.0),
+                              keras.layers.Dense(1, activation="sigmoid")])
+    # Squared error: torch's binary crossentropy refuses -1 targets, masked or not.
+    model.compile(keras.optimizers.SGD(0.0), "mean_squared_error")
+    tuner = ThresholdTuner((x, y_pad, w), "f1", batch_size=16)
+    confusion = ConfusionHistory((x, y_pad), batch_size=16)
+    model.fit(x, y_pad, epochs=1, batch_size=16, verbose=0, callbacks=[tuner, confusion])
+
+    scores = model.predict(x, verbose=0)[..., 0]
+    keep = ~pad
+    expected = skm.confusion_matrix(y[keep].ravel(), scores[keep] >= 0.5)
+    np.testing.assert_array_equal(confusion.matrices[-1], expected)
+    model.compile(loss="mean_squared_error", metrics=[ConfusionMatrix()])
+    evaluated = model.evaluate(x, y_pad, verbose=0, return_dict=True)["confusion_matrix"]
+    np.testing.assert_array_equal(confusion.matrices[-1], evaluated)
+    steps_w = np.broadcast_to(w[:, None], pad.shape)[keep]
+    assert tuner.result.value == pytest.approx(
+        _best_f1_by_brute_force(y[keep].ravel(), scores[keep], steps_w))

@@ -8,6 +8,11 @@ of each epoch and work on its confusion matrix.
 * `ConfusionHistory` keeps the matrix of each epoch and logs its figures
   (``val_specificity``, ``val_sensitivity``, ...), with a plot per epoch.
 
+Both need a model with one output. Where that output carries a Keras mask
+(``Masking`` or ``Embedding(mask_zero=True)`` upstream), the masked samples (the padded
+steps of a sequence) count nowhere, whatever their labels: the validation set is then
+run through the model batch by batch, since ``model.predict`` drops the mask.
+
 Values logged into ``logs`` reach ``model.fit(...).history`` and the callbacks after
 these ones (pass them before e.g. ``EarlyStopping`` that monitors ``val_threshold``).
 """
@@ -18,11 +23,15 @@ import keras
 import numpy as np
 
 from keras_confusion import formulas
+from keras_confusion._backend import keras_mask
 from keras_confusion._validation import arg_error, check_num_classes, warn
 from keras_confusion.counts import confusion_matrix
 from keras_confusion.thresholds import (
     MultilabelThresholdResult,
     Thresholded,
+    _check_binary_labels,
+    _check_scores,
+    _check_weight,
     _resolve_constraint,
     _resolve_objective,
     tune_threshold,
@@ -30,23 +39,64 @@ from keras_confusion.thresholds import (
 
 __all__ = ["ConfusionHistory", "ThresholdTuner"]
 
+_VALIDATION_DATA = ("(x, y) or (x, y, sample_weight) of arrays, or a re-iterable of such "
+                    "batches (a list, a tf.data.Dataset, a keras.utils.PyDataset)")
+
 
 def _check_validation_data(validation_data):
     # As Keras' validation_data: a tuple is (x, y[, w]); a list is a sequence of batches.
     if isinstance(validation_data, tuple):
         if len(validation_data) not in (2, 3):
             raise arg_error("validation_data", f"<{type(validation_data).__name__} of "
-                            f"{len(validation_data)} items>",
-                            "(x, y) or (x, y, sample_weight), or an iterable of such batches")
+                            f"{len(validation_data)} items>", _VALIDATION_DATA)
         return tuple(validation_data)
     if not hasattr(validation_data, "__iter__"):
-        raise arg_error("validation_data", validation_data,
-                        "(x, y) or (x, y, sample_weight), or an iterable of such batches")
+        raise arg_error("validation_data", validation_data, _VALIDATION_DATA)
+    # It is read again at every epoch end: a generator would be empty at the second.
+    if iter(validation_data) is validation_data:
+        raise arg_error("validation_data", f"<one-shot {type(validation_data).__name__}>",
+                        "re-iterable, as it is read again at every epoch end: a tuple "
+                        "(x, y) of arrays, a list of batches, a tf.data.Dataset or a "
+                        "keras.utils.PyDataset, not a generator or iterator")
     return validation_data
 
 
 def _to_numpy(x):
     return None if x is None else np.asarray(keras.ops.convert_to_numpy(x))
+
+
+def _numpy_batch(batch):
+    # Batches of a tf.data.Dataset hold tf tensors, which JAX's predict refuses.
+    x, y, *w = batch
+    x = keras.tree.map_structure(_to_numpy, x)
+    return x, keras.tree.map_structure(_to_numpy, y), (_to_numpy(w[0]) if w else None)
+
+
+def _batches(validation_data, batch_size):
+    """The validation set as NumPy batches ``(x, y, sample_weight or None)``."""
+    if not isinstance(validation_data, tuple):
+        for batch in validation_data:
+            yield _numpy_batch(batch)
+        return
+    x, y, *w = validation_data
+    w = w[0] if w else None
+    n = len(keras.tree.flatten(x)[0])
+    step = batch_size or 32  # Keras' default batch size
+    for i in range(0, n, step):
+        yield _numpy_batch(keras.tree.map_structure(lambda a, i=i: a[i:i + step],
+                                                    (x, y) if w is None else (x, y, w)))
+
+
+def _check_one_output(model, outputs, owner):
+    if keras.tree.is_nested(outputs):
+        flat = keras.tree.flatten(outputs)
+        names = list(outputs) if isinstance(outputs, dict) else getattr(
+            model, "output_names", None)
+        named = f" {names}" if names else ""
+        raise ValueError(
+            f"{owner} must be used with a model with one output (a tensor of scores). "
+            f"Received: a model with {len(flat)} outputs{named}. Pass a model of the "
+            f"output to evaluate, e.g. keras.Model(model.inputs, model.outputs[0]).")
 
 
 def _predict_all(model, validation_data, batch_size):
@@ -55,21 +105,108 @@ def _predict_all(model, validation_data, batch_size):
         x, y, *w = validation_data
         scores = model.predict(x, batch_size=batch_size, verbose=0)
         return np.asarray(y), np.asarray(scores), (np.asarray(w[0]) if w else None)
-    # An iterable of batches (tf.data.Dataset, PyDataset, a list): it must be
-    # re-iterable, since it is read again at every epoch end.
     ys, ss, ws = [], [], []
-    for batch in validation_data:
-        x, y, *w = batch
+    for x, y, w in _batches(validation_data, batch_size):
         ss.append(_to_numpy(model.predict_on_batch(x)))
-        ys.append(_to_numpy(y))
-        ws.append(_to_numpy(w[0]) if w else None)
-    if not ys:
-        raise arg_error("validation_data", "<empty iterable>", "at least one batch")
+        ys.append(y)
+        ws.append(w)
     w = None if any(v is None for v in ws) else np.concatenate(ws)
     return np.concatenate(ys), np.concatenate(ss), w
 
 
-class ThresholdTuner(keras.callbacks.Callback):
+def _weights_per_sample(w, shape):
+    """Sample weights broadcast to the sample axes ``shape`` (a mask's, say)."""
+    w = np.asarray(w)
+    while w.ndim > len(shape) and w.shape[-1] == 1:
+        w = w[..., 0]
+    try:
+        return np.broadcast_to(w.reshape(w.shape + (1,) * (len(shape) - w.ndim)), shape)
+    except ValueError:
+        raise arg_error("validation_data", f"<sample_weight of shape {w.shape}>",
+                        f"sample weights of shape {shape[:1]} or {shape}, to match the "
+                        f"samples of the model's output") from None
+
+
+def _call_unmasked(model, validation_data, batch_size):
+    """As `_predict_all`, calling the model batch by batch and leaving out the samples
+    that its output's Keras mask marks as padding."""
+    ys, ss, ws = [], [], []
+    for x, y, w in _batches(validation_data, batch_size):
+        out = model(x, training=False)
+        s, mask = _to_numpy(out), _to_numpy(keras_mask(out))
+        y = np.asarray(y)
+        if mask is not None:
+            mask = mask.astype(bool)
+            if y.shape[:mask.ndim] != mask.shape:
+                raise arg_error("validation_data", f"<labels of shape {y.shape}>",
+                                f"labels whose leading axes {mask.shape} are those of the "
+                                f"mask of the model's output")
+            s, y = s[mask], y[mask]
+            w = None if w is None else _weights_per_sample(w, mask.shape)[mask]
+        ss.append(s)
+        ys.append(y)
+        ws.append(w)
+    w = None if any(v is None for v in ws) else np.concatenate(ws)
+    y, s = np.concatenate(ys), np.concatenate(ss)
+    if s.shape[0] == 0:
+        raise arg_error("validation_data", "<every sample masked>",
+                        "at least one sample that the mask of the model's output keeps")
+    return y, s, w
+
+
+class _ValidationCallback(keras.callbacks.Callback):
+    """Reads the validation set at each epoch end, honouring the output's mask."""
+
+    def __init__(self, validation_data, batch_size):
+        super().__init__()
+        self.validation_data = _check_validation_data(validation_data)
+        self.batch_size = batch_size
+        self._masked = None  # whether the model's output carries a mask, once seen
+
+    def set_model(self, model):
+        super().set_model(model)
+        self._masked = None
+
+    def _validation_samples(self):
+        """(y_true, scores, sample_weight) as NumPy, masked samples left out."""
+        if self._masked is None:
+            # One eager call on the first batch: the structure of the output, and
+            # whether it carries a mask (which predict would drop).
+            x = next(iter(_batches(self.validation_data, self.batch_size)), None)
+            if x is None:
+                raise arg_error("validation_data", "<empty iterable>", "at least one batch")
+            out = self.model(x[0], training=False)
+            _check_one_output(self.model, out, type(self).__name__)
+            self._masked = keras_mask(out) is not None
+        if self._masked:
+            return _call_unmasked(self.model, self.validation_data, self.batch_size)
+        return _predict_all(self.model, self.validation_data, self.batch_size)
+
+
+def _tuning_samples(y, scores, w, multilabel):
+    """Sequence outputs as samples, as `ConfusionHistory` counts them: ``(B, ..., 1)``
+    scores become ``(n,)`` (``(B, ..., L)`` become ``(n, L)`` when multilabel), the
+    labels alike, and ``(B,)`` weights are repeated over the steps."""
+    y, s = np.asarray(y), np.asarray(scores)
+    if multilabel:
+        samples = s.shape[:-1]
+    elif s.ndim >= 2 and s.shape[-1] == 1:
+        s = s[..., 0]  # one score per sample
+        if y.shape == (*s.shape, 1):
+            y = y[..., 0]
+        samples = s.shape
+    else:
+        return y, s, w
+    if len(samples) < 2 or y.shape != s.shape:
+        return y, s, w  # already (n,) or (n, L); a mismatch is reported by the check
+    n = int(np.prod(samples))
+    if w is not None:
+        w = _weights_per_sample(w, samples).reshape(n)
+    rest = s.shape[len(samples):]
+    return y.reshape((n, *rest)), s.reshape((n, *rest)), w
+
+
+class ThresholdTuner(_ValidationCallback):
     """Tunes the decision threshold on the whole validation set at each epoch end.
 
     Logs ``val_threshold`` and ``val_<objective>_at_threshold`` (one of each per label,
@@ -78,12 +215,23 @@ class ThresholdTuner(keras.callbacks.Callback):
     threshold to ``thresholded`` if given, so that the model that applies it is
     up to date when training stops (e.g. by early stopping) and is saved.
 
-    An epoch where tuning is impossible (constant predictions early in training, a
-    constraint no threshold meets) warns, logs NaN and keeps the previous threshold.
+    An epoch where tuning is impossible on this epoch's predictions (constant
+    predictions early in training, a constraint no threshold meets) warns, logs NaN
+    and keeps the previous threshold. Set-up errors raise at the epoch end where they
+    are seen: a model with several outputs, an output of the wrong shape for
+    ``multilabel``, labels outside {0, 1}, NaN scores, an objective that returns NaN.
+
+    The model has one output: ``(batch, 1)`` scores, or ``(batch, L)`` with
+    ``multilabel=True``. Extra axes are samples, as in `ConfusionHistory`: each step
+    of a ``(batch, steps, 1)`` output is a sample, with labels of the same shape (or
+    without the last axis) and ``(batch,)`` weights repeated over the steps. Steps
+    masked by the output's Keras mask are left out, whatever their labels.
 
     Args:
         validation_data: a tuple ``(x, y)`` or ``(x, y, sample_weight)`` of arrays,
-            or a re-iterable of such batches (a list, a ``tf.data.Dataset``).
+            or a re-iterable of such batches (a list, a ``tf.data.Dataset``, a
+            ``keras.utils.PyDataset``; not a generator, which would be empty at the
+            second epoch).
         objective: as in `tune_threshold`. Defaults to `None` (``"f1"``, or
             ``"expected_cost"`` with ``cost_matrix``).
         cost_matrix: ``(2, 2)`` costs, as in `tune_threshold`. Defaults to `None`.
@@ -93,7 +241,7 @@ class ThresholdTuner(keras.callbacks.Callback):
             threshold is set at each epoch end. Defaults to `None`.
         multilabel: one threshold per label. Defaults to `False`.
         batch_size: batch size for predicting the validation arrays. Defaults to
-            `None` (Keras' default).
+            `None` (Keras' default, 32).
         **formula_kwargs: passed to the objective (e.g. ``beta=2.0``).
 
     Example:
@@ -105,8 +253,7 @@ class ThresholdTuner(keras.callbacks.Callback):
 
     def __init__(self, validation_data, objective=None, *, cost_matrix=None, constraint=None,
                  thresholded=None, multilabel=False, batch_size=None, **formula_kwargs):
-        super().__init__()
-        self.validation_data = _check_validation_data(validation_data)
+        super().__init__(validation_data, batch_size)
         if thresholded is not None and not isinstance(thresholded, Thresholded):
             raise arg_error("thresholded", thresholded, "a Thresholded model or None")
         self.objective = objective
@@ -114,7 +261,6 @@ class ThresholdTuner(keras.callbacks.Callback):
         self.constraint = constraint
         self.thresholded = thresholded
         self.multilabel = bool(multilabel)
-        self.batch_size = batch_size
         self.formula_kwargs = formula_kwargs
         self.result = None
         # Fail now, not after the first epoch, on a malformed objective or constraint.
@@ -136,19 +282,49 @@ class ThresholdTuner(keras.callbacks.Callback):
         """The latest tuned threshold (``(L,)`` when multilabel), or None before any."""
         return None if self.result is None else self.result.threshold
 
-    def _tune(self, y, scores, w):
+    def _tune(self, y, scores, w, constraint):
         return tune_threshold(y, scores, self.objective, cost_matrix=self.cost_matrix,
-                              constraint=self.constraint, sample_weight=w,
+                              constraint=constraint, sample_weight=w,
                               multilabel=self.multilabel, **self.formula_kwargs)
 
-    def on_epoch_end(self, epoch, logs=None):
-        y, scores, w = _predict_all(self.model, self.validation_data, self.batch_size)
+    def _check_tunable(self, y, s, w):
+        """Raises on what no epoch can tune: set-up errors, not to become warnings."""
+        if s.ndim != 1 + self.multilabel:
+            raise ValueError(
+                "ThresholdTuner needs model outputs of shape (batch, 1) (each step a "
+                "sample for (batch, steps, 1)), or (batch, num_labels) with "
+                f"multilabel=True. Received: outputs of shape {s.shape} with "
+                f"multilabel={self.multilabel}.")
         try:
-            result = self._tune(y, scores, w)
+            _check_scores(s)
+            _check_binary_labels(y, s.shape)
+            _check_weight(w, s.shape[0])
         except ValueError as e:
-            warn(f"ThresholdTuner: epoch {epoch + 1}: no threshold tuned ({e}); keeping "
-                 f"the previous one.")
-            result = None
+            raise ValueError(f"ThresholdTuner: the validation data cannot be tuned on: "
+                             f"{e}") from None
+
+    def on_epoch_end(self, epoch, logs=None):
+        y, scores, w = _tuning_samples(*self._validation_samples(), self.multilabel)
+        self._check_tunable(y, scores, w)
+        # What can fail on a sound set-up is this epoch's predictions: constant scores,
+        # or a constraint that no threshold meets on them.
+        constant = [i for i, col in enumerate(scores.reshape(len(scores), -1).T)
+                    if np.all(col == col[0])]
+        result = None
+        if constant:
+            what = f" (label {constant[0]})" if self.multilabel else ""
+            warn(f"ThresholdTuner: epoch {epoch + 1}: no threshold tuned (constant "
+                 f"predictions{what}: nothing to tune); keeping the previous one.")
+        else:
+            try:
+                result = self._tune(y, scores, w, self.constraint)
+            except ValueError as e:
+                if self.constraint is None:
+                    raise
+                # Without the constraint it tunes, or raises the set-up error it hides.
+                self._tune(y, scores, w, None)
+                warn(f"ThresholdTuner: epoch {epoch + 1}: no threshold tuned ({e}); "
+                     f"keeping the previous one.")
         if result is not None:
             self.result = result
             if self.thresholded is not None:
@@ -182,16 +358,23 @@ DEFAULT_FIGURES = ("specificity", "sensitivity", "precision", "f1", "mcc",
                    "balanced_accuracy")
 
 
-class ConfusionHistory(keras.callbacks.Callback):
+class ConfusionHistory(_ValidationCallback):
     """The whole-validation-set confusion matrix at each epoch end, and its figures.
 
     Each epoch's matrix is appended to ``matrices``; each figure is logged as
     ``val_<name>`` (so it appears in ``model.fit(...).history``) and kept in
     ``history``; ``plot()`` draws them per epoch.
 
+    The model has one output (a ``ValueError`` names its outputs otherwise); extra
+    axes of it are samples, e.g. each step of a ``(batch, steps, 1)`` output. Steps
+    masked by the output's Keras mask count nowhere, whatever their labels (padding
+    labelled ``-1`` included), as in `keras_confusion.metrics` under ``evaluate``.
+
     Args:
         validation_data: a tuple ``(x, y)`` or ``(x, y, sample_weight)`` of arrays,
-            or a re-iterable of such batches (a list, a ``tf.data.Dataset``).
+            or a re-iterable of such batches (a list, a ``tf.data.Dataset``, a
+            ``keras.utils.PyDataset``; not a generator, which would be empty at the
+            second epoch).
         num_classes: ``K`` for a multiclass model with ``(n, K)`` outputs. Defaults to
             `None` (binary).
         threshold: binary decision threshold on the model's output, or a
@@ -204,7 +387,7 @@ class ConfusionHistory(keras.callbacks.Callback):
         average: averaging of per-class formulas when ``K > 2``. Defaults to
             `"macro"`.
         batch_size: batch size for predicting the validation arrays. Defaults to
-            `None`.
+            `None` (Keras' default, 32).
 
     Example:
 
@@ -215,8 +398,7 @@ class ConfusionHistory(keras.callbacks.Callback):
 
     def __init__(self, validation_data, *, num_classes=None, threshold=0.5, from_logits=False,
                  figures=DEFAULT_FIGURES, average="macro", batch_size=None):
-        super().__init__()
-        self.validation_data = _check_validation_data(validation_data)
+        super().__init__(validation_data, batch_size)
         self.num_classes = check_num_classes(num_classes)
         if isinstance(threshold, ThresholdTuner):
             if from_logits:
@@ -237,7 +419,6 @@ class ConfusionHistory(keras.callbacks.Callback):
                 raise arg_error("figures", figures,
                                 "formula names that need no cost matrix")
         self.average = average
-        self.batch_size = batch_size
         self.matrices = []
         self.history = {name: [] for name in self.figures}
 
@@ -267,7 +448,7 @@ class ConfusionHistory(keras.callbacks.Callback):
         return np.asarray(keras.ops.convert_to_numpy(cm))
 
     def on_epoch_end(self, epoch, logs=None):
-        y, scores, w = _predict_all(self.model, self.validation_data, self.batch_size)
+        y, scores, w = self._validation_samples()
         cm = self._matrix(y, scores, w)
         self.matrices.append(cm)
         k = cm.shape[-1]
