@@ -486,3 +486,31 @@ def test_multiclass_counts_of_wide_scores_equal_sklearn_eager_and_compiled(rng):
     fn = compiled(lambda a, b: kc.confusion_matrix(a, b, num_classes=k))
     np.testing.assert_array_equal(
         to_numpy(fn(ops.convert_to_tensor(y, "int32"), ops.convert_to_tensor(x))), expected)
+
+
+def test_weighted_counts_keep_growing_past_2_24_in_a_cell(monkeypatch):
+    """A float32 histogram adding one weight at a time stays at 2**24 (2**24 + 1 rounds
+    back): a large weighted batch is histogrammed per chunk and the chunks summed. Here
+    chunks of 4 samples stand for chunks of 2**20."""
+    from keras_confusion import counts
+
+    w = np.array([2.0**24, 0, 0, 0] + [1.0] * 8, dtype="float32")
+    y = np.zeros(len(w), dtype="int32")
+    s = np.full(len(w), 0.25, dtype="float32")
+    monkeypatch.setattr(counts, "_WEIGHTED_CHUNK", 4)
+    expected = [[2.0**24 + 8, 0], [0, 0]]  # float32 holds 2**24 + 8 exactly
+    np.testing.assert_array_equal(to_numpy(kc.confusion_matrix(y, s, sample_weight=w)),
+                                  expected)
+    np.testing.assert_array_equal(
+        to_numpy(kc.threshold_confusion_matrices(y, s, [0.5], sample_weight=w))[0], expected)
+    # Random data in chunks of 4: the same as scikit-learn.
+    rng = np.random.default_rng(3)
+    y, s, w = _binary_data(4, 203, weights=True, grid=False)
+    np.testing.assert_allclose(to_numpy(kc.confusion_matrix(y, s, sample_weight=w)),
+                               _sk_binary(y, s, 0.5, w), rtol=1e-6)
+    k = 5
+    yk = rng.integers(0, k, 203)
+    p = rng.random((203, k)).astype("float32")
+    np.testing.assert_allclose(
+        to_numpy(kc.confusion_matrix(yk, p, num_classes=k, sample_weight=w)),
+        sk_confusion(yk, p.argmax(1), list(range(k)), w), rtol=1e-6)

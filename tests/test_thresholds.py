@@ -426,3 +426,33 @@ def test_thresholded_binary_cost_matrix_reads_one_column_as_positive_probability
 def test_thresholded_rejects_threshold_with_cost_matrix():
     with pytest.raises(ValueError, match="`threshold` must be None when cost_matrix"):
         Thresholded(_scorer(2, "softmax"), threshold=0.5, cost_matrix=np.ones((2, 2)))
+
+
+def test_bfloat16_scores_labels_and_weights_tune_as_their_float64_values(rng):
+    """Backend bfloat16 tensors (torch cannot hand them to NumPy) and bfloat16 NumPy
+    arrays (ml_dtypes, dtype kind "V") are read as the numbers they hold."""
+    import ml_dtypes
+
+    n = 300
+    y = rng.integers(0, 2, n)
+    s = rng.random(n).astype(ml_dtypes.bfloat16)
+    w = rng.choice([0.5, 1.0, 2.0], n).astype(ml_dtypes.bfloat16)
+    expected = tune_threshold(y, s.astype("float64"), "f1", sample_weight=w.astype("float64"))
+    for got in [
+        tune_threshold(keras.ops.convert_to_tensor(y.astype("float32"), dtype="bfloat16"),
+                       keras.ops.convert_to_tensor(s.astype("float32"), dtype="bfloat16"),
+                       "f1", sample_weight=keras.ops.convert_to_tensor(
+                           w.astype("float32"), dtype="bfloat16")),
+        tune_threshold(y.astype(ml_dtypes.bfloat16), s, "f1", sample_weight=w),
+    ]:
+        assert got.threshold == expected.threshold and got.value == expected.value
+        np.testing.assert_array_equal(got.confusion_matrix, expected.confusion_matrix)
+    k = 3
+    yk = rng.integers(0, k, n)
+    p = rng.dirichlet(np.ones(k), n).astype("float32")
+    cost = 1 - np.eye(k)
+    offsets = tune_cost_offsets(yk, p.astype(ml_dtypes.bfloat16).astype("float64"), cost)
+    got = tune_cost_offsets(keras.ops.convert_to_tensor(yk),
+                            keras.ops.convert_to_tensor(p, dtype="bfloat16"), cost)
+    np.testing.assert_array_equal(got.offsets, offsets.offsets)
+    np.testing.assert_array_equal(got.confusion_matrix, offsets.confusion_matrix)

@@ -342,13 +342,36 @@ def _hard_codes(fmt: _Formatted, threshold, from_logits: bool, argmax=None):
     return codes, valid
 
 
+# Weighted histograms are made per chunk of this many samples, then summed pairwise.
+_WEIGHTED_CHUNK = 1 << 20
+
+
 def _count_codes(codes, valid, weights, num_cells: int):
-    """Bincount of codes; invalid samples go to one extra cell, dropped here."""
+    """Bincount of codes; invalid samples go to one extra cell, dropped here.
+
+    A weighted histogram adds one float weight at a time, so a float32 cell would
+    stop growing at 2**24 (2**24 + 1 rounds back to 2**24): a batch of more than
+    `_WEIGHTED_CHUNK` samples (of a size known when traced) is histogrammed per chunk,
+    each exact for integer weights, and the chunks are summed pairwise (relative error
+    about log2(chunks) * 2**-24 at worst, as for any sum of float32 partials).
+    """
     codes = ops.where(valid, codes, num_cells)
     codes = ops.reshape(codes, (-1,))
-    if weights is not None:
+    n = codes.shape[0]
+    if weights is None:
+        counts = _backend.bincount(codes, None, num_cells + 1)
+    else:
         weights = ops.reshape(weights, (-1,))
-    counts = _backend.bincount(codes, weights, num_cells + 1)
+        if n is None or n <= _WEIGHTED_CHUNK:
+            counts = _backend.bincount(codes, weights, num_cells + 1)
+        else:
+            parts = [_backend.bincount(codes[i:i + _WEIGHTED_CHUNK],
+                                       weights[i:i + _WEIGHTED_CHUNK], num_cells + 1)
+                     for i in range(0, n, _WEIGHTED_CHUNK)]
+            while len(parts) > 1:
+                parts = [parts[i] + parts[i + 1] if i + 1 < len(parts) else parts[i]
+                         for i in range(0, len(parts), 2)]
+            counts = parts[0]
     counts = counts[:num_cells]
     if weights is None:
         counts = ops.cast(counts, "int32")
