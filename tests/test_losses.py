@@ -438,6 +438,20 @@ def test_weighted_crossentropy_gradient_is_finite_at_exact_zero_and_one():
     assert np.all(np.isfinite(grad))
 
 
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_weighted_crossentropy_in_half_precision_equals_float32_on_saturated_inputs(dtype):
+    """In float16, 1 - epsilon rounds to 1: the clipped log of a saturated probability
+    was log(0). Computed in float32, the loss is the float32 one, rounded to dtype."""
+    y = np.array([0, 1, 0, 1, 1], "float32")
+    p = np.array([0.0, 1.0, 1.0, 0.0, 0.5], "float32")
+    expected = float(to_numpy(L.WeightedCrossentropy([1, 3])(y, p)))
+    for loss in [L.WeightedCrossentropy([1, 3], dtype=dtype),
+                 L.WeightedCrossentropy([1, 3], dtype=f"mixed_{dtype}")]:
+        got = float(to_numpy(keras.ops.cast(loss(y, p), "float32")))
+        assert np.isfinite(got)
+        np.testing.assert_allclose(got, expected, rtol=1e-2)
+
+
 # ------------------------------------------------------------------- serialization
 
 

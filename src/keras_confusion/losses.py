@@ -594,6 +594,10 @@ class WeightedCrossentropy(keras.losses.Loss):
                                                 self.multilabel)
 
     def call(self, y_true, y_pred):
+        # At least float32: in float16, 1 - epsilon rounds to 1, so a saturated
+        # probability gave log(0) (NaN or inf loss) where float32 is finite.
+        if keras.backend.standardize_dtype(y_pred.dtype) in ("float16", "bfloat16"):
+            y_pred = ops.cast(y_pred, "float32")
         w = ops.convert_to_tensor(self.class_weight, dtype=y_pred.dtype)
         eps = keras.config.epsilon()
         k = self.num_classes
