@@ -358,6 +358,31 @@ def test_counts_stay_exact_past_float32_integer_limit(num_classes):
     assert m.counts()[1, 1] == 2**40 + 5
 
 
+def test_float64_dtype_makes_result_exact_past_2_24_where_the_backend_has_float64():
+    from keras_confusion import _backend
+
+    wide = _backend.has_float64(keras.ops.zeros(()))
+    y_pred = np.array([0.9], "float32")
+    for make in [lambda d: kcm.ConfusionMatrix(dtype=d),
+                 lambda d: kcm.Sensitivity(dtype=d),
+                 lambda d: kcm.ThresholdConfusion(thresholds=[0.5], dtype=d)]:
+        results = {}
+        for dtype in ["float32", "float64", "float16"]:
+            m = make(dtype)
+            m.update_state([1, 0], np.array([0.9, 0.9], "float32"), sample_weight=[2.0**24, 1])
+            for _ in range(3):
+                m.update_state([1], y_pred)
+            results[dtype] = to_numpy(m.result())
+        tp = lambda r: np.asarray(r).reshape(-1, 2, 2)[0, 1, 1]  # noqa: E731
+        if isinstance(m, kcm.Sensitivity):
+            # recall = TP / (TP + FN) = 1 either way; the figure's dtype follows.
+            assert results["float64"].dtype == (np.float64 if wide else np.float32)
+            continue
+        assert tp(results["float32"]) == np.float32(2**24 + 3)  # 2**24 + 4: rounded
+        assert tp(results["float64"]) == (2**24 + 3 if wide else np.float32(2**24 + 3))
+        assert results["float16"].dtype == np.float32  # counts never in half precision
+
+
 def test_threshold_confusion_counts_stay_exact_past_float32_integer_limit():
     m = kcm.ThresholdConfusion(num_thresholds=3)
     m.update_state([1], [0.7], sample_weight=[2.0**24])

@@ -20,7 +20,8 @@ Exact counts: a float32 variable stops counting whole samples exactly at 2**24
 (16.7 M). The state is an unevaluated sum of two float32 variables, ``hi + lo``
 (compensated summation with an error-free TwoSum at each update), so unweighted counts
 stay exact up to about 2**48 on every backend, JAX's default 32-bit mode included.
-``result()`` is float32; `ConfusionMatrix.counts()` returns the exact float64 counts.
+``result()`` is float32 (float64, and exact, with ``dtype="float64"`` where the
+backend has float64); ``counts()`` returns the exact float64 counts.
 
 Sample weights: ``update_state`` takes ``sample_weight`` everywhere; in
 ``model.compile`` Keras passes sample weights only to ``weighted_metrics=[...]``.
@@ -165,10 +166,13 @@ class _CountingMetric(keras.metrics.Metric):
         self.counts_lo.assign(lo)
 
     def _cells(self):
-        """The counts (without the invalid tally) as float32; warns about invalid samples."""
+        """The counts (without the invalid tally) as float32, or float64 with
+        ``dtype="float64"`` where the backend has it; warns about invalid samples."""
+        hi, lo = self.counts_hi.value, self.counts_lo.value
+        if self.dtype == "float64" and _backend.has_float64(hi):
+            hi, lo = ops.cast(hi, "float64"), ops.cast(lo, "float64")  # hi + lo exact
         # Inside a data-parallel step each replica holds only its own counts.
-        total = _backend.replica_sum(self.counts_hi.value + self.counts_lo.value,
-                                     processes=False)
+        total = _backend.replica_sum(hi + lo, processes=False)
         invalid = total[self._num_cells]
         if _backend.has_value(invalid):
             n = float(ops.convert_to_numpy(invalid))
@@ -211,7 +215,9 @@ class ConfusionMatrix(_CountingMetric):
         num_labels: ``L``, required when ``multilabel=True`` (the state is created
             before any data is seen). Defaults to `None`.
         name: name of the metric. Defaults to `"confusion_matrix"`.
-        dtype: dtype of the metric's result. Defaults to `None`.
+        dtype: `"float64"` makes ``result()`` float64 (exact counts past 2**24) where
+            the backend has float64 (not JAX without x64); any other dtype leaves it
+            float32 (counting in half precision would overflow). Defaults to `None`.
 
     Returns:
         ``result()``: float32 ``(K, K)`` counts, or ``(L, 2, 2)`` when multilabel.
@@ -321,7 +327,9 @@ class ConfusionMetric(ConfusionMatrix):
         num_classes, threshold, from_logits, multilabel, num_labels: how to count, as
             `ConfusionMatrix`.
         name: name of the metric. Defaults to the formula's name.
-        dtype: dtype of the metric's result. Defaults to `None`.
+        dtype: `"float64"` makes ``result()`` float64 (exact counts past 2**24) where
+            the backend has float64 (not JAX without x64); any other dtype leaves it
+            float32 (counting in half precision would overflow). Defaults to `None`.
 
     Example:
 
@@ -395,7 +403,9 @@ class Specificity(_NamedMetric):
             `"binary"`.
         zero_division: value when ``TN + FP == 0``. Defaults to `0.0`.
         name: name of the metric. Defaults to `"specificity"`.
-        dtype: dtype of the metric's result. Defaults to `None`.
+        dtype: `"float64"` makes ``result()`` float64 (exact counts past 2**24) where
+            the backend has float64 (not JAX without x64); any other dtype leaves it
+            float32 (counting in half precision would overflow). Defaults to `None`.
 
     Example:
 
@@ -496,7 +506,9 @@ class MCC(_NamedMetric):
             `ConfusionMatrix` (multilabel gives one value per label).
         zero_division: value when a marginal is constant. Defaults to `0.0`.
         name: name of the metric. Defaults to `"mcc"`.
-        dtype: dtype of the metric's result. Defaults to `None`.
+        dtype: `"float64"` makes ``result()`` float64 (exact counts past 2**24) where
+            the backend has float64 (not JAX without x64); any other dtype leaves it
+            float32 (counting in half precision would overflow). Defaults to `None`.
 
     Example:
 
@@ -523,7 +535,9 @@ class BalancedAccuracy(_NamedMetric):
         adjusted: rescale so that chance scores 0. Defaults to `False`.
         zero_division: value when no class is present. Defaults to `0.0`.
         name: name of the metric. Defaults to `"balanced_accuracy"`.
-        dtype: dtype of the metric's result. Defaults to `None`.
+        dtype: `"float64"` makes ``result()`` float64 (exact counts past 2**24) where
+            the backend has float64 (not JAX without x64); any other dtype leaves it
+            float32 (counting in half precision would overflow). Defaults to `None`.
 
     Example:
 
@@ -553,7 +567,9 @@ class CohenKappa(_NamedMetric):
             Defaults to `None`.
         zero_division: value when the expected disagreement is 0. Defaults to `0.0`.
         name: name of the metric. Defaults to `"cohen_kappa"`.
-        dtype: dtype of the metric's result. Defaults to `None`.
+        dtype: `"float64"` makes ``result()`` float64 (exact counts past 2**24) where
+            the backend has float64 (not JAX without x64); any other dtype leaves it
+            float32 (counting in half precision would overflow). Defaults to `None`.
 
     Example:
 
@@ -617,7 +633,9 @@ class ThresholdConfusion(_CountingMetric):
         from_logits: whether ``y_pred`` holds logits (thresholds stay probabilities).
             Defaults to `False`.
         name: name of the metric. Defaults to `"threshold_confusion"`.
-        dtype: dtype of the metric's result. Defaults to `None`.
+        dtype: `"float64"` makes ``result()`` float64 (exact counts past 2**24) where
+            the backend has float64 (not JAX without x64); any other dtype leaves it
+            float32 (counting in half precision would overflow). Defaults to `None`.
 
     Returns:
         ``result()``: float32 ``(T, 2, 2)``, one ``[[TN, FP], [FN, TP]]`` per threshold,
