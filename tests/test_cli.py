@@ -142,7 +142,7 @@ def test_tune_prints_threshold_and_its_confusion_matrix(tmp_path, capsys):
     out = capsys.readouterr().out
     ref = tune_threshold(y, s, "f1")
     (tn, fp), (fn, tp) = ref.confusion_matrix
-    assert f"threshold  {ref.threshold:.6g}" in out
+    assert f"threshold  {float(ref.threshold)!r}  " in out
     lines = out.splitlines()
     i = lines.index("confusion matrix (rows: true, columns: predicted)")
     assert lines[i + 2].split() == ["0", str(tn), str(fp)]
@@ -388,3 +388,26 @@ def test_demo_quick_trains_compares_and_writes_the_html_report(tmp_path, capsys)
     assert "F1 loss (soft counts)" in out
     assert "expected_cost" in out and "wrote" in out
     assert "data:image/png;base64," in html.read_text()
+
+
+def test_tune_help_describes_score_as_one_column_as_tune_takes(capsys):
+    def score_help(command):
+        assert main([command, "--help"]) == 0
+        out = " ".join(capsys.readouterr().out.split())
+        return out.rsplit("--score COL ", 1)[1].split(" --", 1)[0]  # the options list
+
+    assert "repeat" in score_help("evaluate")
+    tune_help = score_help("tune")
+    assert "repeat" not in tune_help and "multiclass" not in tune_help
+    assert "one column" in tune_help and "class-1 scores" in tune_help
+
+
+def test_tune_prints_the_threshold_exactly_as_its_repr(tmp_path, capsys):
+    y, s = _data(500, seed=9)
+    path = _write_csv(tmp_path / "t.csv", {"y": y, "p": [repr(float(v)) for v in s]})
+    assert main(["tune", path, "--label", "y", "--score", "p", "--quiet"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("threshold"))
+    printed = float(line.split()[1])
+    ref = tune_threshold(y, s, "f1")
+    assert printed == ref.threshold
+    assert np.sum(s >= printed) == ref.confusion_matrix[:, 1].sum()

@@ -139,3 +139,52 @@ def test_metric_history_draws_one_line_per_metric_over_epochs():
 def test_plot_rejects_bad_input_naming_the_argument(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+@pytest.mark.parametrize("threshold", [0.7008977144997484, 0.7])
+def test_report_figure_states_the_threshold_exactly_as_its_repr(threshold):
+    y, s = _data(300, seed=6)
+    s[0] = threshold
+    fig = report(y, s, threshold=threshold, bootstrap=0).plot()
+    assert fig._suptitle.get_text() == f"300 samples, positive when score >= {threshold!r}"
+    labels = [line.get_label() for ax in fig.axes for line in ax.lines]
+    assert f"threshold {threshold!r}" in labels
+
+
+def test_threshold_curve_of_a_multilabel_result_raises_value_error_naming_result():
+    y = np.array([[0, 1], [1, 0], [1, 1]])
+    s = np.array([[0.2, 0.7], [0.6, 0.1], [0.9, 0.8]])
+    result = tune_threshold(y, s, multilabel=True)
+    with pytest.raises(ValueError, match=r"`result`.*one label.*result\.results\[0\]"):
+        plot.threshold_curve(result)
+    with pytest.raises(ValueError, match=r"`result`"):
+        plot.threshold_curve({"thresholds": [0.5]})
+    assert plot.threshold_curve(result.results[1]).axes  # one label's result is drawn
+
+
+def _imbalanced(n=200_000, seed=0):
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < 0.005).astype(int)
+    return y, 1 / (1 + np.exp(-(rng.normal(size=n) + 3.0 * y - 2)))
+
+
+def test_thinned_curves_keep_their_area_and_the_high_score_end():
+    y, s = _imbalanced()
+    line = plot.precision_recall_curve(y, s).axes[0].lines[0]
+    recall, precision = line.get_xdata(), line.get_ydata()
+    ref_precision, ref_recall, _ = skm.precision_recall_curve(y, s)
+    assert len(recall) <= 2000 < len(ref_recall)
+    # Both ends kept; the drawn steps' area is average precision (its step rule).
+    assert (recall[0], precision[0]) == (ref_recall[0], ref_precision[0])
+    assert (recall[-1], precision[-1]) == (ref_recall[-1], ref_precision[-1])
+    area = -np.sum(np.diff(recall) * precision[:-1])
+    assert area == pytest.approx(skm.average_precision_score(y, s), abs=0.005)
+    assert np.sum(recall <= 0.1) >= 20  # the top-ranked scores are drawn
+    # Every drawn point is a point of the curve.
+    ref = set(zip(ref_recall.round(12), ref_precision.round(12), strict=True))
+    assert set(zip(recall.round(12), precision.round(12), strict=True)) <= ref
+    roc = plot.roc_curve(y, s).axes[0].lines[0]
+    fpr, tpr = roc.get_xdata(), roc.get_ydata()
+    assert len(fpr) <= 2000
+    assert abs(np.trapezoid(tpr, fpr)) == pytest.approx(skm.roc_auc_score(y, s), abs=0.005)
+    assert np.sum(fpr <= 0.01) >= 20

@@ -282,3 +282,91 @@ def test_write_all_atomic_writes_every_output_or_none(tmp_path):
     assert a.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["a.json"]
     write_all_atomic([(a, b"new"), (tmp_path / "b.html", b"x")])
     assert a.read_text() == "new" and (tmp_path / "b.html").read_text() == "x"
+
+
+@pytest.mark.parametrize("threshold", [0.7008977144997484, 0.7, 0.1 + 0.2])
+def test_report_text_and_html_state_the_threshold_exactly_as_its_repr(threshold):
+    # The score at the threshold is counted positive: the rule stated must say so.
+    y = np.array([0, 1, 0, 1])
+    s = np.array([0.1, threshold, 0.3, 0.9])
+    r = report(y, s, threshold=threshold, bootstrap=0)
+    assert r.confusion_matrix[1].tolist() == [0, 2]
+    head = r.to_text().splitlines()[0]
+    assert head == f"4 samples, positive when score >= {threshold!r}"
+    stated = float(head.rsplit(" ", 1)[1])
+    assert stated == threshold and threshold >= stated  # the boundary score is positive
+    assert f"positive when score &ge; {threshold!r}." in r.to_html()
+    if threshold == 0.7:
+        assert head.endswith(">= 0.7")
+
+
+def test_report_from_confusion_matrix_docstring_lists_the_keywords_it_takes():
+    import inspect
+
+    doc = Report.from_confusion_matrix.__doc__
+    taken = [name for name, p in inspect.signature(Report).parameters.items()
+             if p.kind is inspect.Parameter.KEYWORD_ONLY]
+    assert taken == ["class_names", "cost_matrix", "bootstrap", "seed", "confidence",
+                     "threshold", "curve", "zero_division"]
+    for name in taken:
+        assert f"``{name}``" in doc
+    assert "as `report`" not in doc
+    # What the docstring says of threshold=None and of num_classes.
+    cm = np.array([[50, 3], [7, 40]])
+    assert "argmax" in doc
+    assert "decision: argmax" in Report.from_confusion_matrix(cm, bootstrap=0).to_text()
+    assert "positive when score >= 0.5" in Report.from_confusion_matrix(
+        cm, threshold=0.5, bootstrap=0).to_text()
+    with pytest.raises(TypeError, match="num_classes"):
+        Report.from_confusion_matrix(cm, num_classes=2)
+
+
+def _backend_tensor(values, dtype):
+    import keras
+
+    return keras.ops.convert_to_tensor(np.asarray(values), dtype=dtype)
+
+
+def _tensor_values(x):
+    """The float64 values a backend tensor holds (exact: float32 holds any bfloat16)."""
+    import keras
+
+    return keras.ops.convert_to_numpy(keras.ops.cast(x, "float32")).astype("float64")
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16", "float32"])
+def test_report_of_backend_low_precision_tensors_equals_sklearn_on_the_same_values(dtype):
+    y, s = _binary_data(21, 500)
+    scores = _backend_tensor(s, dtype)
+    values = _tensor_values(scores)
+    threshold = float(np.median(values))  # a score of the tensor: ties at the boundary
+    r = report(y, scores, threshold=threshold, bootstrap=0)
+    pred = (values >= threshold).astype(int)
+    np.testing.assert_array_equal(r.confusion_matrix,
+                                  skm.confusion_matrix(y, pred, labels=[0, 1]))
+    p, rc, _, _ = skm.precision_recall_fscore_support(y, pred, labels=[0, 1],
+                                                      zero_division=0)
+    np.testing.assert_allclose(r.table["precision"], p)
+    np.testing.assert_allclose(r.table["recall"], rc)
+    # Labels as a tensor of the same dtype, and multiclass scores of that dtype.
+    same = report(_backend_tensor(y, dtype), scores, threshold=threshold, bootstrap=0)
+    np.testing.assert_array_equal(same.confusion_matrix, r.confusion_matrix)
+    rng = np.random.default_rng(22)
+    yk = rng.integers(0, 4, 300)
+    sk = rng.random((300, 4)) + 0.5 * np.eye(4)[yk]
+    tensor_k = _backend_tensor(sk, dtype)
+    rk = report(yk, tensor_k, bootstrap=0)
+    np.testing.assert_array_equal(
+        rk.confusion_matrix,
+        skm.confusion_matrix(yk, _tensor_values(tensor_k).argmax(axis=1), labels=range(4)))
+
+
+def test_report_of_bfloat16_numpy_labels_and_scores_equals_sklearn_on_the_same_values():
+    import ml_dtypes
+
+    y, s = _binary_data(23, 400)
+    s16 = s.astype(ml_dtypes.bfloat16)
+    values = s16.astype("float64")
+    r = report(y.astype(ml_dtypes.bfloat16), s16, threshold=0.5, bootstrap=0)
+    np.testing.assert_array_equal(
+        r.confusion_matrix, skm.confusion_matrix(y, (values >= 0.5).astype(int), labels=[0, 1]))

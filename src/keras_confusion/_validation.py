@@ -143,3 +143,25 @@ def ceil_to(values, dtype: str) -> np.ndarray:
     if np.any(below):
         c = np.where(below, np.nextafter(c, np.asarray(np.inf, dtype=c.dtype)), c)
     return np.asarray(c, dtype=c.dtype)
+
+
+def as_numpy(x) -> np.ndarray:
+    """``x`` as a NumPy array of the numbers it holds: a Keras backend tensor converted
+    (bfloat16 and float16 through float32, which holds their values exactly; torch
+    cannot hand bfloat16 to NumPy), a bfloat16 NumPy array (ml_dtypes, kind "V") as
+    float64; anything else as ``np.asarray`` makes it."""
+    if not isinstance(x, (np.ndarray, np.generic, list, tuple, int, float)) \
+            and hasattr(x, "dtype") and hasattr(x, "shape"):
+        import keras
+
+        if keras.ops.is_tensor(x):
+            if keras.backend.standardize_dtype(x.dtype) in ("bfloat16", "float16"):
+                x = keras.ops.cast(x, "float32")
+            x = keras.ops.convert_to_numpy(x)
+    x = np.asarray(x)
+    if x.dtype.kind == "V":
+        try:
+            x = x.astype("float64")
+        except (TypeError, ValueError):
+            pass  # refused by the caller's check
+    return x

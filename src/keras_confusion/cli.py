@@ -320,7 +320,7 @@ def _tune_command(args) -> int:
     result = _tune(acc, args, cost)
     info = _result_dict(result, acc)
     tn, fp, fn, tp = np.rint(result.confusion_matrix).astype(np.int64).ravel()
-    print(f"threshold  {result.threshold:.6g}  (positive when score >= threshold)")
+    print(f"threshold  {float(result.threshold)!r}  (positive when score >= threshold)")
     print(f"{result.objective:<10} {result.value:.6g}"
           + (f"  subject to {args.constraint}" if args.constraint else ""))
     print(f"search     {info['method']}")
@@ -378,13 +378,13 @@ def _finite(text):
     return v
 
 
-def _input_args(p):
+def _input_args(p, score_help="score column; repeat once per class for multiclass scores"):
     p.add_argument("files", nargs="+", metavar="FILE",
                    help="CSV or Parquet files, or directories of Parquet parts")
     p.add_argument("--label", required=True, metavar="COL",
                    help="column of true labels: 0/1, or class indices 0..K-1")
     p.add_argument("--score", required=True, action="append", metavar="COL",
-                   help="score column; repeat once per class for multiclass scores")
+                   help=score_help)
     p.add_argument("--cost", metavar="MATRIX",
                    help="cost matrix, rows true class, columns decision: '0,1;10,0', "
                         "JSON '[[0,1],[10,0]]', or a file holding either")
@@ -421,7 +421,7 @@ def _parser():
     ev.set_defaults(func=_evaluate)
 
     tu = sub.add_parser("tune", help="tune a binary threshold and print its matrix")
-    _input_args(tu)
+    _input_args(tu, score_help="column of class-1 scores (one column: tuning is binary)")
     tu.add_argument("--objective", default=None, metavar="NAME",
                     help="formula to optimise (default f1; expected_cost with --cost)")
     tu.add_argument("--plot", metavar="PATH", help="write the objective-versus-threshold PNG")

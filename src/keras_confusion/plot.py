@@ -116,11 +116,41 @@ def confusion_matrix(cm, *, class_names: Sequence[str] | None = None, normalize=
 # ------------------------------------------------------------------------- curves
 
 
-def _thin(n: int) -> np.ndarray:
-    """Indices of at most _MAX_POINTS points spread over n, ends kept."""
+def _unit(v: np.ndarray) -> np.ndarray:
+    """``v`` scaled to [0, 1] by its range (as an axis would show it)."""
+    ok = np.isfinite(v)
+    if not ok.any():
+        return np.zeros_like(v)
+    low, high = v[ok].min(), v[ok].max()
+    if high <= low:
+        return np.zeros_like(v)
+    return np.where(ok, (v - low) / (high - low), 0.0)
+
+
+def _thin(x, y) -> np.ndarray:
+    """Indices of the points to draw of the curve through ``(x, y)``, in order.
+
+    Every point up to _MAX_POINTS. Beyond, the curve (each axis scaled to [0, 1]) is
+    cut into ``_MAX_POINTS // 2 - 1`` pieces of equal length, and the points kept are
+    the two ends and both ends of every segment that crosses from one piece into the
+    next: at most _MAX_POINTS points, every segment longer than a piece drawn exactly,
+    and no dropped point farther than one piece (1/1000 of the curve's length) from
+    the line drawn, so the drawn curve keeps the shape of the whole curve, including
+    its steep ends (the top-ranked scores of a precision-recall curve).
+    """
+    x = np.asarray(x, dtype="float64")
+    y = np.asarray(y, dtype="float64")
+    n = x.size
     if n <= _MAX_POINTS:
         return np.arange(n)
-    return np.unique(np.linspace(0, n - 1, _MAX_POINTS).round().astype(int))
+    seg = np.hypot(np.diff(_unit(x)), np.diff(_unit(y)))
+    cum = np.concatenate([[0.0], np.cumsum(np.nan_to_num(seg))])
+    if cum[-1] <= 0:
+        return np.array([0, n - 1])
+    pieces = _MAX_POINTS // 2 - 1
+    piece = np.minimum(np.floor(cum * (pieces / cum[-1])), pieces).astype(np.int64)
+    crossed = np.flatnonzero(np.diff(piece)) + 1  # the first point in a new piece
+    return np.unique(np.concatenate([[0, n - 1], crossed - 1, crossed]))
 
 
 def _stack(y_true, y_score):
@@ -138,14 +168,14 @@ def _operating_point(ax, thresholds, xs, ys, threshold):
     # The decision at `threshold` equals the decision at the smallest score >= it.
     i = min(int(np.searchsorted(thresholds, threshold, side="left")), thresholds.size - 1)
     ax.plot([xs[i]], [ys[i]], "o", color="C3", markersize=8,
-            label=f"threshold {threshold:g}", zorder=3)
+            label=f"threshold {float(threshold)!r}", zorder=3)
 
 
 def _pr_axes(ax, thresholds, cms, threshold=None):
     # The last candidate predicts nothing positive: recall 0, precision 1 (as sklearn).
     precision = formulas.precision(cms, zero_division=1.0)
     recall = formulas.recall(cms)
-    keep = _thin(len(thresholds))
+    keep = _thin(recall, precision)
     ax.step(recall[keep], precision[keep], where="post", color="C0")
     pos = cms[0, 1].sum() if len(cms) else 0
     total = cms[0].sum() if len(cms) else 1
@@ -159,7 +189,7 @@ def _pr_axes(ax, thresholds, cms, threshold=None):
 def _roc_axes(ax, thresholds, cms, threshold=None):
     tpr = formulas.recall(cms)
     fpr = 1.0 - formulas.specificity(cms, zero_division=1.0)
-    keep = _thin(len(thresholds))
+    keep = _thin(fpr, tpr)
     ax.plot(fpr[keep], tpr[keep], color="C0")
     ax.plot([0, 1], [0, 1], color="grey", ls=":", lw=1, label="chance")
     _operating_point(ax, thresholds, fpr, tpr, threshold)
@@ -171,6 +201,12 @@ def _roc_axes(ax, thresholds, cms, threshold=None):
 
 def precision_recall_curve(y_true, y_score, *, threshold=None, title=None):
     """Precision against recall over every threshold, with an optional operating point.
+
+    The curve is drawn as steps through the exact (recall, precision) of each distinct
+    score, as `sklearn.metrics.precision_recall_curve` gives them; past 2,000 points,
+    through the points spaced evenly along the curve's length and the ends of its
+    long segments (at most 2,000), so that its shape, its ends and the area under the
+    steps are kept.
 
     Args:
         y_true: binary labels ``(n_samples,)`` in {0, 1}.
@@ -192,7 +228,8 @@ def precision_recall_curve(y_true, y_score, *, threshold=None, title=None):
 def roc_curve(y_true, y_score, *, threshold=None, title=None):
     """ROC curve (recall against false positive rate), with an optional operating point.
 
-    Args and returns as `precision_recall_curve`.
+    Drawn through the exact point of each distinct score (past 2,000 points, thinned
+    as `precision_recall_curve` is). Args and returns as `precision_recall_curve`.
     """
     thresholds, cms = _stack(y_true, y_score)
     fig = _figure((4.5, 4.2))
@@ -205,22 +242,38 @@ def roc_curve(y_true, y_score, *, threshold=None, title=None):
 def threshold_curve(result, *, title=None):
     """The objective (a metric, or a cost) against the threshold, best one marked.
 
+    The line goes through the objective at each finite candidate threshold (past
+    2,000 candidates, thinned as `precision_recall_curve` is).
+
     Args:
-        result: a `keras_confusion.thresholds.ThresholdResult` (its ``thresholds``,
-            ``values``, ``threshold``, ``value``, ``objective`` and, with a constraint,
-            ``feasible``).
+        result: a `keras_confusion.thresholds.ThresholdResult` of one binary search
+            (its ``thresholds``, ``values``, ``threshold``, ``value``, ``objective``
+            and, with a constraint, ``feasible``). For a
+            `keras_confusion.thresholds.MultilabelThresholdResult` pass one label's
+            result, ``result.results[i]``.
         title: figure title. Defaults to `None`.
 
     Returns:
         A matplotlib Figure.
     """
+    from keras_confusion.thresholds import MultilabelThresholdResult, ThresholdResult
+
+    if isinstance(result, MultilabelThresholdResult):
+        raise arg_error("result", f"<MultilabelThresholdResult of "
+                        f"{len(result.results)} labels>",
+                        "the ThresholdResult of one label: pass one label's result, "
+                        "e.g. result.results[0]")
+    if not isinstance(result, ThresholdResult) and not all(
+            hasattr(result, a) for a in ("thresholds", "values", "threshold", "value")):
+        raise arg_error("result", f"<{type(result).__name__}>",
+                        "a ThresholdResult (what tune_threshold returns)")
     thresholds = np.asarray(result.thresholds, dtype="float64")
     values = np.asarray(result.values, dtype="float64")
     finite = np.isfinite(thresholds)  # the last candidate, inf, predicts nothing positive
     feasible = getattr(result, "feasible", None)
     fig = _figure((6.0, 4.0))
     ax = fig.subplots()
-    keep = _thin(int(finite.sum()))
+    keep = _thin(thresholds[finite], values[finite])
     x, y = thresholds[finite][keep], values[finite][keep]
     name = str(getattr(result, "objective", "objective"))
     ax.plot(x, y, color="C0", label=name)
@@ -297,6 +350,6 @@ def report_figure(report):
         _pr_axes(axes[2], *curve, report.threshold)
         _roc_axes(axes[3], *curve, report.threshold)
     decision = ("argmax" if report.threshold is None
-                else f"positive when score >= {report.threshold:.4g}")
+                else f"positive when score >= {report.threshold!r}")
     fig.suptitle(f"{report.num_samples} samples, {decision}")
     return fig

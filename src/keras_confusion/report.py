@@ -33,6 +33,7 @@ import numpy as np
 from keras_confusion import formulas
 from keras_confusion._validation import (
     arg_error,
+    as_numpy,
     check_cost_matrix,
     check_num_classes,
     check_probability,
@@ -168,7 +169,34 @@ class Report:
 
     @classmethod
     def from_confusion_matrix(cls, confusion_matrix, **kwargs) -> Report:
-        """A report from ``(K, K)`` counts; keyword arguments as `report`."""
+        """A report from ``(K, K)`` counts accumulated elsewhere.
+
+        Args:
+            confusion_matrix: ``(K, K)`` non-negative integer counts, rows true,
+                columns predicted.
+            **kwargs: the keyword arguments of `Report` (not all those of `report`:
+                no ``num_classes``, which is the matrix's ``K``):
+
+                * ``class_names``: ``K`` names. Defaults to `None` (``"0"``, ...).
+                * ``cost_matrix``: ``(K, K)`` costs, rows true, columns decision.
+                  Defaults to `None`.
+                * ``bootstrap``: replicas ``R``; 0 gives no intervals. Defaults to
+                  `1000`.
+                * ``seed``: seed of the bootstrap. Defaults to `0`.
+                * ``confidence``: level of the intervals. Defaults to `0.95`.
+                * ``threshold``: the binary threshold the counts were taken at, as
+                  the report states it. Defaults to `None`, which reports the
+                  decision as the argmax ("decision: argmax"); pass ``threshold=``
+                  to state a binary threshold.
+                * ``curve``: ``(thresholds ascending, (T, 2, 2) counts)`` for the
+                  precision-recall and ROC panels of the figure. Defaults to
+                  `None` (no curves).
+                * ``zero_division``: the value of a figure whose denominator is 0.
+                  Defaults to `0.0`.
+
+        Returns:
+            A `Report`.
+        """
         return cls(confusion_matrix, **kwargs)
 
     # -------------------------------------------------------------------- figures
@@ -257,7 +285,7 @@ class Report:
         width = max(8, *(len(n) for n in names))
         lines = []
         head = f"{self.num_samples} samples, " + (
-            f"positive when score >= {self.threshold:g}" if self.threshold is not None
+            f"positive when score >= {self.threshold!r}" if self.threshold is not None
             else "decision: argmax")
         lines += [head, "", "confusion matrix (rows: true, columns: predicted)"]
         cw = len(str(int(self.confusion_matrix.max()))) + 2
@@ -328,7 +356,7 @@ class Report:
             + "</tr>" for n, row in zip(self.class_names, self.confusion_matrix, strict=True))
         overall = "".join(f"<tr><th>{esc(k)}</th><td>{esc(_fmt_interval(*v))}</td></tr>"
                           for k, v in self.overall.items())
-        decision = (f"positive when score &ge; {self.threshold:g}"
+        decision = (f"positive when score &ge; {self.threshold!r}"
                     if self.threshold is not None else "decision: argmax")
         cost = ("" if self.cost_matrix is None else
                 " Expected cost per sample under the cost matrix (rows: true, columns: "
@@ -448,7 +476,7 @@ def check_labels_scores(y_true, y_score, num_classes=None):
     """
     num_classes = check_num_classes(num_classes)
     try:
-        s = np.asarray(y_score, dtype="float64")
+        s = np.asarray(as_numpy(y_score), dtype="float64")
     except (TypeError, ValueError):
         raise arg_error("y_score", "<non-numeric array>", "numeric scores") from None
     if s.ndim == 2 and s.shape[1] == 1:
@@ -476,7 +504,7 @@ def check_labels_scores(y_true, y_score, num_classes=None):
         raise arg_error("y_score", f"<{s[i].tolist()} at sample {i}>",
                         "finite scores (NaN or inf is not a prediction)")
     try:
-        t = np.asarray(y_true, dtype="float64")
+        t = np.asarray(as_numpy(y_true), dtype="float64")
     except (TypeError, ValueError):
         raise arg_error("y_true", "<non-numeric array>", "integer class labels") from None
     if t.ndim == 2 and t.shape[1] == 1:

@@ -26,6 +26,7 @@ from keras import ops
 from keras_confusion import _backend, formulas
 from keras_confusion._validation import (
     arg_error,
+    as_numpy,
     ceil_to,
     check_cost_matrix,
     check_num_classes,
@@ -129,26 +130,9 @@ def _first_bad(name, arr, bad, expected):
     return arg_error(name, f"<{arr[idx].item()} at sample {idx[0]}>", expected)
 
 
-def _as_numpy(x):
-    """``x`` as a NumPy array: a backend tensor converted (bfloat16 through float32,
-    which torch cannot hand to NumPy), a bfloat16 NumPy array (ml_dtypes, kind "V") as
-    float64; anything else as ``np.asarray`` makes it."""
-    if ops.is_tensor(x):
-        if keras.backend.standardize_dtype(x.dtype) == "bfloat16":
-            x = ops.cast(x, "float32")
-        x = ops.convert_to_numpy(x)
-    x = np.asarray(x)
-    if x.dtype.kind == "V":
-        try:
-            x = x.astype("float64")
-        except (TypeError, ValueError):
-            pass  # refused by the caller's check
-    return x
-
-
 def _check_scores(y_score, name="y_score") -> np.ndarray:
     try:
-        s = np.asarray(_as_numpy(y_score), dtype="float64")
+        s = np.asarray(as_numpy(y_score), dtype="float64")
     except (TypeError, ValueError):
         raise arg_error(name, y_score, "an array of numbers") from None
     bad = ~np.isfinite(s)
@@ -158,7 +142,7 @@ def _check_scores(y_score, name="y_score") -> np.ndarray:
 
 
 def _check_binary_labels(y_true, shape, name="y_true") -> np.ndarray:
-    y = _as_numpy(y_true)
+    y = as_numpy(y_true)
     if y.shape != shape:
         raise arg_error(name, f"<array of shape {y.shape}>",
                         f"of the same shape as y_score {shape}")
@@ -174,7 +158,7 @@ def _check_weight(sample_weight, n) -> np.ndarray | None:
     if sample_weight is None:
         return None
     try:
-        w = np.asarray(_as_numpy(sample_weight), dtype="float64")
+        w = np.asarray(as_numpy(sample_weight), dtype="float64")
     except (TypeError, ValueError):
         raise arg_error("sample_weight", sample_weight, "an array of numbers") from None
     if w.ndim == 2 and w.shape[1] == 1:
@@ -445,7 +429,7 @@ def tune_threshold(
         raise arg_error("y_score", f"<array of shape {s.shape}>",
                         "of shape (n_samples,) (pass multilabel=True for (n_samples, L); "
                         "for multiclass scores see cost_decisions and tune_cost_offsets)")
-    y_arr = _as_numpy(y_true)
+    y_arr = as_numpy(y_true)
     if not multilabel and y_arr.ndim == 2 and y_arr.shape[1] == 1:
         y_arr = y_arr[:, 0]
     y = _check_binary_labels(y_arr, s.shape)
@@ -531,7 +515,7 @@ def _check_multiclass(y_true, y_prob, cost_matrix, sample_weight):
         raise arg_error("y_prob", f"<array of shape {p.shape}>", "of shape (n_samples, K)")
     n, k = p.shape
     cost = check_cost_matrix(cost_matrix, k)
-    y = _as_numpy(y_true)
+    y = as_numpy(y_true)
     if y.shape == (n, k):
         y = np.argmax(y, axis=-1)
     if y.ndim == 2 and y.shape[1] == 1:
