@@ -29,7 +29,10 @@ def _binary_data(seed, n, pos_rate=0.2):
 def test_report_binary_figures_equal_sklearn(seed, n, threshold):
     y, s = _binary_data(seed, n)
     r = report(y, s, threshold=threshold, bootstrap=0)
-    pred = (s >= threshold).astype(int)
+    _assert_binary_report_equals_sklearn(r, y, (s >= threshold).astype(int))
+
+
+def _assert_binary_report_equals_sklearn(r, y, pred):
     np.testing.assert_array_equal(r.confusion_matrix,
                                   skm.confusion_matrix(y, pred, labels=[0, 1]))
     p, rc, f, sup = skm.precision_recall_fscore_support(y, pred, labels=[0, 1],
@@ -342,12 +345,7 @@ def test_report_of_backend_low_precision_tensors_equals_sklearn_on_the_same_valu
     threshold = float(np.median(values))  # a score of the tensor: ties at the boundary
     r = report(y, scores, threshold=threshold, bootstrap=0)
     pred = (values >= threshold).astype(int)
-    np.testing.assert_array_equal(r.confusion_matrix,
-                                  skm.confusion_matrix(y, pred, labels=[0, 1]))
-    p, rc, _, _ = skm.precision_recall_fscore_support(y, pred, labels=[0, 1],
-                                                      zero_division=0)
-    np.testing.assert_allclose(r.table["precision"], p)
-    np.testing.assert_allclose(r.table["recall"], rc)
+    _assert_binary_report_equals_sklearn(r, y, pred)
     # Labels as a tensor of the same dtype, and multiclass scores of that dtype.
     same = report(_backend_tensor(y, dtype), scores, threshold=threshold, bootstrap=0)
     np.testing.assert_array_equal(same.confusion_matrix, r.confusion_matrix)
