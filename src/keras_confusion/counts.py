@@ -19,10 +19,10 @@ Decision rule: a sample is positive when ``score >= threshold`` (scikit-learn's 
 Keras' own metrics use ``>``). With ``from_logits=True`` the rule is
 ``sigmoid(logit) >= threshold``, evaluated exactly as ``logit >= log(t / (1 - t))``.
 The rule is exact for scores of any dtype, as scikit-learn applies it to the same
-values: a float32 (or float16) score is compared with the smallest float32 at or above
-the threshold, never with the threshold rounded to nearest (float32(0.7) is below 0.7,
-so it is negative at 0.7). Multiclass decisions are the argmax (the first maximum on
-ties, as NumPy).
+values: a float32 (or float16, bfloat16) score is compared with the smallest value of
+its dtype at or above the threshold, never with the threshold rounded to nearest
+(float32(0.7) is below 0.7, so it is negative at 0.7). Multiclass decisions are the
+argmax (the first maximum on ties, as NumPy).
 """
 
 from __future__ import annotations

@@ -753,15 +753,10 @@ class Thresholded(keras.Model):
             dtype = "float32"
         x = ops.cast(scores, dtype)
         if self.cost_matrix is None:
+            # In the threshold's dtype: float64 (exact for every score) where the
+            # backend has it, else float32 holding the float32 ceiling of the threshold.
             t = self.threshold_variable.value
-            if dtype == "float32" and keras.backend.standardize_dtype(t.dtype) == "float64":
-                # score >= t for float32 scores: score >= the smallest float32 >= t, that
-                # is t32 (t rounded to float32) when t32 >= t, else the next one up.
-                t32 = ops.cast(t, "float32")
-                decisions = ops.where(ops.cast(t32, "float64") >= t, x >= t32, x > t32)
-            else:
-                decisions = x >= ops.cast(t, dtype)
-            decisions = ops.cast(decisions, "int32")
+            decisions = ops.cast(ops.cast(x, t.dtype) >= t, "int32")
         else:
             k = self.cost_matrix.shape[0]
             if k == 2 and (len(x.shape) == 1 or x.shape[-1] == 1):
