@@ -514,3 +514,74 @@ def test_weighted_counts_keep_growing_past_2_24_in_a_cell(monkeypatch):
     np.testing.assert_allclose(
         to_numpy(kc.confusion_matrix(yk, p, num_classes=k, sample_weight=w)),
         sk_confusion(yk, p.argmax(1), list(range(k)), w), rtol=1e-6)
+
+
+def _straddling_float64_scores(thresholds, rng):
+    """Float64 scores on both sides of each threshold, closer than a float32 step."""
+    t = np.asarray(thresholds, dtype="float64")
+    near = np.concatenate([t, np.nextafter(t, -np.inf), np.nextafter(t, np.inf),
+                           t - 1e-11, t + 1e-11])
+    return np.clip(np.concatenate([near, rng.random(40)]), 0.0, 1.0)
+
+
+@pytest.mark.parametrize("threshold", [0.5, 0.7, 0.1 + 1e-12])
+def test_float64_numpy_scores_are_decided_exactly_as_sklearn_on_every_backend(threshold):
+    # JAX without x64 rounds float64 to float32: 0.49999999999 became 0.5 (positive).
+    rng = np.random.default_rng(7)
+    s = _straddling_float64_scores([threshold], rng)
+    y = rng.integers(0, 2, len(s))
+    expected = skm.confusion_matrix(y, s >= threshold, labels=[0, 1])
+    assert np.array_equal(to_numpy(kc.confusion_matrix(y, s, threshold=threshold)), expected)
+    assert np.array_equal(  # a Python list of floats is float64 too
+        to_numpy(kc.confusion_matrix(y.tolist(), s.tolist(), threshold=threshold)), expected)
+    metric = kc.metrics.ConfusionMatrix(threshold=threshold)
+    metric.update_state(y[:30], s[:30])
+    metric.update_state(y[30:], s[30:])
+    assert np.array_equal(metric.counts(), expected)
+    z = np.log(s[(s > 0) & (s < 1)]) - np.log1p(-s[(s > 0) & (s < 1)])
+    zy = y[(s > 0) & (s < 1)]
+    t_logit = np.log(threshold) - np.log1p(-threshold)
+    assert np.array_equal(
+        to_numpy(kc.confusion_matrix(zy, z, threshold=threshold, from_logits=True)),
+        skm.confusion_matrix(zy, z >= t_logit, labels=[0, 1]))
+
+
+def test_float64_numpy_scores_get_exact_buckets_at_every_threshold():
+    rng = np.random.default_rng(8)
+    thresholds = [0.7, 0.2, 0.5, 0.30000000001]
+    s = _straddling_float64_scores(thresholds, rng)
+    y = rng.integers(0, 2, len(s))
+    w = rng.choice([0.0, 1.0, 2.5], len(s))
+    expected = np.stack([skm.confusion_matrix(y, s >= t, labels=[0, 1], sample_weight=w)
+                         for t in thresholds])
+    got = to_numpy(kc.threshold_confusion_matrices(y, s, thresholds, sample_weight=w))
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-6)
+    metric = kc.metrics.ThresholdConfusion(thresholds=thresholds)
+    for part in np.array_split(np.arange(len(s)), 3):
+        metric.update_state(y[part], s[part], sample_weight=w[part])
+    np.testing.assert_allclose(metric.counts(), expected, rtol=0, atol=1e-6)
+    grid = kc.metrics.ThresholdConfusion(num_thresholds=11)
+    s_grid = _straddling_float64_scores(np.linspace(0, 1, 11), rng)
+    y_grid = rng.integers(0, 2, len(s_grid))
+    grid.update_state(y_grid, s_grid)
+    assert np.array_equal(grid.counts(), np.stack(
+        [skm.confusion_matrix(y_grid, s_grid >= t, labels=[0, 1]) for t in np.linspace(0, 1, 11)]))
+
+
+def test_float64_numpy_multilabel_and_multiclass_decisions_equal_sklearn():
+    rng = np.random.default_rng(9)
+    thresholds = np.array([0.5, 0.7, 0.25])
+    s = np.stack([_straddling_float64_scores([t], rng) for t in thresholds], axis=-1)
+    y = rng.integers(0, 2, s.shape)
+    got = to_numpy(kc.confusion_matrix(y, s, multilabel=True, threshold=thresholds))
+    assert np.array_equal(got, skm.multilabel_confusion_matrix(y, s >= thresholds))
+    # Multiclass scores closer than a float32 step: rounded, they would tie (first wins).
+    base = rng.random((50, 3))
+    base[:, 2] = base[:, 1] + rng.choice([-1e-11, 1e-11], 50)
+    labels = rng.integers(0, 3, 50)
+    assert np.array_equal(to_numpy(kc.confusion_matrix(labels, base, num_classes=3)),
+                          skm.confusion_matrix(labels, base.argmax(-1), labels=[0, 1, 2]))
+    metric = kc.metrics.ConfusionMatrix(num_classes=3)
+    metric.update_state(labels, base)
+    assert np.array_equal(metric.counts(),
+                          skm.confusion_matrix(labels, base.argmax(-1), labels=[0, 1, 2]))

@@ -445,6 +445,11 @@ def _torch_cpu_argmax(x):
     return index, finite
 
 
+def numpy_row_argmax(a):
+    """`row_argmax` of a 2-D NumPy array, in NumPy (its own dtype, one thread)."""
+    return _numpy_argmax(np.asarray(a), 1)
+
+
 def _numpy_argmax(a, threads: int):
     """Row argmax (int32) and finiteness (bool) of a 2-D NumPy array (`_numpy_rows`).
 

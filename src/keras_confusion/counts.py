@@ -21,8 +21,10 @@ Keras' own metrics use ``>``). With ``from_logits=True`` the rule is
 The rule is exact for scores of any dtype, as scikit-learn applies it to the same
 values: a float32 (or float16, bfloat16) score is compared with the smallest value of
 its dtype at or above the threshold, never with the threshold rounded to nearest
-(float32(0.7) is below 0.7, so it is negative at 0.7). Multiclass decisions are the
-argmax (the first maximum on ties, as NumPy).
+(float32(0.7) is below 0.7, so it is negative at 0.7). Float64 NumPy scores are
+decided in float64 even where the backend computes in float32 (JAX without x64), so
+that 0.49999999999 stays negative at 0.5 on every backend. Multiclass decisions are
+the argmax (the first maximum on ties, as NumPy).
 """
 
 from __future__ import annotations
@@ -53,6 +55,9 @@ class _Formatted:
     y_pred: object  # (N, L) for binary/multilabel; (N, K) multiclass
     sample_weight: object  # (N, L) or (N,) float, or None
     one_hot: bool = False
+    # The float64 NumPy scores, shaped as y_pred, where the backend rounded them to
+    # float32 (JAX without x64): decisions are then made on these (`_exact_scores`).
+    exact: object = None
 
 
 _FLOATS = ("float16", "bfloat16", "float32", "float64")
@@ -103,7 +108,9 @@ def _format(y_true, y_pred, num_classes, multilabel, sample_weight, mask=None) -
     y_true = _to_tensor(y_true)
     if keras.backend.standardize_dtype(y_true.dtype) == "bool":
         y_true = ops.cast(y_true, "int32")  # TensorFlow compares no bool with 0 and 1
+    raw = np.asarray(y_pred) if isinstance(y_pred, (list, tuple)) else y_pred
     y_pred = _to_tensor(y_pred)
+    exact = _exact_scores(raw, y_pred)
     if keras.backend.standardize_dtype(y_pred.dtype) not in _FLOATS:
         y_pred = ops.cast(y_pred, "float32")
     ts, ps = _shape(y_true), _shape(y_pred)
@@ -158,6 +165,8 @@ def _format(y_true, y_pred, num_classes, multilabel, sample_weight, mask=None) -
         fmt = _Formatted("binary", 2, 1, ops.reshape(y_true, (-1, 1)),
                          ops.reshape(y_pred, (-1, 1)), None)
 
+    if exact is not None:
+        fmt.exact = exact.reshape(tuple(fmt.y_pred.shape))
     if sample_weight is not None:
         fmt.sample_weight = _format_weight(sample_weight, sample_shape, sample_ref, fmt)
     if mask is not None:
@@ -166,8 +175,24 @@ def _format(y_true, y_pred, num_classes, multilabel, sample_weight, mask=None) -
     return fmt
 
 
+def _exact_scores(raw, tensor):
+    """``raw`` when it is a float64 NumPy array that became ``tensor`` in a narrower
+    dtype (JAX without x64 makes float32 of it), else None.
+
+    Rounded to float32, 0.49999999999 is 0.5, positive at 0.5 where scikit-learn (and
+    every backend with float64) says negative; two close multiclass scores may tie.
+    Eager counting then takes its decisions (threshold comparisons, buckets, argmax)
+    from the float64 values in NumPy, exactly.
+    """
+    if isinstance(raw, np.ndarray) and raw.dtype == np.float64 \
+            and keras.backend.standardize_dtype(tensor.dtype) != "float64":
+        return raw
+    return None
+
+
 def _apply_mask(fmt: _Formatted, keep):
     """Leave out the samples where ``keep`` (shaped as the formatted weights) is False."""
+    fmt.exact = None  # a mask comes with a backend tensor, never with NumPy scores
     row = ops.expand_dims(keep, -1) if fmt.task == "multiclass" else keep
     fmt.y_pred = ops.where(row, fmt.y_pred, ops.zeros_like(fmt.y_pred))
     if fmt.one_hot:  # a row of zeros is not a label: class 0 instead
@@ -221,7 +246,7 @@ def _validate_values(fmt: _Formatted, *, from_logits: bool, soft: bool) -> bool:
     if any(_backend.is_symbolic(t) for t in tensors):
         return False
     y_true = _numpy(fmt.y_true)
-    y_pred = _numpy(fmt.y_pred)
+    y_pred = fmt.exact if fmt.exact is not None else _numpy(fmt.y_pred)
 
     bad = ~np.isfinite(y_pred)
     if bad.any():
@@ -305,6 +330,8 @@ def _threshold_tensor(threshold, fmt: _Formatted, from_logits: bool):
                         f"a number or a sequence of {fmt.num_labels} (one per label)")
     if from_logits:
         t = np.vectorize(_logit)(t) if np.ndim(t) else _logit(t)
+    if fmt.exact is not None:  # compared in NumPy, in float64 (`_hard_codes`)
+        return fmt.exact, np.asarray(t, dtype="float64")
     return fmt.y_pred, ops.convert_to_tensor(ceil_to(t, dtype))
 
 
@@ -316,6 +343,9 @@ def _hard_codes(fmt: _Formatted, threshold, from_logits: bool, argmax=None):
     """
     k = fmt.num_classes
     if fmt.task == "multiclass":
+        if argmax is None and fmt.exact is not None:
+            index, finite = _backend.numpy_row_argmax(fmt.exact)
+            argmax = ops.convert_to_tensor(index), ops.convert_to_tensor(finite)
         pred, valid = _backend.row_argmax(fmt.y_pred) if argmax is None else argmax
         if fmt.one_hot:
             yt = fmt.y_true
@@ -330,9 +360,15 @@ def _hard_codes(fmt: _Formatted, threshold, from_logits: bool, argmax=None):
         codes = true * k + pred
     else:
         scores, thr = _threshold_tensor(threshold, fmt, from_logits)
-        pred = ops.cast(scores >= thr, "int32")
+        if isinstance(thr, np.ndarray):  # float64 NumPy scores (`_exact_scores`)
+            with np.errstate(invalid="ignore"):
+                pred = ops.convert_to_tensor((fmt.exact >= thr).astype("int32"))
+            finite = ops.convert_to_tensor(np.isfinite(fmt.exact))
+        else:
+            pred = ops.cast(scores >= thr, "int32")
+            finite = ops.isfinite(fmt.y_pred)
         yt = fmt.y_true
-        valid = ops.isfinite(fmt.y_pred) & ((yt == 0) | (yt == 1))
+        valid = finite & ((yt == 0) | (yt == 1))
         true = ops.cast(ops.where(valid, yt, ops.zeros_like(yt)), "int32")
         label_offset = ops.arange(fmt.num_labels, dtype="int32") * 4
         codes = label_offset + true * 2 + pred
@@ -818,9 +854,15 @@ def _threshold_buckets(scores, plan: _ThresholdPlan, finite=None):
 
 def _threshold_codes(fmt: _Formatted, plan: _ThresholdPlan):
     """Histogram codes ``true * (T + 1) + bucket`` and a validity mask, per sample."""
-    scores = ops.reshape(fmt.y_pred, (-1,))
-    finite = ops.isfinite(scores)
-    bucket = _threshold_buckets(scores, plan, finite)
+    if fmt.exact is not None:  # float64 scores the backend would round: in NumPy
+        exact = fmt.exact.reshape(-1)
+        bucket = ops.convert_to_tensor(
+            np.searchsorted(plan.sorted_edges, exact, side="right").astype("int32"))
+        finite = ops.convert_to_tensor(np.isfinite(exact))
+    else:
+        scores = ops.reshape(fmt.y_pred, (-1,))
+        finite = ops.isfinite(scores)
+        bucket = _threshold_buckets(scores, plan, finite)
     yt = ops.reshape(fmt.y_true, (-1,))
     dtype = keras.backend.standardize_dtype(yt.dtype)
     if "int" in dtype:
