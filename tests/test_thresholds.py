@@ -70,7 +70,7 @@ def _tune(y, s, w, case):
 @given(data=binary_data())
 def test_tuned_threshold_equals_brute_force_search_with_sklearn(case, data):
     y, s, w = data
-    assume(len(np.unique(s)) > 1 and (w is None or w.sum() > 0))
+    assume(w is None or w.sum() > 0)  # constant scores included: two candidates
     candidates, ref, ref_feasible, ref_cms = _brute_force(y, s, w, case)
     eligible = ref_feasible if case == "constraint" else np.ones(len(ref), bool)
     if not eligible.any():
@@ -162,9 +162,51 @@ def test_multilabel_tunes_each_label_as_its_own_binary_problem(rng):
         np.testing.assert_array_equal(result.confusion_matrix[label], one.confusion_matrix)
 
 
-def test_constant_scores_raise_with_a_clear_message():
-    with pytest.raises(ValueError, match=r"`y_score`.*constant.*nothing to tune"):
-        tune_threshold([0, 1, 1], [0.5, 0.5, 0.5])
+@pytest.mark.parametrize(("y", "s", "cost", "expected"), [
+    ([0, 1, 1], [0.5, 0.5, 0.5], None, 0.5),  # all positive: F1 0.8, none: 0
+    ([0, 0, 0, 0, 0, 1], [0.3] * 6, COST, np.inf),  # all positive costs 5/6, none 4/6
+    ([1], [0.7], COST, 0.7),  # a single sample
+])
+def test_constant_scores_choose_between_all_positive_and_none_as_brute_force(
+        y, s, cost, expected):
+    result = tune_threshold(y, s, cost_matrix=cost)
+    assert result.threshold == expected
+    candidates, values, _, _ = _brute_force(np.array(y), np.array(s), None,
+                                            "f1" if cost is None else "cost")
+    best = values.max() if cost is None else values.min()
+    assert result.value == pytest.approx(best)
+    assert values[list(candidates).index(expected)] == pytest.approx(best)
+
+
+def test_objective_under_an_expected_cost_constraint_equals_brute_force(rng):
+    y = rng.integers(0, 2, 300)
+    s = np.round(np.clip(0.3 * y + rng.random(300) * 0.7, 0, 1), 2)
+    bound = 0.6
+    result = tune_threshold(y, s, "f1", cost_matrix=COST, constraint=("expected_cost", bound))
+    candidates, costs, _, _ = _brute_force(y, s, None, "cost")
+    _, f1, _, _ = _brute_force(y, s, None, "f1")
+    feasible = costs <= bound
+    assert feasible.any() and not feasible.all()
+    assert result.value == pytest.approx(f1[feasible].max())
+    assert costs[list(candidates).index(result.threshold)] <= bound
+    with pytest.raises(ValueError, match=r"`objective`.*constraint on \"expected_cost\""):
+        tune_threshold(y, s, "f1", cost_matrix=COST)
+
+
+def test_tuning_is_unchanged_when_costs_or_weights_are_scaled_by_1e_minus_13(rng):
+    y = rng.integers(0, 2, 200)
+    s = np.round(rng.random(200), 2)
+    w = rng.choice([1.0, 2.0, 5.0], 200)
+    one = tune_threshold(y, s, cost_matrix=COST, sample_weight=w)
+    tiny = tune_threshold(y, s, cost_matrix=COST * 1e-13, sample_weight=w)
+    assert tiny.threshold == one.threshold
+    assert tiny.value == pytest.approx(one.value * 1e-13)
+    labels, p, cost = _synthetic_multiclass(rng, n=600)
+    base = tune_cost_offsets(labels, p, cost)
+    scaled = tune_cost_offsets(labels, p, cost, sample_weight=np.full(len(labels), 1e-13))
+    assert scaled.value == pytest.approx(base.value)
+    np.testing.assert_array_equal(cost_decisions(p, cost, scaled.offsets),
+                                  cost_decisions(p, cost, base.offsets))
 
 
 def test_nan_score_raises_naming_the_sample():
@@ -456,3 +498,55 @@ def test_bfloat16_scores_labels_and_weights_tune_as_their_float64_values(rng):
                             keras.ops.convert_to_tensor(p, dtype="bfloat16"), cost)
     np.testing.assert_array_equal(got.offsets, offsets.offsets)
     np.testing.assert_array_equal(got.confusion_matrix, offsets.confusion_matrix)
+
+
+def test_thresholded_threshold_loaded_from_float64_is_the_float32_ceiling():
+    # A model saved where the threshold is float64 (TensorFlow, torch) and loaded where
+    # it is float32 (JAX): Keras assigned 0.7 rounded to nearest (0.69999999), which
+    # called float32(0.7) positive.
+    identity = keras.Sequential([keras.Input((1,)), keras.layers.Identity()])
+    model = Thresholded(identity, threshold=0.3)
+    own = model._trainable_variables + model._non_trainable_variables
+    index = next(i for i, v in enumerate(own) if v is model.threshold_variable)
+    model.load_own_variables({str(index): np.asarray(0.7, dtype="float64")})
+    scores = np.array([[0.7], [0.70000005], [0.69999993]], "float32")
+    np.testing.assert_array_equal(to_numpy(model(scores)),
+                                  (scores.astype("float64") >= 0.7).astype("int32"))
+    assert model.threshold >= 0.7
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"offsets": [0.0, np.nan, 0.0]}, r"`offsets` must be 3 finite numbers"),
+    ({"offsets": [0.0, 1.0]}, r"`offsets` must be 3 finite numbers"),
+    ({"nan_prob": True}, r"`y_prob` must be finite"),
+])
+def test_cost_decisions_of_eager_tensors_check_offsets_and_probabilities(kwargs, match):
+    p = np.array([[0.2, 0.5, 0.3], [0.6, 0.3, 0.1]], "float32")
+    if kwargs.pop("nan_prob", False):
+        p[1, 0] = np.nan
+    with pytest.raises(ValueError, match=match):
+        cost_decisions(keras.ops.convert_to_tensor(p), 1 - np.eye(3), **kwargs)
+    with pytest.raises(ValueError, match=match):
+        cost_decisions(p, 1 - np.eye(3), **kwargs)
+
+
+def test_cost_decisions_read_a_probability_column_as_class_1_and_refuse_1d_input():
+    p1 = np.array([[0.1], [0.3], [0.9]])
+    both = np.concatenate([1 - p1, p1], axis=-1)
+    expected = cost_decisions(both, COST)
+    np.testing.assert_array_equal(cost_decisions(p1, COST), expected)
+    np.testing.assert_array_equal(
+        to_numpy(cost_decisions(keras.ops.convert_to_tensor(p1.astype("float32")), COST)),
+        expected)
+    with pytest.raises(ValueError, match=r"`y_prob` must be of shape \(n_samples, K\)"):
+        cost_decisions(np.array([0.3, 0.9]), COST)
+
+
+def test_small_argument_errors_are_value_errors_naming_the_argument(rng):
+    with pytest.raises(ValueError, match=r"`greater_is_better` must be True, False or None"):
+        tune_threshold([0, 1, 1], [0.2, 0.4, 0.7], greater_is_better="no")
+    with pytest.raises(ValueError, match=r"`y_prob` must be at least one sample"):
+        tune_cost_offsets(np.zeros(0, int), np.zeros((0, 3)), 1 - np.eye(3))
+    model = Thresholded(_scorer(1, "sigmoid"), threshold=[0.3, 0.6])
+    with pytest.raises(ValueError, match=r"`threshold`.*one threshold per output column"):
+        model(rng.normal(size=(4, 5)).astype("float32"))

@@ -265,7 +265,7 @@ class ThresholdTuner(_ValidationCallback):
         self.result = None
         # Fail now, not after the first epoch, on a malformed objective or constraint.
         self._objective_name = _resolve_objective(objective, cost_matrix, formula_kwargs,
-                                                  None, None)[1]
+                                                  None, None, constraint)[1]
         _resolve_constraint(constraint, cost_matrix)
         if thresholded is not None:
             t = thresholded.threshold
@@ -314,7 +314,8 @@ class ThresholdTuner(_ValidationCallback):
         if constant:
             what = f" (label {constant[0]})" if self.multilabel else ""
             warn(f"ThresholdTuner: epoch {epoch + 1}: no threshold tuned (constant "
-                 f"predictions{what}: nothing to tune); keeping the previous one.")
+                 f"predictions{what}: a threshold could only call every sample positive "
+                 f"or none); keeping the previous one.")
         else:
             try:
                 result = self._tune(y, scores, w, self.constraint)

@@ -227,7 +227,10 @@ def _best_index(values, eligible, greater):
     vals = np.where(eligible, values if greater else -values, -np.inf)
     best = np.max(vals)
     if np.isfinite(best):
-        tied = eligible & (np.abs(vals - best) <= _TIE_RTOL * max(1.0, abs(best)))
+        # Relative to the largest eligible magnitude, so that scaling a cost matrix or
+        # the weights (by 1e-13, say) ties the same candidates.
+        finite = vals[eligible & np.isfinite(vals)]
+        tied = eligible & (np.abs(vals - best) <= _TIE_RTOL * np.max(np.abs(finite)))
     else:  # a user objective at +-inf: a relative tolerance would tie every finite value
         tied = eligible & (vals == best)
     idx = np.flatnonzero(tied)
@@ -251,11 +254,27 @@ def _is_library_formula(fn) -> bool:
     return any(fn is f for f in formulas._BY_NAME.values())
 
 
-def _resolve_objective(objective, cost_matrix, formula_kwargs, vectorized, greater_is_better):
-    if cost_matrix is not None:
-        if objective not in (None, "expected_cost", formulas.expected_cost):
+def _constrains_cost(constraint) -> bool:
+    """Whether ``constraint`` is a well-formed pair on the expected cost."""
+    if not (isinstance(constraint, (tuple, list)) and len(constraint) == 2):
+        return False
+    try:
+        return formulas.get(constraint[0]) is formulas.expected_cost
+    except (TypeError, ValueError):
+        return False
+
+
+def _resolve_objective(objective, cost_matrix, formula_kwargs, vectorized, greater_is_better,
+                       constraint=None):
+    if greater_is_better not in (None, True, False):
+        raise arg_error("greater_is_better", greater_is_better, "True, False or None")
+    cost_objective = objective in (None, "expected_cost", formulas.expected_cost)
+    if cost_matrix is not None and (cost_objective or not _constrains_cost(constraint)):
+        # The cost matrix is the objective unless it serves an expected_cost constraint.
+        if not cost_objective:
             raise arg_error("objective", objective,
-                            'None or "expected_cost" when cost_matrix is given')
+                            'None or "expected_cost" when cost_matrix is given (or a '
+                            'constraint on "expected_cost" for the cost matrix to bound)')
         objective = "expected_cost"
         formula_kwargs = {**formula_kwargs, "cost_matrix": check_cost_matrix(cost_matrix, 2)}
     elif objective is None:
@@ -302,11 +321,6 @@ def _resolve_constraint(constraint, cost_matrix):
 def _tune_binary(y, s, w, fn, name, kwargs, vectorized, greater, constraint):
     if s.size == 0:
         raise arg_error("y_score", "<empty array>", "at least one score")
-    if np.all(s == s.flat[0]):
-        raise arg_error(
-            "y_score", f"<constant array: every score is {s.flat[0]!r}>",
-            "scores that vary: with constant predictions every threshold gives the same "
-            "decisions, so there is nothing to tune")
     present = np.unique(y if w is None else y[w > 0])
     if len(present) < 2:
         warn(f"tune_threshold: y_true holds only class {int(present[0]) if len(present) else 0}"
@@ -404,10 +418,13 @@ def tune_threshold(
         A `ThresholdResult` (``threshold``, ``value``, ``confusion_matrix`` and the
         whole curve), or with ``multilabel=True`` a `MultilabelThresholdResult`.
 
+    Constant scores (a single sample, say) leave two candidates: the score itself (every
+    sample positive) and ``inf`` (none).
+
     Raises:
-        ValueError: for constant scores, NaN scores, labels outside {0, 1}, a cost
-            matrix of the wrong shape or with negative entries, or a constraint no
-            threshold meets (the message gives the best reachable value).
+        ValueError: for empty or NaN scores, labels outside {0, 1}, a cost matrix of the
+            wrong shape or with negative entries, or a constraint no threshold meets
+            (the message gives the best reachable value).
 
     Example:
 
@@ -416,7 +433,7 @@ def tune_threshold(
     (0.8, 0.8)
     """
     fn, name, kwargs, vectorized, greater = _resolve_objective(
-        objective, cost_matrix, formula_kwargs, vectorized, greater_is_better)
+        objective, cost_matrix, formula_kwargs, vectorized, greater_is_better, constraint)
     constraint = _resolve_constraint(constraint, cost_matrix)
     s = _check_scores(y_score)
     if multilabel:
@@ -471,8 +488,9 @@ def cost_decisions(y_prob, cost_matrix, offsets=None):
     the decision towards classes with a larger offset.
 
     Args:
-        y_prob: class probabilities of shape ``(n_samples, K)``; NumPy (computed in
-            float64) or a backend tensor (computed with ``keras.ops``).
+        y_prob: class probabilities of shape ``(n_samples, K)`` (or ``(n_samples, 1)``,
+            the probability of class 1, with a ``(2, 2)`` cost matrix); NumPy (computed
+            in float64) or a backend tensor (computed with ``keras.ops``).
         cost_matrix: ``(K, K)`` non-negative costs, rows the true class, columns the
             decision.
         offsets: optional ``(K,)`` offsets subtracted from each decision's expected
@@ -486,18 +504,29 @@ def cost_decisions(y_prob, cost_matrix, offsets=None):
     >>> cost_decisions(np.array([[0.7, 0.3], [0.95, 0.05]]), [[0, 1], [5, 0]]).tolist()
     [1, 0]
     """
-    if isinstance(y_prob, (np.ndarray, list, tuple)):
-        p = _check_scores(y_prob, "y_prob")
-        if p.ndim < 1:
-            raise arg_error("y_prob", f"<array of shape {p.shape}>", "of shape (n_samples, K)")
-        cost = check_cost_matrix(cost_matrix, p.shape[-1])
-        o = None if offsets is None else _check_offsets(offsets, cost.shape[0])
-        return _decide(np, p, cost, o)
-    k = int(y_prob.shape[-1])
-    cost = check_cost_matrix(cost_matrix, k)
+    expected = ("of shape (n_samples, K), or (n_samples, 1) probabilities of class 1 with a "
+                "(2, 2) cost matrix")
+    tensor = not isinstance(y_prob, (np.ndarray, list, tuple))
+    if not tensor or not _backend.is_symbolic(y_prob):
+        p = _check_scores(y_prob, "y_prob")  # eager tensors too: NaN is no probability
+        if p.ndim != 2:
+            raise arg_error("y_prob", f"<array of shape {p.shape}>", expected)
+    if len(y_prob.shape if tensor else p.shape) != 2:
+        raise arg_error("y_prob", f"<tensor of shape {tuple(y_prob.shape)}>", expected)
+    k = int(y_prob.shape[-1] if tensor else p.shape[-1])
+    cost = check_cost_matrix(cost_matrix, 2 if k == 1 else k)
+    if offsets is not None and not (hasattr(offsets, "shape")
+                                    and not isinstance(offsets, np.ndarray)):
+        offsets = _check_offsets(offsets, cost.shape[0])
+    if not tensor:
+        if k == 1:  # the probability of class 1, as `Thresholded` reads it
+            p = np.concatenate([1.0 - p, p], axis=-1)
+        return _decide(np, p, cost, offsets)
     dtype = keras.backend.standardize_dtype(y_prob.dtype)
     dtype = dtype if dtype == "float64" else "float32"
     p = ops.cast(y_prob, dtype)
+    if k == 1:
+        p = ops.concatenate([1.0 - p, p], axis=-1)
     o = None if offsets is None else ops.cast(offsets, dtype)
     return _decide(ops, p, ops.convert_to_tensor(cost.astype(dtype)), o)
 
@@ -514,6 +543,8 @@ def _check_multiclass(y_true, y_prob, cost_matrix, sample_weight):
     if p.ndim != 2:
         raise arg_error("y_prob", f"<array of shape {p.shape}>", "of shape (n_samples, K)")
     n, k = p.shape
+    if n == 0:
+        raise arg_error("y_prob", "<empty array>", "at least one sample")
     cost = check_cost_matrix(cost_matrix, k)
     y = as_numpy(y_true)
     if y.shape == (n, k):
@@ -606,7 +637,7 @@ def tune_cost_offsets(y_true, y_prob, cost_matrix, *, sample_weight=None, max_ro
             trial = offsets.copy()
             trial[j] = offset
             value = total(trial)  # recount: the decision itself is the reference
-            if value < best - _TIE_RTOL * max(1.0, best):
+            if value < best * (1.0 - _TIE_RTOL):  # relative: costs and weights may be tiny
                 offsets, best, improved = trial, value, True
         if not improved:
             break
@@ -756,6 +787,11 @@ class Thresholded(keras.Model):
             # In the threshold's dtype: float64 (exact for every score) where the
             # backend has it, else float32 holding the float32 ceiling of the threshold.
             t = self.threshold_variable.value
+            if len(t.shape) == 1 and t.shape[0] > 1 and (
+                    len(x.shape) < 2 or x.shape[-1] not in (None, t.shape[0])):
+                raise arg_error("threshold", self.threshold.tolist(),
+                                f"one threshold per output column: the model outputs "
+                                f"shape {tuple(x.shape)}")
             decisions = ops.cast(ops.cast(x, t.dtype) >= t, "int32")
         else:
             k = self.cost_matrix.shape[0]
@@ -768,6 +804,16 @@ class Thresholded(keras.Model):
         if self.return_scores:
             return {"decisions": decisions, "scores": scores}
         return decisions
+
+    def load_own_variables(self, store):
+        super().load_own_variables(store)
+        if self.threshold_variable is not None:
+            # A threshold saved in float64 (TensorFlow, torch) and loaded into a float32
+            # variable (JAX) was rounded to nearest: 0.7 became 0.69999999, deciding
+            # float32(0.7) positive. Stored again, it is the float32 ceiling.
+            own = self._trainable_variables + self._non_trainable_variables
+            i = next(i for i, v in enumerate(own) if v is self.threshold_variable)
+            self.threshold = np.asarray(store[f"{i}"], dtype="float64")
 
     def get_config(self):
         threshold = self.threshold
