@@ -356,6 +356,22 @@ def test_unconstrained_rate_losses_warn_once_naming_the_constrained_form(monkeyp
             cls(**{arg: 0.8})
 
 
+@pytest.mark.parametrize(("name", "named"), [
+    ("specificity", "SpecificityLoss"), ("recall", "SensitivityLoss"),
+    ("precision", "PrecisionLoss"), ("npv", "constraint=")])
+def test_confusion_loss_of_a_rate_alone_warns_once_like_the_named_losses(
+        monkeypatch, name, named):
+    monkeypatch.setattr(L, "_WARNED", set())
+    with pytest.warns(ConfusionWarning, match=f"alone is minimised.*{named}") as record:
+        L.ConfusionLoss(name)
+        L.ConfusionLoss(name)
+    assert len([r for r in record if r.category is ConfusionWarning]) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConfusionWarning)
+        L.ConfusionLoss(name, constraint=("f1", 0.5))
+        L.ConfusionLoss("f1")
+
+
 @pytest.mark.parametrize(("factory", "match"), [
     (lambda: L.ConfusionLoss("nope"), "Argument `formula`"),
     (lambda: L.ConfusionLoss("mcc", average="macro"), "Argument `average`"),
@@ -372,6 +388,19 @@ def test_unconstrained_rate_losses_warn_once_naming_the_constrained_form(monkeyp
     (lambda: L.WeightedCrossentropy([1.0, -2.0]), "Argument `class_weight`"),
 ])
 def test_bad_arguments_raise_value_error_naming_the_argument(factory, match):
+    with pytest.raises(ValueError, match=match):
+        factory()
+
+
+@pytest.mark.parametrize(("factory", "match"), [
+    (lambda: L.FBetaLoss(reduction="sum"), r"`reduction`.*one value per batch"),
+    (lambda: L.MCCLoss(reduction=None), r"`reduction`.*one value per batch"),
+    (lambda: L.ConfusionLoss("f1", bta=2), r"`bta`.*formula 'f1' \(which takes zero_division"),
+    (lambda: L.SpecificityLoss(min_sensitivity=0.9, constraint=("recall", 0.5)),
+     r"`constraint`.*pass min_sensitivity="),
+])
+def test_unknown_keyword_arguments_raise_value_error_naming_them(factory, match):
+    # They reached the formula and failed there with Python's TypeError.
     with pytest.raises(ValueError, match=match):
         factory()
 
@@ -405,6 +434,30 @@ def test_weighted_crossentropy_binary_equals_numpy_reference_and_keras_at_unit_w
     unit = L.WeightedCrossentropy([1, 1], from_logits=True)(y, x)
     keras_bce = keras.losses.BinaryCrossentropy(from_logits=True)(y, x)
     np.testing.assert_allclose(float(to_numpy(unit)), float(to_numpy(keras_bce)), rtol=1e-5)
+
+
+def test_weighted_crossentropy_binary_batch_of_two_samples_equals_numpy_reference():
+    # A 1-D batch of two scores was read as the two class scores of one sample.
+    y = np.array([1.0, 0.0], "float32")
+    p = np.array([0.3, 0.6], "float32")
+    ref = np.mean(-(10 * y * np.log(p) + (1 - y) * np.log(1 - p)))
+    for loss in (L.WeightedCrossentropy({0: 1, 1: 10}),
+                 L.WeightedCrossentropy({0: 1, 1: 10}, num_classes=2)):
+        np.testing.assert_allclose(float(to_numpy(loss(y, p))), ref, rtol=1e-5)
+        np.testing.assert_allclose(float(to_numpy(loss(y[:, None], p[:, None]))), ref,
+                                   rtol=1e-5)
+
+
+def test_tversky_loss_equals_keras_tversky_with_alpha_and_beta_swapped(rng):
+    # Keras documents alpha as the weight of false positives but multiplies it with the
+    # false negatives; ours follows Salehi et al.: TP / (TP + alpha FP + beta FN).
+    y = (rng.random(40) < 0.3).astype("float32")
+    p = rng.random(40).astype("float32")
+    tp, fp, fn = (y * p).sum(), ((1 - y) * p).sum(), (y * (1 - p)).sum()
+    ours = float(to_numpy(L.TverskyLoss(0.3, 0.7, smoothing=0.0)(y, p)))
+    np.testing.assert_allclose(ours, 1 - tp / (tp + 0.3 * fp + 0.7 * fn), rtol=1e-5)
+    keras_swapped = float(to_numpy(keras.losses.Tversky(alpha=0.7, beta=0.3)(y, p)))
+    np.testing.assert_allclose(ours, keras_swapped, rtol=1e-5)
 
 
 def test_weighted_crossentropy_multiclass_per_pixel_sparse_equals_one_hot_and_reference(rng):

@@ -88,3 +88,20 @@ def test_cost_loss_gives_lower_expected_cost_at_half_than_crossentropy(
 
     scores = fit_scores(L.CostLoss(COST, from_logits=True), data)
     assert cost(scores) < cost(crossentropy_scores)
+
+
+def test_constrained_loss_holds_its_floor_on_overlapping_classes_with_a_large_penalty():
+    # One feature, 5 % positives from N(1, 1) against negatives from N(0, 1): the
+    # specificity given up per unit of sensitivity is about 2.2 at sensitivity 0.9, more
+    # than the default penalty of 2 (which trained to 0.85); a penalty of 10 exceeds it.
+    rng = np.random.default_rng(0)
+    y = (rng.random(20000) < 0.05).astype("float32")
+    x = (rng.normal(0, 1, 20000) + y).astype("float32")[:, None]
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.Adam(0.05),
+                  loss=L.SpecificityLoss(min_sensitivity=0.9, penalty=10.0, from_logits=True),
+                  jit_compile=BACKEND != "torch")
+    model.fit(x, y, batch_size=2000, epochs=60, verbose=0)
+    logits = model.predict(x, batch_size=20000, verbose=0)[:, 0]
+    assert (logits[y == 1] >= 0).mean() >= 0.9

@@ -58,6 +58,8 @@ def test_every_method_keeps_mean_sample_weight_one():
 
 @pytest.mark.parametrize(("kwargs", "match"), [
     ({"y": [0, 0, 2]}, "no sample of class 1"),
+    # An ID column passed as y: refused before 3e9 cells (22 GiB) are counted.
+    ({"y": [0, 1, 3_000_000_000]}, "no sample of class 2"),
     ({"y": [0, 1], "num_classes": 3}, "no sample of class 2"),
     ({"y": [0, 1, 3], "num_classes": 3}, "Argument `y`"),
     ({"y": [0, 1.5]}, "Argument `y`"),

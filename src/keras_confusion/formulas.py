@@ -257,7 +257,11 @@ def jaccard(cm, *, average="binary", zero_division=0.0, multilabel=False):
 
 def tversky(cm, alpha=0.5, beta=0.5, *, average="binary", zero_division=0.0,
             multilabel=False):
-    """Tversky index, ``TP / (TP + alpha FP + beta FN)`` (Keras' convention).
+    """Tversky index, ``TP / (TP + alpha FP + beta FN)`` (Salehi et al., 2017).
+
+    Keras 3's ``keras.losses.Tversky`` documents this convention but multiplies
+    ``alpha`` with the false negatives: its ``(alpha=a, beta=b)`` is ``(alpha=b,
+    beta=a)`` here.
 
     ``alpha = beta = 0.5`` is F1 (Dice); ``alpha = beta = 1`` is Jaccard; a larger
     ``beta`` penalises missed positives more.

@@ -24,6 +24,8 @@ per class, which also works for multilabel and per-pixel outputs where
 
 from __future__ import annotations
 
+import inspect
+
 import keras
 import numpy as np
 from keras import ops
@@ -56,6 +58,18 @@ _register = keras.saving.register_keras_serializable(package="keras_confusion")
 
 # Classes whose trivial-optimum warning was already given in this process.
 _WARNED: set[str] = set()
+
+# Rates whose optimum alone is trivial: what minimises ``1 - rate``, and the named loss
+# that offers the constrained form.
+_TRIVIAL = {
+    "specificity": ("predicting every sample negative", "SpecificityLoss(min_sensitivity=...)"),
+    "sensitivity": ("predicting every sample positive", "SensitivityLoss(min_specificity=...)"),
+    "recall": ("predicting every sample positive", "SensitivityLoss(min_specificity=...)"),
+    "precision": ("predicting positive only the few surest samples",
+                  "PrecisionLoss(min_recall=...)"),
+    "npv": ("predicting negative only the few surest samples",
+            'constraint=("specificity", ...)'),
+}
 
 _AVERAGES = ("auto", "binary", "macro", "micro", "weighted")
 
@@ -125,6 +139,18 @@ class ConfusionLoss(keras.losses.Loss):
     above 0.5 and overshoots the target at 0.5, at a high cost in specificity; the
     named constrained losses therefore default to ``penalty=2`` and ``sharpness=4``.
 
+    A fixed multiplier holds the floor only where it exceeds the trade-off at the
+    floor: how much of the objective one unit of the constrained rate costs there (the
+    Lagrange multiplier, the slope of the ROC curve for specificity against
+    sensitivity). Well-separated classes need little; overlapping ones need more. On
+    one feature with 5 % positives, positives drawn from N(1, 1) and negatives from
+    N(0, 1) (slope about 2.2 at sensitivity 0.9), ``SpecificityLoss(min_sensitivity=0.9)``
+    trained to a sensitivity at 0.5 of 0.85 on its own training data with ``penalty=2``
+    and of 0.94 with ``penalty=10`` (tests/test_training_losses.py). Raise ``penalty``
+    when the floor is missed, or hold it exactly with the threshold: `tune_threshold`
+    or `callbacks.ThresholdTuner` with ``constraint=("recall", 0.9)`` on validation
+    data.
+
     Masks: samples that a Keras mask on ``y_pred`` marks out (padded steps behind a
     ``Masking`` layer) are left out of the counts, whatever their labels.
 
@@ -189,6 +215,7 @@ class ConfusionLoss(keras.losses.Loss):
                             'one of "auto", "binary", "macro", "micro", "weighted"')
         self.average = average
         self.smoothing = check_non_negative("smoothing", smoothing)
+        self._check_formula_kwargs(formula_kwargs)
         self.formula_kwargs = {k: _plain(v) for k, v in formula_kwargs.items()}
         self.penalty = check_non_negative("penalty", penalty)
         self.sharpness = check_positive("sharpness", sharpness)
@@ -200,6 +227,33 @@ class ConfusionLoss(keras.losses.Loss):
             constraint = (c_fn, check_probability("constraint", constraint[1]))
         self.constraint = constraint
         self._check_formulas()
+        name = formulas.name_of(self.formula)
+        if constraint is None and type(self) is ConfusionLoss and name in _TRIVIAL \
+                and f"ConfusionLoss:{name}" not in _WARNED:
+            _WARNED.add(f"ConfusionLoss:{name}")
+            trivial, named = _TRIVIAL[name]
+            warn(f"ConfusionLoss({name!r}) alone is minimised by {trivial}. Pass a "
+                 f"constraint (e.g. constraint=(\"sensitivity\", 0.9)), or use {named}.",
+                 stacklevel=2)
+
+    def _check_formula_kwargs(self, formula_kwargs):
+        """Keyword arguments the formula does not take are refused by name, here."""
+        params = inspect.signature(self.formula).parameters
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+            return
+        injected = ("average", "multilabel")  # given by the loss itself
+        known = [n for n in list(params)[1:] if n not in injected]
+        for key, value in formula_kwargs.items():
+            if key == "reduction":
+                raise arg_error("reduction", value,
+                                "not given: a confusion loss is one value per batch (a "
+                                "formula of the batch's counts), so there is nothing to "
+                                "reduce")
+            if key not in known:
+                raise arg_error(key, value,
+                                f"not given: it is neither an argument of {type(self).__name__}"
+                                f" nor of formula {formulas.name_of(self.formula)!r} "
+                                f"(which takes {', '.join(known) or 'none'})")
 
     # The kwargs each formula gets: ``average`` goes to per-class formulas only.
     def _kwargs(self, fn, extra):
@@ -309,6 +363,10 @@ class _ConstrainedRateLoss(ConfusionLoss):
 
     def __init__(self, minimum, *, penalty, sharpness, zero_division, **kwargs):
         name = self._constraint_arg
+        if "constraint" in kwargs:
+            raise arg_error("constraint", kwargs["constraint"],
+                            f"not given to {type(self).__name__}: pass {name}= (or use "
+                            "ConfusionLoss for another constraint)")
         if minimum is not None:
             minimum = check_probability(name, minimum)
             constraint = (self._constraint, minimum)
@@ -355,8 +413,10 @@ class SpecificityLoss(_ConstrainedRateLoss):
     sharpened soft sensitivity (see `ConfusionLoss`, ``constraint``). On the imbalanced
     task of the end-to-end tests (6 % positives) it reached a held-out sensitivity of
     0.87-0.88 at 0.5, with a specificity (0.89) above that of cross-entropy at the
-    threshold tuned for sensitivity 0.9 (0.84-0.87). With few training positives it
-    holds the floor on training data but not reliably on new data: on the tasks of
+    threshold tuned for sensitivity 0.9 (0.84-0.87). Where the classes overlap,
+    ``penalty=2`` can miss the floor even on the training data (see `ConfusionLoss`,
+    on the penalty). With few training positives it does not hold the floor reliably
+    on new data: on the tasks of
     ``benchmarks/QUALITY.md`` (43-200 training positives) the held-out sensitivity at
     0.5 was 0.49-0.87, and cross-entropy with `tune_threshold(...,
     constraint=("recall", 0.9))` on validation data did as well or better.
@@ -441,6 +501,11 @@ class FBetaLoss(_FixedFormulaLoss):
 @_register
 class TverskyLoss(_FixedFormulaLoss):
     """``1 - TP / (TP + alpha FP + beta FN)`` of the soft counts.
+
+    ``alpha`` weighs false positives, as in Salehi et al. (2017) and as Keras documents
+    its ``keras.losses.Tversky``; Keras 3's code multiplies ``alpha`` with the false
+    negatives, so ``keras.losses.Tversky(alpha=a, beta=b)`` equals
+    ``TverskyLoss(alpha=b, beta=a, smoothing=0)``.
 
     Args:
         alpha: weight of false positives, >= 0. Defaults to `0.5`.
@@ -601,7 +666,8 @@ class WeightedCrossentropy(keras.losses.Loss):
         w = ops.convert_to_tensor(self.class_weight, dtype=y_pred.dtype)
         eps = keras.config.epsilon()
         k = self.num_classes
-        multiclass = not self.multilabel and k is not None and (
+        # A 1-D batch is one score per sample, even a batch of two (as in counting).
+        multiclass = not self.multilabel and k is not None and len(y_pred.shape) >= 2 and (
             k > 2 or y_pred.shape[-1] == 2)
         if multiclass:
             if y_pred.shape[-1] != k:

@@ -89,6 +89,11 @@ def class_weights(y, method="balanced", *, beta=0.999, num_classes=None):
     beta = check_probability("beta", beta, open_high=True)
     num_classes = check_num_classes(num_classes)
     labels, k = _labels(y, num_classes)
+    present = np.unique(labels)
+    if len(present) < k:  # before counting: an ID column passed as y has huge labels
+        missing = int(np.setdiff1d(np.arange(len(present) + 1), present)[0])
+        raise arg_error("y", f"<no sample of class {missing}>",
+                        f"at least one sample of every class 0..{k - 1}")
     n = np.bincount(labels, minlength=k).astype("float64")
     if np.any(n == 0):
         missing = int(np.flatnonzero(n == 0)[0])
