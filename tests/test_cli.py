@@ -363,7 +363,7 @@ def test_bad_arguments_exit_2(capsys):
                  "nan"]) == 2
     assert main(["evaluate", "x.csv", "--label", "y", "--score", "p", "--threshold", "0.3",
                  "--tune", "f1"]) == 2
-    assert "usage" in capsys.readouterr().err
+    assert "not allowed with argument" in capsys.readouterr().err
     assert main(["evaluate", "x.csv", "--label", "y", "--score", "p", "--seed", "-1"]) == 2
     assert "argument --seed: expected a number >= 0" in capsys.readouterr().err
 
@@ -411,3 +411,74 @@ def test_tune_prints_the_threshold_exactly_as_its_repr(tmp_path, capsys):
     ref = tune_threshold(y, s, "f1")
     assert printed == ref.threshold
     assert np.sum(s >= printed) == ref.confusion_matrix[:, 1].sum()
+
+
+@pytest.mark.parametrize(
+    ("argv", "pattern"),
+    [
+        (["--bogus"], r"unrecognized arguments: --bogus"),
+        (["--threshold", "nan"], r"argument --threshold: expected a finite number"),
+        (["--chunk-rows", "x"], r"argument --chunk-rows: expected a whole number"),
+    ],
+)
+def test_argument_errors_print_one_line_without_usage_and_exit_2(argv, pattern, capsys):
+    rc = main(["evaluate", "x.csv", "--label", "y", "--score", "p", *argv])
+    err = _one_error_line(capsys)
+    assert rc == 2 and "usage" not in err and __import__("re").search(pattern, err), err
+    assert main(["evaluate", "x.csv", "--label", "y"]) == 2  # no --score
+    assert "--score" in _one_error_line(capsys)
+
+
+@pytest.mark.parametrize(
+    ("command", "argv", "pattern"),
+    [
+        ("evaluate", ["--tune", "nosuch"], r"--tune 'nosuch': unknown formula; expected one "
+                                           r"of .*'?f1"),
+        ("evaluate", ["--tune", "f1", "--constraint", "nosuch=0.5"],
+         r"--constraint 'nosuch=0\.5': unknown formula 'nosuch'"),
+        ("evaluate", ["--tune", "expected_cost"], r"--tune expected_cost needs --cost"),
+        ("evaluate", ["--bootstrap", "1"], r"argument --bootstrap: expected 0 .*from 2 to "
+                                           r"100000, got '1'"),
+        ("evaluate", ["--bootstrap", str(10 ** 9)], r"argument --bootstrap: .*to 100000"),
+        ("evaluate", ["--seed", "-1"], r"argument --seed: expected a number >= 0"),
+        ("evaluate", ["--chunk-rows", "0"], r"argument --chunk-rows: expected a whole number "
+                                            r">= 1, got '0'"),
+        ("evaluate", ["--class-names", "a,b,c"], r"--class-names 'a,b,c': 3 names for 2"),
+        ("tune", ["--objective", "nosuch"], r"--objective 'nosuch': unknown formula"),
+        ("tune", ["--constraint", "nosuch=0.5"], r"--constraint 'nosuch=0\.5': unknown"),
+        ("tune", ["--chunk-rows", "0"], r"argument --chunk-rows: expected a whole number"),
+    ],
+)
+def test_options_that_need_no_data_are_refused_before_the_input_is_read(
+        command, argv, pattern, tmp_path, capsys):
+    # The input does not exist: an error about the option, not the file, shows that the
+    # option was checked before any file was opened.
+    missing = str(tmp_path / "missing.csv")
+    rc = main([command, missing, "--label", "y", "--score", "p", *argv, "--quiet"])
+    err = _one_error_line(capsys)
+    assert rc == 2 and __import__("re").search(pattern, err), err
+    assert "missing.csv" not in err and "Argument `" not in err, err
+
+
+def test_tune_constraint_errors_found_on_the_data_name_the_option(tmp_path, capsys):
+    y, s = _data(200, seed=3)
+    path = _write_csv(tmp_path / "p.csv", {"y": y, "p": s})
+    assert main(["evaluate", path, "--label", "y", "--score", "p", "--tune", "f1",
+                 "--constraint", "recall=2", "--quiet"]) == 2
+    err = _one_error_line(capsys)
+    assert err.startswith("keras-confusion: error: --constraint must be reachable"), err
+
+
+@pytest.mark.parametrize("suffix", [".tsv", ".tsv.gz"])
+def test_tsv_input_is_read_tab_separated_and_equals_sklearn(suffix, tmp_path):
+    import gzip
+
+    y, s = _data(500, seed=21)
+    text = "y\tp\n" + "".join(f"{a}\t{float(b)!r}\n" for a, b in zip(y, s, strict=True))
+    path = tmp_path / f"preds{suffix}"
+    path.write_bytes(gzip.compress(text.encode()) if suffix.endswith(".gz")
+                     else text.encode())
+    out = _run_json(tmp_path, ["evaluate", str(path), "--label", "y", "--score", "p",
+                               "--threshold", "0.45", "--chunk-rows", "64",
+                               "--bootstrap", "0"])
+    assert out["confusion_matrix"] == sk_confusion_matrix(y, s >= 0.45).tolist()

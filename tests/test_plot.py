@@ -188,3 +188,30 @@ def test_thinned_curves_keep_their_area_and_the_high_score_end():
     assert len(fpr) <= 2000
     assert abs(np.trapezoid(tpr, fpr)) == pytest.approx(skm.roc_auc_score(y, s), abs=0.005)
     assert np.sum(fpr <= 0.01) >= 20
+
+
+@pytest.mark.parametrize("names", [["x", "$a^$"], ["$5-$10", "$10-$20"],
+                                   ["under $5", r"$\foo$"]])
+def test_class_names_with_dollar_signs_are_drawn_literally_not_as_mathtext(names):
+    # Reference: the names as given. Mathtext would draw "$5-$10" as a formula and
+    # fail to parse "$a^$"; every user string must be drawn as written.
+    y, s = _data(200, seed=3)
+    r = report(y, s, class_names=names, bootstrap=0)
+    figures = [r.plot(), plot.confusion_matrix([[5, 1], [2, 7]], class_names=names,
+                                               title=names[1]),
+               plot.metric_history({names[0]: [0.5, 0.6], names[1]: [0.4, 0.7]},
+                                   title=names[1])]
+    for fig in figures:
+        _png_size(fig)  # renders without a mathtext error
+    for ax in figures[0].axes[:2] + figures[1].axes[:2]:
+        for ticks in (ax.get_xticklabels(), ax.get_yticklabels()):
+            assert [t.get_text() for t in ticks] == names
+            assert not any(t.get_parse_math() for t in ticks)
+    assert figures[1]._suptitle.get_text() == names[1]
+    assert not figures[1]._suptitle.get_parse_math()
+    legend = figures[2].axes[0].get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == names
+    assert not any(t.get_parse_math() for t in legend.get_texts())
+    assert figures[2].axes[0].title.get_text() == names[1]
+    assert not figures[2].axes[0].title.get_parse_math()
+    assert "<img" in r.to_html()

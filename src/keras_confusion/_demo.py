@@ -135,7 +135,7 @@ def run(html: str | None = "keras-confusion-demo.html", epochs: int | None = Non
     width = max(len(n) for n, _ in reports)
     figs = ("precision", "recall", "f1")
     print()
-    print(f"test set, class '8', 95 % bootstrap intervals ({len(y_te)} samples)")
+    print(f"test set, class '8', 95 % intervals, Bayesian bootstrap ({len(y_te)} samples)")
     print(f"{'model':<{width}}" + "".join(f"  {f:<21}" for f in figs)
           + f"  {'expected cost':<21}  {'MCC':<6}")
     for name, r in reports:

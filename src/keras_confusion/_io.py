@@ -1,4 +1,4 @@
-"""Reading prediction files (CSV or Parquet) in bounded chunks with pyarrow.
+"""Reading prediction files (CSV, TSV or Parquet) in bounded chunks with pyarrow.
 
 Each chunk is a few hundred thousand to a million rows of the label column and the
 score column(s) as NumPy arrays, so memory stays bounded for any number of rows. Every
@@ -47,7 +47,7 @@ def _pyarrow():
 def is_parquet(path: str) -> bool:
     if path.lower().endswith(_PARQUET_SUFFIXES):
         return True
-    if path.lower().endswith((".csv", ".tsv", ".txt", ".csv.gz")):
+    if path.lower().endswith((".csv", ".tsv", ".tab", ".txt", ".csv.gz", ".tsv.gz")):
         return False
     with open(path, "rb") as f:
         return f.read(4) == b"PAR1"
@@ -90,6 +90,15 @@ def _parquet_file(path, **kwargs):
         return pq.ParquetFile(path, **kwargs)
     except (pa.ArrowInvalid, OSError) as e:
         raise InputError(f"{path}: not a readable Parquet file ({_first_line(e)})") from None
+
+
+def _delimiter(path) -> str:
+    """Tab for ``.tsv`` (and ``.tab``) files, plain or compressed; else a comma."""
+    name = path.lower()
+    for ext in (".gz", ".bz2", ".xz", ".zst", ".lz4"):
+        if name.endswith(ext):
+            name = name[: -len(ext)]
+    return "\t" if name.endswith((".tsv", ".tab")) else ","
 
 
 def _open_csv_text(path):
@@ -156,7 +165,7 @@ def _locate_csv_error(path, columns) -> str:
     """The first row where one of ``columns`` is not a number, or whose number of
     fields is not the header's (only on the error path)."""
     with _open_csv_text(path) as f:
-        reader = csv.reader(f)
+        reader = csv.reader(f, delimiter=_delimiter(path))
         header = next(reader)
         idx = {c: header.index(c) for c in columns}
         for row_no, row in enumerate(reader, start=1):
@@ -178,7 +187,7 @@ def _csv_chunks(path, label, scores, chunk_rows) -> Iterator[Chunk]:
     pa, pa_csv, _ = _pyarrow()
     try:
         with _open_csv_text(path) as f:
-            header = next(csv.reader(f))
+            header = next(csv.reader(f, delimiter=_delimiter(path)))
     except StopIteration:
         raise InputError(f"{path}: empty file (no header, no rows)") from None
     except (UnicodeDecodeError, pa.ArrowInvalid, OSError) as e:
@@ -192,7 +201,9 @@ def _csv_chunks(path, label, scores, chunk_rows) -> Iterator[Chunk]:
     read = pa_csv.ReadOptions(block_size=max(1 << 16, min(chunk_rows * 24, 1 << 26)))
     start = 0
     try:
-        reader = pa_csv.open_csv(path, read_options=read, convert_options=convert)
+        reader = pa_csv.open_csv(path, read_options=read, convert_options=convert,
+                                 parse_options=pa_csv.ParseOptions(
+                                     delimiter=_delimiter(path)))
         for batch in reader:
             yield _batch_to_chunk(path, batch, label, scores, start, pa)
             start += batch.num_rows

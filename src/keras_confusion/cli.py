@@ -202,6 +202,21 @@ def _stream(args, num_classes, threshold, *, tune, curve):
 # ---------------------------------------------------------------------- arguments
 
 
+def _formula_names():
+    from keras_confusion import formulas
+
+    return sorted(formulas._BY_NAME)
+
+
+def _check_formula(option, name):
+    """``name`` as a formula an option names, or InputError listing the known ones."""
+    names = _formula_names()
+    if name not in names:
+        raise InputError(f"{option} {name!r}: unknown formula; expected one of "
+                         f"{', '.join(names)}")
+    return name
+
+
 def _constraint(text):
     if text is None:
         return None
@@ -210,9 +225,36 @@ def _constraint(text):
         value = float(bound)
     except ValueError:
         value = None
-    if not sep or not name.strip() or value is None:
-        raise InputError(f"--constraint {text!r}: expected NAME=BOUND, e.g. recall=0.95")
-    return (name.strip().rstrip(">").strip(), value)
+    if not sep or not name.strip() or value is None or not np.isfinite(value):
+        raise InputError(f"--constraint {text!r}: expected NAME=BOUND with a finite "
+                         "BOUND, e.g. recall=0.95")
+    name = name.strip().rstrip(">").strip()
+    if name not in _formula_names():
+        raise InputError(f"--constraint {text!r}: unknown formula {name!r}; expected one "
+                         f"of {', '.join(_formula_names())}")
+    return (name, value)
+
+
+def _check_tuning(option, objective, cost, constraint):
+    """Everything about tuning that needs no data, before any file is read."""
+    if objective is not None:
+        _check_formula(option, objective)
+        if objective == "expected_cost" and cost is None:
+            raise InputError(f"{option} expected_cost needs --cost MATRIX")
+    _constraint(constraint)
+
+
+# Python argument names in messages from the library, as the options that set them.
+_OPTION_NAMES = {"constraint": "--constraint", "cost_matrix": "--cost"}
+
+
+def _as_options(e: ValueError, objective_option: str) -> InputError:
+    text = str(e)
+    for arg, option in {**_OPTION_NAMES, "objective": objective_option,
+                        "formula": objective_option}.items():
+        text = text.replace(f"Argument `{arg}`", option).replace(f"Received: {arg}=",
+                                                                 f"Received: {option}=")
+    return InputError(text)
 
 
 def _class_names(args, k):
@@ -225,14 +267,19 @@ def _class_names(args, k):
     return list(args.score) if k > 2 else None
 
 
-def _tune(acc, args, cost):
+def _tune(acc, args, cost, option):
     from keras_confusion.thresholds import tune_threshold
 
     y, s, w = acc.scores()
     objective = args.objective if args.objective else ("expected_cost" if cost is not None
                                                        else "f1")
-    return tune_threshold(y, s, objective, cost_matrix=cost,
-                          constraint=_constraint(args.constraint), sample_weight=w)
+    try:
+        return tune_threshold(y, s, objective, cost_matrix=cost,
+                              constraint=_constraint(args.constraint), sample_weight=w)
+    except InputError:
+        raise
+    except ValueError as e:
+        raise _as_options(e, option) from None
 
 
 def _render(report_obj, extra, args):
@@ -272,18 +319,20 @@ def _evaluate(args) -> int:
     args.objective = args.tune
     if args.constraint and not tune:
         raise InputError("--constraint needs --tune OBJECTIVE")
+    _check_tuning("--tune", args.tune, cost, args.constraint)
+    class_names = _class_names(args, k)
     threshold = 0.5 if args.threshold is None else args.threshold
     acc = _stream(args, k, threshold, tune=tune, curve=bool(args.html) and binary)
     extra, curve, cm = {}, None, acc.counts
     if tune:
-        result = _tune(acc, args, cost)
+        result = _tune(acc, args, cost, "--tune")
         threshold = result.threshold
         cm = np.rint(result.confusion_matrix).astype(np.int64)
         curve = (result.thresholds, result.confusion_matrices) if args.html else None
         extra["threshold_search"] = _result_dict(result, acc)
     elif args.html and binary:
         curve = acc.histogram_curve()
-    report_obj = Report(cm, class_names=_class_names(args, k), cost_matrix=cost,
+    report_obj = Report(cm, class_names=class_names, cost_matrix=cost,
                         bootstrap=args.bootstrap, seed=args.seed,
                         threshold=threshold if binary else None, curve=curve)
     print(report_obj.to_text())
@@ -316,8 +365,9 @@ def _tune_command(args) -> int:
         from keras_confusion._validation import check_cost_matrix
 
         cost = check_cost_matrix(read_cost_matrix(args.cost), 2, name="--cost")
+    _check_tuning("--objective", args.objective, cost, args.constraint)
     acc = _stream(args, 2, 0.5, tune=True, curve=False)
-    result = _tune(acc, args, cost)
+    result = _tune(acc, args, cost, "--objective")
     info = _result_dict(result, acc)
     tn, fp, fn, tp = np.rint(result.confusion_matrix).astype(np.int64).ravel()
     print(f"threshold  {float(result.threshold)!r}  (positive when score >= threshold)")
@@ -368,6 +418,24 @@ def _positive_int(text):
     return v
 
 
+def _at_least_one(text):
+    v = _positive_int(text)
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return v
+
+
+def _replicas(text):
+    from keras_confusion.report import MAX_BOOTSTRAP
+
+    v = _positive_int(text)
+    if v == 1 or v > MAX_BOOTSTRAP:
+        raise argparse.ArgumentTypeError(
+            f"expected 0 (no intervals) or a number of replicas from 2 to {MAX_BOOTSTRAP}"
+            f", got {text!r}")
+    return v
+
+
 def _finite(text):
     try:
         v = float(text)
@@ -391,7 +459,7 @@ def _input_args(p, score_help="score column; repeat once per class for multiclas
     p.add_argument("--constraint", metavar="NAME=BOUND",
                    help="with tuning: e.g. recall=0.95 (then the best objective)")
     p.add_argument("--json", metavar="PATH", help="write the result as JSON")
-    p.add_argument("--chunk-rows", type=_positive_int, default=DEFAULT_CHUNK_ROWS,
+    p.add_argument("--chunk-rows", type=_at_least_one, default=DEFAULT_CHUNK_ROWS,
                    help=f"rows per chunk (default {DEFAULT_CHUNK_ROWS})")
     p.add_argument("--exact-limit", type=_positive_int, default=EXACT_LIMIT,
                    help=f"tune exactly up to this many rows, binned beyond "
@@ -399,8 +467,15 @@ def _input_args(p, score_help="score column; repeat once per class for multiclas
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with errors on one line: ``keras-confusion: error: ...``, exit 2."""
+
+    def error(self, message):
+        self.exit(2, f"keras-confusion: error: {' '.join(message.split())}\n")
+
+
 def _parser():
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="keras-confusion",
         description="Confusion matrices, reports and thresholds for model predictions.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -413,8 +488,9 @@ def _parser():
     mode.add_argument("--tune", metavar="OBJECTIVE",
                       help="binary: tune the threshold for a formula (f1, mcc, ...)")
     ev.add_argument("--class-names", metavar="A,B,...", help="comma-separated class names")
-    ev.add_argument("--bootstrap", type=_positive_int, default=1000, metavar="R",
-                    help="bootstrap replicas for the intervals; 0 for none (default 1000)")
+    ev.add_argument("--bootstrap", type=_replicas, default=1000, metavar="R",
+                    help="draws for the intervals (Bayesian bootstrap, Jeffreys prior), "
+                         "2 to 100000; 0 for none (default 1000)")
     ev.add_argument("--seed", type=_positive_int, default=0,
                     help="bootstrap seed (default 0)")
     ev.add_argument("--html", metavar="PATH", help="write a self-contained HTML report")

@@ -35,6 +35,22 @@ def _figure(figsize):
     return Figure(figsize=figsize, layout="constrained")
 
 
+# User strings (class names, titles, metric names) are drawn as written: with mathtext
+# a "$" would start a formula ("$5-$10" drawn as math, "$a^$" a parse error).
+_LITERAL = {"parse_math": False}
+
+
+def _literal_legend(ax, **kwargs):
+    legend = ax.legend(**kwargs)
+    for text in legend.get_texts():
+        text.set_parse_math(False)
+    return legend
+
+
+def _suptitle(fig, title):
+    fig.suptitle(str(title), **_LITERAL)
+
+
 # ---------------------------------------------------------------- confusion matrix
 
 
@@ -45,8 +61,8 @@ def _draw_matrix(ax, values, annot, names, title, cmap, vmax):
     label_size = 10 if k <= 10 else max(6, 10 - (k - 10) // 3)
     ax.set_xticks(ticks, [str(n) for n in names], fontsize=label_size,
                   rotation=45 if k > 5 or max(len(str(n)) for n in names) > 6 else 0,
-                  ha="right" if k > 5 else "center")
-    ax.set_yticks(ticks, [str(n) for n in names], fontsize=label_size)
+                  ha="right" if k > 5 else "center", **_LITERAL)
+    ax.set_yticks(ticks, [str(n) for n in names], fontsize=label_size, **_LITERAL)
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
     ax.set_title(title)
@@ -109,7 +125,7 @@ def confusion_matrix(cm, *, class_names: Sequence[str] | None = None, normalize=
     fig = _figure((side * len(panels) + 0.8 * len(panels), side))
     _matrix_panels(fig, fig.subplots(1, len(panels), squeeze=False)[0], cm, names, panels)
     if title:
-        fig.suptitle(title)
+        _suptitle(fig, title)
     return fig
 
 
@@ -183,7 +199,7 @@ def _pr_axes(ax, thresholds, cms, threshold=None):
     _operating_point(ax, thresholds, recall, precision, threshold)
     ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1.02), ylim=(0, 1.02),
            title="precision-recall")
-    ax.legend(loc="lower left", fontsize=8)
+    _literal_legend(ax, loc="lower left", fontsize=8)
 
 
 def _roc_axes(ax, thresholds, cms, threshold=None):
@@ -196,7 +212,7 @@ def _roc_axes(ax, thresholds, cms, threshold=None):
     ax.set(xlabel="false positive rate (1 - specificity)",
            ylabel="true positive rate (recall)", xlim=(-0.02, 1.02), ylim=(0, 1.02),
            title="ROC")
-    ax.legend(loc="lower right", fontsize=8)
+    _literal_legend(ax, loc="lower right", fontsize=8)
 
 
 def precision_recall_curve(y_true, y_score, *, threshold=None, title=None):
@@ -221,7 +237,7 @@ def precision_recall_curve(y_true, y_score, *, threshold=None, title=None):
     fig = _figure((4.5, 4.2))
     _pr_axes(fig.subplots(), thresholds, cms, threshold)
     if title:
-        fig.suptitle(title)
+        _suptitle(fig, title)
     return fig
 
 
@@ -235,7 +251,7 @@ def roc_curve(y_true, y_score, *, threshold=None, title=None):
     fig = _figure((4.5, 4.2))
     _roc_axes(fig.subplots(), thresholds, cms, threshold)
     if title:
-        fig.suptitle(title)
+        _suptitle(fig, title)
     return fig
 
 
@@ -296,9 +312,11 @@ def threshold_curve(result, *, title=None):
             except ValueError:
                 relation = "bound"
             title += f" (subject to {constraint[0]} {relation} {constraint[1]:g})"
-    ax.set(xlabel="threshold (positive when score >= threshold)", ylabel=name, title=title)
+    ax.set_xlabel("threshold (positive when score >= threshold)")
+    ax.set_ylabel(name, **_LITERAL)
+    ax.set_title(str(title), **_LITERAL)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    _literal_legend(ax, fontsize=8)
     return fig
 
 
@@ -324,12 +342,13 @@ def metric_history(history: Mapping[str, Sequence[float]], *, title=None):
         v = np.asarray(values, dtype="float64").ravel()
         ax.plot(np.arange(1, v.size + 1), v, marker="o" if v.size <= 30 else None,
                 markersize=3, label=str(name))
-    ax.set(xlabel="epoch", ylabel="value", title=title or "metrics per epoch")
+    ax.set(xlabel="epoch", ylabel="value")
+    ax.set_title(str(title or "metrics per epoch"), **_LITERAL)
     from matplotlib.ticker import MaxNLocator
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    _literal_legend(ax, fontsize=8)
     return fig
 
 
@@ -351,5 +370,5 @@ def report_figure(report):
         _roc_axes(axes[3], *curve, report.threshold)
     decision = ("argmax" if report.threshold is None
                 else f"positive when score >= {report.threshold!r}")
-    fig.suptitle(f"{report.num_samples} samples, {decision}")
+    _suptitle(fig, f"{report.num_samples} samples, {decision}")
     return fig

@@ -1,20 +1,31 @@
-"""Classification report over the whole data set, with bootstrap confidence intervals.
+"""Classification report over the whole data set, with confidence intervals.
 
 ``report(y_true, y_score)`` counts one confusion matrix at the chosen threshold
 (binary) or at the argmax (multiclass) and computes every figure with the formulas of
-`keras_confusion.formulas`, on that matrix and on a ``(R, K, K)`` stack of bootstrap
-replicas.
+`keras_confusion.formulas`, on that matrix and on a ``(R, K, K)`` stack of replicas.
 
-Bootstrap method. Every figure of the report depends on the samples only through the
-cell of the confusion matrix each falls in. Resampling the ``N`` samples with
-replacement therefore gives a matrix distributed exactly as
-``Multinomial(N, cm / N)`` over the ``K * K`` cells, so the ``R`` replicas are drawn
-at once as one ``(R, K * K)`` multinomial array: the same distribution as the
-per-sample bootstrap, at a cost independent of ``N`` (a stream of 100 M rows
-bootstraps as cheaply as 100 rows). Intervals are percentile intervals: the
-``(1 - confidence) / 2`` and ``(1 + confidence) / 2`` quantiles of each figure over
-the replicas. Cells never observed are never resampled (a class with no predictions
-has precision ``zero_division`` in every replica), as in any nonparametric bootstrap.
+Interval method: a Bayesian bootstrap with the Jeffreys prior. Every figure of the
+report depends on the samples only through the ``K * K`` cell probabilities ``p`` of
+the confusion matrix; with the Jeffreys prior ``Dirichlet(1/2, ..., 1/2)`` their
+posterior given the counts is ``Dirichlet(cm + 1/2)``. The ``R`` replicas are draws of
+``p`` from that posterior, scaled to the total count ``N`` so that the formulas see
+count-like matrices (every figure is a ratio of counts, so the scale changes nothing;
+expected cost is per sample). The interval of a figure is the equal-tailed posterior
+interval: the ``(1 - confidence) / 2`` and ``(1 + confidence) / 2`` quantiles of the
+figure over the replicas, widened where needed to contain the figure's value on the
+observed matrix (a figure at its bound, recall 1 with no misses, gets upper end 1, as
+in the modified Jeffreys interval of Brown, Cai and DasGupta, 2001). The draws cost
+nothing per sample: a stream of 100 M rows costs as much as 100 rows.
+
+Unlike the percentile bootstrap (resampling the samples, i.e. drawing
+``Multinomial(N, cm / N)``), a cell never observed keeps posterior mass, so a figure
+at its bound (accuracy 1, no false positives) gets an interval of non-zero width, and
+no replica has an empty denominator. A sum of cells has the summed Dirichlet
+parameters, so a ratio ``a / (a + b)`` of two groups of cells has the posterior
+``Beta(a + m / 2, b + n / 2)``, ``m`` and ``n`` the numbers of cells in each group:
+for a binary report the recall, precision and specificity of a class have exactly the
+Jeffreys interval, ``Beta(a + 1/2, b + 1/2)``, whose coverage stays near nominal for
+rare classes and rates near 0 or 1.
 """
 
 from __future__ import annotations
@@ -37,6 +48,7 @@ from keras_confusion._validation import (
     check_cost_matrix,
     check_num_classes,
     check_probability,
+    check_zero_division,
 )
 
 __all__ = ["Report", "report"]
@@ -67,28 +79,38 @@ def count_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np
         num_classes, num_classes)
 
 
-def bootstrap_matrices(cm, replicas: int, seed=0) -> np.ndarray:
-    """``(R, ..., K, K)`` bootstrap replicas of ``(..., K, K)`` confusion matrices.
+#: What the intervals are, as `Report.to_dict` names them.
+INTERVAL_METHOD = ("Bayesian bootstrap: equal-tailed quantiles over draws from the "
+                   "Jeffreys-Dirichlet posterior Dirichlet(cm + 1/2) of the cells")
+#: The most replicas a report takes: the replicas are kept in memory, (R, K, K) floats.
+MAX_BOOTSTRAP = 100_000
 
-    Each replica is the matrix of ``N`` samples drawn with replacement, drawn directly
-    as ``Multinomial(N, cm / N)`` over the cells (see the module docstring): exact, and
-    vectorised over replicas and any leading axes.
+
+def bootstrap_matrices(cm, replicas: int, seed=0) -> np.ndarray:
+    """``(R, ..., K, K)`` replicas of ``(..., K, K)`` confusion matrices for intervals.
+
+    Each replica is a draw of the cell probabilities from their Jeffreys posterior
+    ``Dirichlet(cm + 1/2)`` (a Bayesian bootstrap; see the module docstring), scaled
+    to the matrix's total count ``N``: vectorised over replicas and any leading axes.
 
     Args:
-        cm: ``(..., K, K)`` non-negative integer counts.
+        cm: ``(..., K, K)`` non-negative counts.
         replicas: the number ``R`` of replicas.
         seed: seed of `numpy.random.default_rng`, or a ``Generator``. Defaults to `0`.
 
     Returns:
-        ``(R, ..., K, K)`` int64 counts; each replica sums to the same ``N``.
+        ``(R, ..., K, K)`` float64 count-like matrices; every cell is positive and each
+        replica sums to the same ``N`` as its matrix.
     """
-    cm = np.asarray(cm)
+    cm = np.asarray(cm, dtype="float64")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     k = cm.shape[-1]
-    flat = cm.reshape((*cm.shape[:-2], k * k)).astype(np.int64)
-    n = flat.sum(axis=-1)
-    pvals = flat / np.where(n > 0, n, 1)[..., None]
-    draws = rng.multinomial(n, pvals, size=(replicas, *n.shape))
+    alpha = cm.reshape((*cm.shape[:-2], k * k)) + 0.5
+    # Dirichlet(alpha) as normalised Gamma(alpha) draws (what Generator.dirichlet does
+    # for alpha >= 0.1), here over any leading axes at once.
+    draws = rng.standard_gamma(alpha, size=(replicas, *alpha.shape))
+    n = cm.sum(axis=(-2, -1))
+    draws *= (n / draws.sum(axis=-1))[..., None]
     return draws.reshape((replicas, *cm.shape))
 
 
@@ -125,20 +147,29 @@ class Report:
             ``<figure>_low``, ``<figure>_high`` interval bounds.
         overall: ``{name: (value, low, high)}`` for accuracy, balanced accuracy,
             MCC, Cohen's kappa (and expected cost with a cost matrix).
-        bootstrap_matrices: the ``(R, K, K)`` replicas, or `None` when ``R = 0``.
+        bootstrap_matrices: the ``(R, K, K)`` float64 replicas (Jeffreys-Dirichlet
+            posterior draws scaled to the total count), or `None` when ``R = 0``.
         threshold: the decision threshold (binary), or `None` (argmax).
     """
 
     def __init__(self, confusion_matrix, *, class_names=None, cost_matrix=None,
                  bootstrap=1000, seed=0, confidence=0.95, threshold=None, curve=None,
                  zero_division=0.0):
-        cm = np.asarray(confusion_matrix)
+        try:
+            cm = np.asarray(confusion_matrix)
+            if cm.dtype.kind == "O":  # e.g. lists holding None or numbers
+                cm = cm.astype("float64")
+            if cm.dtype.kind not in "biuf":  # strings are not counts
+                raise TypeError
+        except (TypeError, ValueError):
+            raise arg_error("confusion_matrix", "<non-numeric array>",
+                            "a (K, K) matrix of non-negative integer counts") from None
         if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or cm.shape[0] < 2:
             raise arg_error("confusion_matrix", f"<array of shape {cm.shape}>",
                             "a (K, K) matrix of counts with K >= 2")
         if not np.all(np.isfinite(cm)) or np.any(cm < 0) or np.any(cm != np.round(cm)):
             raise arg_error("confusion_matrix", "<array>", "non-negative integer counts")
-        # The total (and every bootstrap draw) must fit int64: no silent wrap-around.
+        # The total must fit int64: no silent wrap-around.
         total = float(np.sum(cm, dtype=np.float64))
         if total >= 2.0 ** 62:
             raise arg_error("confusion_matrix", f"<counts summing to {total:.3g}>",
@@ -154,15 +185,12 @@ class Report:
         self.cost_matrix = None if cost_matrix is None else check_cost_matrix(cost_matrix, k)
         self.confidence = check_probability("confidence", confidence, open_low=True,
                                             open_high=True)
-        if isinstance(bootstrap, bool) or not isinstance(bootstrap, (int, np.integer)) \
-                or bootstrap < 0 or bootstrap == 1:
-            raise arg_error("bootstrap", bootstrap,
-                            "the number of replicas: 0 (no intervals) or an integer >= 2")
-        self.bootstrap = int(bootstrap)
+        self.bootstrap = check_bootstrap(bootstrap)
         self.seed = _check_seed(seed)
-        self.threshold = None if threshold is None else float(threshold)
-        self.zero_division = zero_division
-        self.curve = curve  # (thresholds ascending, (T, 2, 2)) for binary scores, or None
+        self.threshold = _check_report_threshold(threshold)
+        self.zero_division = check_zero_division(zero_division)
+        # (thresholds ascending, (T, 2, 2)) for binary scores, or None
+        self.curve = _check_curve(curve, k)
         self.bootstrap_matrices = (bootstrap_matrices(self.confusion_matrix, self.bootstrap,
                                                       self.seed) if self.bootstrap else None)
         self._compute()
@@ -180,9 +208,9 @@ class Report:
                 * ``class_names``: ``K`` names. Defaults to `None` (``"0"``, ...).
                 * ``cost_matrix``: ``(K, K)`` costs, rows true, columns decision.
                   Defaults to `None`.
-                * ``bootstrap``: replicas ``R``; 0 gives no intervals. Defaults to
-                  `1000`.
-                * ``seed``: seed of the bootstrap. Defaults to `0`.
+                * ``bootstrap``: replicas ``R`` (at most ``MAX_BOOTSTRAP``); 0 gives
+                  no intervals. Defaults to `1000`.
+                * ``seed``: seed of the replicas. Defaults to `0`.
                 * ``confidence``: level of the intervals. Defaults to `0.95`.
                 * ``threshold``: the binary threshold the counts were taken at, as
                   the report states it. Defaults to `None`, which reports the
@@ -212,7 +240,10 @@ class Report:
             if values.shape[0] == 1:
                 return values[0], np.full_like(values[0], np.nan), np.full_like(values[0], np.nan)
             low, high = np.quantile(values[1:], q, axis=0)
-            return values[0], low, high
+            # Widened to hold the point value where the tails leave it out: a figure at
+            # its bound (recall 1 with no misses) gets upper end 1, as in the modified
+            # Jeffreys interval of Brown, Cai and DasGupta (2001).
+            return values[0], np.minimum(low, values[0]), np.maximum(high, values[0])
 
         table = {"class": list(self.class_names),
                  "support": self.confusion_matrix.sum(axis=1).tolist()}
@@ -236,8 +267,9 @@ class Report:
     def _method(self) -> str:
         if not self.bootstrap:
             return "no intervals (bootstrap=0)"
-        return (f"{self.confidence:.0%} percentile bootstrap intervals, "
-                f"{self.bootstrap} replicas, seed {self.seed}")
+        return (f"{_percent(self.confidence)} intervals: Bayesian bootstrap, "
+                f"{self.bootstrap} draws from the Jeffreys-Dirichlet posterior of the "
+                f"cells, seed {self.seed}")
 
     def to_dict(self) -> dict:
         """The report as plain JSON-serialisable Python objects (NaN becomes `None`)."""
@@ -262,7 +294,7 @@ class Report:
             "classes": classes,
             "overall": {k: {"value": clean(v), "low": clean(lo), "high": clean(hi)}
                         for k, (v, lo, hi) in self.overall.items()},
-            "intervals": {"method": "percentile bootstrap", "replicas": self.bootstrap,
+            "intervals": {"method": INTERVAL_METHOD, "replicas": self.bootstrap,
                           "confidence": self.confidence, "seed": _jsonable_seed(self.seed)},
         }
 
@@ -395,6 +427,66 @@ def _check_seed(seed):
     return int(seed)
 
 
+def check_bootstrap(bootstrap, name: str = "bootstrap") -> int:
+    """The number of replicas: 0 (no intervals) or an integer in [2, MAX_BOOTSTRAP]."""
+    expected = (f"the number of replicas: 0 (no intervals) or an integer from 2 to "
+                f"{MAX_BOOTSTRAP}")
+    if isinstance(bootstrap, bool) or not isinstance(bootstrap, (int, np.integer)) \
+            or bootstrap < 0 or bootstrap == 1 or bootstrap > MAX_BOOTSTRAP:
+        raise arg_error(name, bootstrap, expected)
+    return int(bootstrap)
+
+
+def _check_report_threshold(threshold):
+    """None (argmax), or a number that is not NaN (inf: nothing positive)."""
+    if threshold is None:
+        return None
+    expected = "None (argmax) or a number, not NaN (inf: nothing positive)"
+    if isinstance(threshold, (str, bytes, bool, np.bool_)):
+        raise arg_error("threshold", threshold, expected)
+    try:
+        value = float(threshold)
+    except (TypeError, ValueError):
+        raise arg_error("threshold", threshold, expected) from None
+    if np.isnan(value):
+        raise arg_error("threshold", threshold, expected)
+    return value
+
+
+def _check_curve(curve, k: int):
+    """None, or ``(thresholds (T,) ascending, (T, 2, 2) counts)`` of binary scores."""
+    if curve is None:
+        return None
+    expected = ("None or a pair (thresholds of shape (T,) ascending, counts of shape "
+                "(T, 2, 2)) of binary scores")
+    if k != 2:
+        raise arg_error("curve", f"<{type(curve).__name__}>", f"None for {k} classes: "
+                        "curves are drawn for binary scores only")
+    if isinstance(curve, (str, bytes)) or not isinstance(curve, Sequence) or len(curve) != 2:
+        shown = curve if isinstance(curve, (str, bytes)) else f"<{type(curve).__name__}>"
+        raise arg_error("curve", shown, expected)
+    try:
+        thresholds = np.asarray(curve[0], dtype="float64")
+        cms = np.asarray(curve[1], dtype="float64")
+    except (TypeError, ValueError):
+        raise arg_error("curve", "<non-numeric arrays>", expected) from None
+    if thresholds.ndim != 1 or cms.shape != (thresholds.size, 2, 2):
+        raise arg_error("curve", f"<arrays of shapes {thresholds.shape} and {cms.shape}>",
+                        expected)
+    if np.any(np.isnan(thresholds)) or np.any(np.diff(thresholds) < 0) \
+            or not np.all(np.isfinite(cms)) or np.any(cms < 0):
+        raise arg_error("curve", "<arrays>", expected + ", thresholds not NaN, counts "
+                        "finite and non-negative")
+    return curve
+
+
+def _percent(level: float) -> str:
+    """``level`` as a percentage, exactly as written: 0.95 -> "95%", 0.999 -> "99.9%"."""
+    from decimal import Decimal
+
+    return f"{(Decimal(repr(float(level))) * 100).normalize():f}%"
+
+
 def _jsonable_seed(seed):
     return seed if isinstance(seed, (int, type(None))) else repr(seed)
 
@@ -408,7 +500,14 @@ def _fmt_interval(v, lo, hi) -> str:
 def _check_class_names(class_names, k: int) -> list:
     if class_names is None:
         return [str(i) for i in range(k)]
-    names = list(class_names)
+    if isinstance(class_names, (str, bytes)):  # a string is one name, not K letters
+        raise arg_error("class_names", class_names,
+                        f"a sequence of {k} names (one per class), not one string")
+    try:
+        names = list(class_names)
+    except TypeError:
+        raise arg_error("class_names", f"<{type(class_names).__name__}>",
+                        f"a sequence of {k} names (one per class)") from None
     if len(names) != k:
         raise arg_error("class_names", class_names, f"a sequence of {k} names (one per class)")
     return [str(n) for n in names]
@@ -539,7 +638,7 @@ def report(
     seed=0,
     confidence: float = 0.95,
 ) -> Report:
-    """A classification report with bootstrap confidence intervals.
+    """A classification report with Bayesian-bootstrap (Jeffreys) confidence intervals.
 
     Args:
         y_true: integer class labels, array-like of shape ``(n_samples,)`` (or one-hot
@@ -554,10 +653,11 @@ def report(
             (``"0"``, ``"1"``, ...).
         cost_matrix: optional ``(K, K)`` costs (rows true, columns decision); adds the
             expected cost per sample, per class and overall. Defaults to `None`.
-        bootstrap: number of bootstrap replicas ``R``; 0 gives no intervals.
-            Defaults to `1000`.
-        seed: seed of the bootstrap. Defaults to `0`.
-        confidence: level of the percentile intervals. Defaults to `0.95`.
+        bootstrap: number of replicas ``R`` (draws from the Jeffreys-Dirichlet
+            posterior of the cells; see the module docstring), at most
+            ``MAX_BOOTSTRAP``; 0 gives no intervals. Defaults to `1000`.
+        seed: seed of the draws. Defaults to `0`.
+        confidence: level of the equal-tailed intervals. Defaults to `0.95`.
 
     Returns:
         A `Report`.
