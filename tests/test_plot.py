@@ -190,6 +190,29 @@ def test_thinned_curves_keep_their_area_and_the_high_score_end():
     assert np.sum(fpr <= 0.01) >= 20
 
 
+def test_report_keeps_only_the_drawn_curve_and_draws_it_as_the_exact_curve():
+    # The exact curve has a point per distinct score (40 bytes each); the report keeps
+    # the points its PR and ROC panels draw and the operating point.
+    y, s = _imbalanced()
+    r = report(y, s, threshold=0.6, bootstrap=0)
+    thresholds, cms = r.curve
+    assert len(thresholds) <= 4001 < len(np.unique(s))
+    fig = r.plot()
+    pr_ax, roc_ax = fig.axes[2], fig.axes[3]
+    recall, precision = pr_ax.lines[0].get_xdata(), pr_ax.lines[0].get_ydata()
+    area = -np.sum(np.diff(recall) * precision[:-1])
+    assert area == pytest.approx(skm.average_precision_score(y, s), abs=0.005)
+    fpr, tpr = roc_ax.lines[0].get_xdata(), roc_ax.lines[0].get_ydata()
+    assert abs(np.trapezoid(tpr, fpr)) == pytest.approx(skm.roc_auc_score(y, s), abs=0.005)
+    pred = (s >= 0.6).astype(int)
+    point = roc_ax.lines[2]
+    assert point.get_xdata()[0] == pytest.approx(1 - skm.recall_score(1 - y, 1 - pred))
+    assert point.get_ydata()[0] == pytest.approx(skm.recall_score(y, pred))
+    point = pr_ax.lines[2]
+    assert point.get_xdata()[0] == pytest.approx(skm.recall_score(y, pred))
+    assert point.get_ydata()[0] == pytest.approx(skm.precision_score(y, pred))
+
+
 @pytest.mark.parametrize("names", [["x", "$a^$"], ["$5-$10", "$10-$20"],
                                    ["under $5", r"$\foo$"]])
 def test_class_names_with_dollar_signs_are_drawn_literally_not_as_mathtext(names):

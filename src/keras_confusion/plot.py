@@ -169,6 +169,21 @@ def _thin(x, y) -> np.ndarray:
     return np.unique(np.concatenate([[0, n - 1], crossed - 1, crossed]))
 
 
+def drawn_points(thresholds, cms, threshold=None) -> np.ndarray:
+    """Indices of the points of a binary curve (`thresholds` ascending, ``(T, 2, 2)``
+    ``cms``) that its figures use: those the precision-recall and ROC panels draw, and
+    the operating point at ``threshold``. A report keeps only these (at most about
+    4,000 points, where the exact curve has one per distinct score)."""
+    thresholds = np.asarray(thresholds)
+    recall = formulas.recall(cms)
+    keep = [_thin(recall, formulas.precision(cms, zero_division=1.0)),
+            _thin(1.0 - formulas.specificity(cms, zero_division=1.0), recall)]
+    if threshold is not None and thresholds.size:
+        keep.append([min(int(np.searchsorted(thresholds, threshold, side="left")),
+                         thresholds.size - 1)])
+    return np.unique(np.concatenate(keep)).astype(np.int64)
+
+
 def _stack(y_true, y_score):
     from keras_confusion.report import _curve_stack, check_labels_scores
 

@@ -150,6 +150,10 @@ class Report:
         bootstrap_matrices: the ``(R, K, K)`` float64 replicas (Jeffreys-Dirichlet
             posterior draws scaled to the total count), or `None` when ``R = 0``.
         threshold: the decision threshold (binary), or `None` (argmax).
+        curve: ``(thresholds, (T, 2, 2) counts)`` of the binary curve the figure draws,
+            or `None`. `report` keeps only the points the figure uses
+            (`plot.drawn_points`); for the exact curve use `tune_threshold`, whose
+            result holds every candidate.
     """
 
     def __init__(self, confusion_matrix, *, class_names=None, cost_matrix=None,
@@ -680,7 +684,13 @@ def report(
         if np.isnan(thr):  # inf is allowed: nothing positive, as tune_threshold may choose
             raise arg_error("threshold", threshold, "a number (inf: nothing positive)")
         pred = (s >= thr).astype(np.intp)
-        curve = _curve_stack(t, s)
+        # Only the points its figure draws: the exact curve has one per distinct score
+        # (40 bytes each: 400 MB kept for 10 M scores).
+        from keras_confusion.plot import drawn_points
+
+        thresholds, cms = _curve_stack(t, s)
+        keep = drawn_points(thresholds, cms, thr)
+        curve = (thresholds[keep], cms[keep])
     else:
         if isinstance(threshold, (bool, np.bool_)) or not (
                 isinstance(threshold, (int, float, np.number)) and threshold == 0.5):
