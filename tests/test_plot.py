@@ -197,6 +197,7 @@ def test_report_keeps_only_the_drawn_curve_and_draws_it_as_the_exact_curve():
     r = report(y, s, threshold=0.6, bootstrap=0)
     thresholds, cms = r.curve
     assert len(thresholds) <= 4001 < len(np.unique(s))
+    assert cms.shape == (len(thresholds), 2, 2)
     fig = r.plot()
     pr_ax, roc_ax = fig.axes[2], fig.axes[3]
     recall, precision = pr_ax.lines[0].get_xdata(), pr_ax.lines[0].get_ydata()
