@@ -448,6 +448,26 @@ def test_weighted_crossentropy_binary_batch_of_two_samples_equals_numpy_referenc
                                    rtol=1e-5)
 
 
+@pytest.mark.parametrize("shape", [(3, 4, 5), (3, 3, 3)])
+def test_weighted_crossentropy_per_image_weights_weigh_every_pixel_of_their_image(rng, shape):
+    # Keras lines a (B,) weight up with the loss's last axis: an error for (3, 4, 5)
+    # maps, and silently per column for (3, 3, 3).
+    y = (rng.random((*shape, 1)) < 0.3).astype("float32")
+    p = rng.uniform(0.05, 0.95, (*shape, 1)).astype("float32")
+    sw = np.array([1.0, 0.0, 2.0], "float32")
+    per_pixel = -(3 * y * np.log(p) + (1 - y) * np.log(1 - p))[..., 0]
+    ref = np.mean(per_pixel * sw[:, None, None])
+    got = L.WeightedCrossentropy([1.0, 3.0])(y, p, sample_weight=sw)
+    np.testing.assert_allclose(float(to_numpy(got)), ref, rtol=1e-5)
+    labels = rng.integers(0, 3, shape)
+    probs = rng.dirichlet(np.ones(3), shape).astype("float32")
+    w = np.array([1.0, 2.0, 5.0])
+    per_pixel = -np.log(np.take_along_axis(probs, labels[..., None], -1)[..., 0]) * w[labels]
+    got = L.WeightedCrossentropy(w, num_classes=3)(labels, probs, sample_weight=sw)
+    np.testing.assert_allclose(float(to_numpy(got)), np.mean(per_pixel * sw[:, None, None]),
+                               rtol=1e-5)
+
+
 def test_tversky_loss_equals_keras_tversky_with_alpha_and_beta_swapped(rng):
     # Keras documents alpha as the weight of false positives but multiplies it with the
     # false negatives; ours follows Salehi et al.: TP / (TP + alpha FP + beta FN).

@@ -658,6 +658,25 @@ class WeightedCrossentropy(keras.losses.Loss):
         self.class_weight = _check_class_weight(class_weight, self.num_classes or 2,
                                                 self.multilabel)
 
+    def _multiclass(self, y_pred) -> bool:
+        # A 1-D batch is one score per sample, even a batch of two (as in counting).
+        k = self.num_classes
+        return not self.multilabel and k is not None and len(y_pred.shape) >= 2 and (
+            k > 2 or y_pred.shape[-1] == 2)
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        if sample_weight is not None and hasattr(y_pred, "shape"):
+            # Per-image weights (B,) of (B, H, W) maps weigh every pixel of their image,
+            # as for the confusion losses. Keras lines a weight up with the last axis of
+            # the loss instead (an error, or silently per column when W == B).
+            rank = len(y_pred.shape) - int(
+                self._multiclass(y_pred) or self.multilabel
+                or (len(y_pred.shape) > 1 and y_pred.shape[-1] == 1))
+            sample_weight = ops.convert_to_tensor(sample_weight)
+            while 0 < len(sample_weight.shape) < rank:
+                sample_weight = ops.expand_dims(sample_weight, -1)
+        return super().__call__(y_true, y_pred, sample_weight=sample_weight)
+
     def call(self, y_true, y_pred):
         # At least float32: in float16, 1 - epsilon rounds to 1, so a saturated
         # probability gave log(0) (NaN or inf loss) where float32 is finite.
@@ -666,10 +685,7 @@ class WeightedCrossentropy(keras.losses.Loss):
         w = ops.convert_to_tensor(self.class_weight, dtype=y_pred.dtype)
         eps = keras.config.epsilon()
         k = self.num_classes
-        # A 1-D batch is one score per sample, even a batch of two (as in counting).
-        multiclass = not self.multilabel and k is not None and len(y_pred.shape) >= 2 and (
-            k > 2 or y_pred.shape[-1] == 2)
-        if multiclass:
+        if self._multiclass(y_pred):
             if y_pred.shape[-1] != k:
                 raise arg_error("y_pred", f"<tensor of shape {tuple(y_pred.shape)}>",
                                 f"of shape (..., {k}) to match num_classes={k}")
