@@ -543,6 +543,10 @@ def test_cost_decisions_read_a_probability_column_as_class_1_and_refuse_1d_input
 
 
 def test_small_argument_errors_are_value_errors_naming_the_argument(rng):
+    with pytest.raises(ValueError, match=r"`bata`.*formula 'fbeta' \(which takes beta"):
+        tune_threshold([0, 1, 1], [0.2, 0.4, 0.7], "fbeta", bata=2.0)
+    with pytest.raises(ValueError, match=r"`beta`.*formula 'mcc'"):
+        tune_threshold([0, 1, 1], [0.2, 0.4, 0.7], "mcc", beta=2.0)
     with pytest.raises(ValueError, match=r"`greater_is_better` must be True, False or None"):
         tune_threshold([0, 1, 1], [0.2, 0.4, 0.7], greater_is_better="no")
     with pytest.raises(ValueError, match=r"`y_prob` must be at least one sample"):

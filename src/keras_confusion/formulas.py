@@ -502,6 +502,29 @@ def name_of(formula) -> str:
     return getattr(formula, "__name__", type(formula).__name__)
 
 
+def check_kwargs(formula, kwargs, *, given_by=(), owner="the call"):
+    """Raise a ValueError naming the first of ``kwargs`` that ``formula`` does not take.
+
+    ``given_by`` names arguments the caller passes itself (not the user's to give).
+    A formula with ``**kwargs`` (or whose signature cannot be read) takes anything.
+    """
+    import inspect
+
+    try:
+        params = inspect.signature(formula).parameters
+    except (TypeError, ValueError):
+        return
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    known = [n for n in list(params)[1:] if n not in given_by]
+    for key, value in kwargs.items():
+        if key not in known:
+            raise arg_error(key, value,
+                            f"not given: it is neither an argument of {owner} nor of "
+                            f"formula {name_of(formula)!r} (which takes "
+                            f"{', '.join(known) or 'none'})")
+
+
 def greater_is_better(formula) -> bool:
     """Whether larger values are better (False for costs such as `expected_cost`)."""
     return getattr(formula, "greater_is_better", True)

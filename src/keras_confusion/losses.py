@@ -24,8 +24,6 @@ per class, which also works for multilabel and per-pixel outputs where
 
 from __future__ import annotations
 
-import inspect
-
 import keras
 import numpy as np
 from keras import ops
@@ -238,22 +236,12 @@ class ConfusionLoss(keras.losses.Loss):
 
     def _check_formula_kwargs(self, formula_kwargs):
         """Keyword arguments the formula does not take are refused by name, here."""
-        params = inspect.signature(self.formula).parameters
-        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-            return
-        injected = ("average", "multilabel")  # given by the loss itself
-        known = [n for n in list(params)[1:] if n not in injected]
-        for key, value in formula_kwargs.items():
-            if key == "reduction":
-                raise arg_error("reduction", value,
-                                "not given: a confusion loss is one value per batch (a "
-                                "formula of the batch's counts), so there is nothing to "
-                                "reduce")
-            if key not in known:
-                raise arg_error(key, value,
-                                f"not given: it is neither an argument of {type(self).__name__}"
-                                f" nor of formula {formulas.name_of(self.formula)!r} "
-                                f"(which takes {', '.join(known) or 'none'})")
+        if "reduction" in formula_kwargs:
+            raise arg_error("reduction", formula_kwargs["reduction"],
+                            "not given: a confusion loss is one value per batch (a formula "
+                            "of the batch's counts), so there is nothing to reduce")
+        formulas.check_kwargs(self.formula, formula_kwargs, given_by=("average", "multilabel"),
+                              owner=type(self).__name__)
 
     # The kwargs each formula gets: ``average`` goes to per-class formulas only.
     def _kwargs(self, fn, extra):

@@ -285,6 +285,7 @@ def _resolve_objective(objective, cost_matrix, formula_kwargs, vectorized, great
     if not (isinstance(objective, str) or callable(objective)):
         raise arg_error("objective", objective, "a formula name such as \"f1\" or a callable")
     fn = formulas.get(objective)
+    formulas.check_kwargs(fn, formula_kwargs, owner="tune_threshold")
     name = objective if isinstance(objective, str) else formulas.name_of(fn)
     if vectorized is None:
         vectorized = _is_library_formula(fn)
