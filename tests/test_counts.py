@@ -585,3 +585,63 @@ def test_float64_numpy_multilabel_and_multiclass_decisions_equal_sklearn():
     metric.update_state(labels, base)
     assert np.array_equal(metric.counts(),
                           skm.confusion_matrix(labels, base.argmax(-1), labels=[0, 1, 2]))
+
+
+def test_metric_of_one_large_weighted_batch_equals_the_same_batch_in_parts(monkeypatch):
+    """Weighted metric updates are histogrammed per chunk and each chunk is added to the
+    compensated pair: one batch of weights [2**24, 1, 1, 1, 1] counts 2**24 + 4, as five
+    batches do (chunks of 1 sample stand for chunks of 2**20; 6 M weights of 3 were
+    counted 18,407,592)."""
+    from keras_confusion import counts
+
+    monkeypatch.setattr(counts, "_WEIGHTED_CHUNK", 1)
+    w = np.array([2.0**24, 1, 1, 1, 1], dtype="float32")
+    y = np.zeros(len(w), dtype="int32")
+    s = np.full(len(w), 0.25, dtype="float32")
+    for metric in (kc.metrics.ConfusionMatrix(), kc.metrics.ThresholdConfusion(thresholds=[0.5])):
+        metric.update_state(y, s, sample_weight=w)
+        got = metric.counts()
+        assert got.reshape(-1, 2, 2)[0, 0, 0] == 2**24 + 4
+
+
+def test_float64_scalar_scores_are_decided_exactly():
+    for score in (0.49999999999, np.float64(0.49999999999)):
+        assert np.array_equal(to_numpy(kc.confusion_matrix(0, score)), [[1, 0], [0, 0]])
+        assert np.array_equal(to_numpy(kc.confusion_matrix(1, score)), [[0, 0], [1, 0]])
+
+
+def test_float64_labels_off_a_class_by_1e_10_are_invalid_on_every_backend():
+    # JAX without x64 rounded 1 + 1e-10 to the label 1 and counted it.
+    with pytest.raises(ValueError, match=r"`y_true`.*1\.0000000001 at sample 0"):
+        kc.confusion_matrix(np.array([1 + 1e-10, 0.0]), np.array([0.7, 0.2]))
+    with pytest.raises(ValueError, match=r"`y_true`.*1\.9999999999"):
+        kc.confusion_matrix(np.array([2 - 1e-10, 0.0]), np.eye(3)[:2], num_classes=3)
+    metric = kc.metrics.ConfusionMatrix()
+    with pytest.warns(UserWarning, match="2 invalid samples"):
+        metric.update_state(np.array([1 + 1e-10, 0.0, 2 - 1e-12, 1.0]),
+                            np.array([0.7, 0.2, 0.9, 0.8]))
+        metric.result()
+    assert metric.invalid == 2
+    assert np.array_equal(metric.counts(), [[1, 0], [0, 1]])
+    # Soft counts take label distributions: 0.1 stays 0.1 (to float32 precision).
+    soft = to_numpy(kc.soft_confusion_matrix(np.array([0.1, 1.0]), np.array([0.5, 0.5])))
+    np.testing.assert_allclose(soft.sum(axis=1), [0.9, 1.1], rtol=1e-6)
+
+
+@pytest.mark.parametrize("bad", [1.5, -0.5, np.nan])
+def test_concrete_tensor_thresholds_are_checked_like_numbers(bad):
+    threshold = keras.ops.convert_to_tensor(np.float32(bad))
+    with pytest.raises(ValueError, match="`threshold`"):
+        kc.confusion_matrix([0, 1], [0.2, 0.7], threshold=threshold)
+    with pytest.raises(ValueError, match="`threshold`"):
+        kc.confusion_matrix([0, 1], [0.2, 0.7], threshold=True)
+
+
+def test_concrete_tensor_threshold_decides_float64_scores_exactly():
+    # The threshold's own value, float32(0.7), against float64 scores a hair either side.
+    t64 = float(np.float32(0.7))
+    s = np.array([t64 - 1e-12, t64, t64 + 1e-12])
+    y = np.array([1, 1, 0])
+    t = keras.ops.convert_to_tensor(np.float32(0.7))
+    assert np.array_equal(to_numpy(kc.confusion_matrix(y, s, threshold=t)),
+                          skm.confusion_matrix(y, s >= t64, labels=[0, 1]))

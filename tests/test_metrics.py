@@ -881,3 +881,21 @@ def test_scores_of_any_dtype_are_decided_by_the_exact_rule_as_report_does(dtype,
 
     np.testing.assert_array_equal(report(y, s64, threshold=threshold, bootstrap=0)
                                   .confusion_matrix, expected)
+
+
+def test_float64_threshold_matrices_stay_float64_and_exact_past_2_24():
+    # Keras' torch cumsum summed float64 in float32: 16777217 came back as 16777216.
+    from keras_confusion import _backend, threshold_confusion_matrices
+
+    if not _backend.has_float64(keras.ops.zeros(())):
+        pytest.skip("no float64 on this backend (JAX without x64)")
+    w = np.array([2.0**24, 1.0])
+    got = threshold_confusion_matrices([0, 0], [0.2, 0.3], [0.5], sample_weight=w)
+    assert keras.backend.standardize_dtype(got.dtype) == "float64"
+    assert to_numpy(got)[0, 0, 0] == 2**24 + 1
+    metric = kcm.ThresholdConfusion(thresholds=[0.5], dtype="float64")
+    metric.update_state([0], [0.2], sample_weight=[2.0**24])
+    metric.update_state([0], [0.3], sample_weight=[1.0])
+    result = metric.result()
+    assert keras.backend.standardize_dtype(result.dtype) == "float64"
+    assert to_numpy(result)[0, 0, 0] == 2**24 + 1

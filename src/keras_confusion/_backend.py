@@ -118,6 +118,16 @@ def bincount(indices, weights, length: int):
     return keras.ops.sum(ones, axis=0)
 
 
+def cumsum(x, axis: int):
+    """``keras.ops.cumsum`` in ``x``'s own dtype: Keras' torch backend sums float64
+    in float32 (16777217 came back as 16777216)."""
+    if backend() == "torch":
+        import torch
+
+        return torch.cumsum(x, dim=axis)
+    return keras.ops.cumsum(x, axis=axis)
+
+
 def scatter_add(x, indices, updates):
     """``x`` with ``updates`` added at the 1-D ``indices`` (duplicates accumulate).
 

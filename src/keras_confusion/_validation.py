@@ -79,6 +79,8 @@ def check_threshold(threshold, name: str = "threshold"):
     """A scalar in [0, 1], or a 1-D sequence of them (one per label)."""
     if hasattr(threshold, "shape") and not isinstance(threshold, (np.ndarray, np.generic)):
         return threshold  # a tensor: checked by the caller if concrete
+    if isinstance(threshold, (bool, np.bool_)):
+        raise arg_error(name, threshold, "a number in [0, 1] or a 1-D sequence of them")
     try:
         arr = np.asarray(threshold, dtype="float64")
     except (TypeError, ValueError):

@@ -58,6 +58,9 @@ class _Formatted:
     # The float64 NumPy scores, shaped as y_pred, where the backend rounded them to
     # float32 (JAX without x64): decisions are then made on these (`_exact_scores`).
     exact: object = None
+    # The float64 NumPy labels, shaped as y_true, where rounding changed some (those
+    # are NaN in y_true): what an eager check reports.
+    exact_true: object = None
 
 
 _FLOATS = ("float16", "bfloat16", "float32", "float64")
@@ -100,16 +103,31 @@ def _float_dtype(x) -> str:
     return dtype if dtype in ("float32", "float64") else "float32"
 
 
-def _format(y_true, y_pred, num_classes, multilabel, sample_weight, mask=None) -> _Formatted:
+def _format(y_true, y_pred, num_classes, multilabel, sample_weight, mask=None, *,
+            hard=True) -> _Formatted:
     """``mask`` (a Keras mask, True where a sample counts) leaves samples out: their
     weight becomes 0 and their labels and scores valid zeros, so that they are neither
-    counted nor tallied as invalid, and give a loss no gradient."""
+    counted nor tallied as invalid, and give a loss no gradient. ``hard``: labels are
+    classes (decisions are counted), not the label distributions soft counts accept."""
     num_classes = check_num_classes(num_classes)
-    y_true = _to_tensor(y_true)
+    raw_true = np.asarray(y_true) if isinstance(y_true, (list, tuple)) else y_true
+    y_true = _to_tensor(raw_true)
+    exact_true = _exact_scores(raw_true, y_true) if hard else None
+    if exact_true is not None:
+        # Rounded to float32 (JAX without x64), the label 1 + 1e-10 would be class 1. A
+        # label that the rounding changes is no class: NaN, counted invalid (and
+        # named by its own value when checked eagerly).
+        changed = exact_true != exact_true.astype("float32")
+        if changed.any():
+            y_true = _to_tensor(np.where(changed, np.nan, exact_true))
+        else:
+            exact_true = None
     if keras.backend.standardize_dtype(y_true.dtype) == "bool":
         y_true = ops.cast(y_true, "int32")  # TensorFlow compares no bool with 0 and 1
-    raw = np.asarray(y_pred) if isinstance(y_pred, (list, tuple)) else y_pred
-    y_pred = _to_tensor(y_pred)
+    # A Python float or NumPy scalar too: as a tensor it would be floatx (float32).
+    raw = np.asarray(y_pred) if isinstance(y_pred, (list, tuple, float, int, np.generic)) \
+        else y_pred
+    y_pred = _to_tensor(raw)
     exact = _exact_scores(raw, y_pred)
     if keras.backend.standardize_dtype(y_pred.dtype) not in _FLOATS:
         y_pred = ops.cast(y_pred, "float32")
@@ -167,6 +185,8 @@ def _format(y_true, y_pred, num_classes, multilabel, sample_weight, mask=None) -
 
     if exact is not None:
         fmt.exact = exact.reshape(tuple(fmt.y_pred.shape))
+    if exact_true is not None:
+        fmt.exact_true = exact_true.reshape(tuple(fmt.y_true.shape))
     if sample_weight is not None:
         fmt.sample_weight = _format_weight(sample_weight, sample_shape, sample_ref, fmt)
     if mask is not None:
@@ -245,7 +265,7 @@ def _validate_values(fmt: _Formatted, *, from_logits: bool, soft: bool) -> bool:
                                           else [])
     if any(_backend.is_symbolic(t) for t in tensors):
         return False
-    y_true = _numpy(fmt.y_true)
+    y_true = fmt.exact_true if fmt.exact_true is not None else _numpy(fmt.y_true)
     y_pred = fmt.exact if fmt.exact is not None else _numpy(fmt.y_pred)
 
     bad = ~np.isfinite(y_pred)
@@ -316,6 +336,9 @@ def _threshold_tensor(threshold, fmt: _Formatted, from_logits: bool):
     """The threshold(s) to compare ``fmt.y_pred`` with, and the scores to compare:
     ``(scores, t)`` such that ``scores >= t`` is the exact rule."""
     dtype = keras.backend.standardize_dtype(fmt.y_pred.dtype)
+    if hasattr(threshold, "shape") and not isinstance(threshold, (np.ndarray, np.generic)) \
+            and not _backend.is_symbolic(threshold):
+        threshold = _numpy(threshold)  # concrete: checked, and decided exactly, below
     if hasattr(threshold, "shape") and not isinstance(threshold, (np.ndarray, np.generic)):
         # A tensor: compared in float64 where the backend has it (exact), else in the
         # scores' dtype.
@@ -542,7 +565,7 @@ def soft_confusion_matrix(
     >>> keras.ops.convert_to_numpy(cm).tolist()
     [[0.75, 0.25], [0.25, 0.75]]
     """
-    fmt = _format(y_true, y_pred, num_classes, multilabel, sample_weight)
+    fmt = _format(y_true, y_pred, num_classes, multilabel, sample_weight, hard=False)
     _validate_values(fmt, from_logits=from_logits, soft=True)
     return _soft_counts(fmt, from_logits)
 
@@ -886,7 +909,7 @@ def _threshold_matrices(hist, plan: _ThresholdPlan):
     ``tail[c, b]`` is the number of class-c scores with at least ``b`` thresholds below
     them, so sorted threshold ``i`` calls ``tail[:, i + 1]`` positive.
     """
-    tail = ops.flip(ops.cumsum(ops.flip(hist, axis=1), axis=1), axis=1)
+    tail = ops.flip(_backend.cumsum(ops.flip(hist, axis=1), axis=1), axis=1)
     fp, tp = tail[0, 1:], tail[1, 1:]
     tn, fn = tail[0, 0] - fp, tail[1, 0] - tp
     cm = ops.stack([ops.stack([tn, fp], axis=-1), ops.stack([fn, tp], axis=-1)], axis=-2)

@@ -275,7 +275,7 @@ class ConfusionLoss(keras.losses.Loss):
     def __call__(self, y_true, y_pred, sample_weight=None):
         with keras.name_scope(self.name):
             fmt = counts._format(y_true, y_pred, self.num_classes, self.multilabel,
-                                 sample_weight, _backend.keras_mask(y_pred))
+                                 sample_weight, _backend.keras_mask(y_pred), hard=False)
             # Values are checked on the first eager call only: that catches set-up
             # mistakes (logits without from_logits, labels outside the classes) without
             # a host copy at every step of an eager (torch) fit; compiled steps cannot

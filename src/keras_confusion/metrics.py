@@ -38,7 +38,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_confusion import _backend, formulas
+from keras_confusion import _backend, counts, formulas
 from keras_confusion._validation import (
     arg_error,
     check_average,
@@ -122,6 +122,14 @@ class _CountingMetric(keras.metrics.Metric):
 
     def _accumulate(self, codes, weights):
         """Add one batch from `_cell_codes`: flat codes in [0, num_cells], weights or None."""
+        n, chunk = codes.shape[0], counts._WEIGHTED_CHUNK
+        if weights is not None and n is not None and n > chunk:
+            # A weighted histogram adds one float32 weight at a time: a cell past 2**24
+            # would stop growing exactly (6 M weights of 3 counted 18,407,592). Chunk by
+            # chunk, each is added into the compensated pair and renormalised.
+            for i in range(0, n, chunk):
+                self._accumulate(codes[i:i + chunk], weights[i:i + chunk])
+            return
         cells = self._num_cells + 1
         # The batch goes into the small part first. Then (hi, lo) is renormalised so
         # that lo stays below one unit in the last place of hi (for a large state
