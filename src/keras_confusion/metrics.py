@@ -25,6 +25,9 @@ backend has float64); ``counts()`` returns the exact float64 counts.
 
 Sample weights: ``update_state`` takes ``sample_weight`` everywhere; in
 ``model.compile`` Keras passes sample weights only to ``weighted_metrics=[...]``.
+Integer weights are counted exactly while the weights one chunk of 2**20 samples adds
+to a cell stay below 2**24 (each chunk is histogrammed in float32, then added to the
+compensated pair); other weights carry float32 rounding.
 
 Invalid samples: NaN or inf scores, labels outside the classes and non-finite or
 negative weights are never counted as decisions. They go to an ``invalid`` tally (one
