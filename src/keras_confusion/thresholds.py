@@ -510,14 +510,13 @@ def cost_decisions(y_prob, cost_matrix, offsets=None):
     tensor = not isinstance(y_prob, (np.ndarray, list, tuple))
     if not tensor or not _backend.is_symbolic(y_prob):
         p = _check_scores(y_prob, "y_prob")  # eager tensors too: NaN is no probability
-        if p.ndim != 2:
-            raise arg_error("y_prob", f"<array of shape {p.shape}>", expected)
-    if len(y_prob.shape if tensor else p.shape) != 2:
-        raise arg_error("y_prob", f"<tensor of shape {tuple(y_prob.shape)}>", expected)
-    k = int(y_prob.shape[-1] if tensor else p.shape[-1])
+    shape = tuple(y_prob.shape) if tensor else p.shape
+    if len(shape) != 2:
+        raise arg_error("y_prob", f"<array of shape {shape}>", expected)
+    k = int(shape[-1])
     cost = check_cost_matrix(cost_matrix, 2 if k == 1 else k)
-    if offsets is not None and not (hasattr(offsets, "shape")
-                                    and not isinstance(offsets, np.ndarray)):
+    offsets_tensor = hasattr(offsets, "shape") and not isinstance(offsets, np.ndarray)
+    if offsets is not None and not offsets_tensor:
         offsets = _check_offsets(offsets, cost.shape[0])
     if not tensor:
         if k == 1:  # the probability of class 1, as `Thresholded` reads it
