@@ -347,7 +347,6 @@ class _ConstrainedRateLoss(ConfusionLoss):
     _objective = ""
     _constraint = ""
     _constraint_arg = ""
-    _trivial = ""
 
     def __init__(self, minimum, *, penalty, sharpness, zero_division, **kwargs):
         name = self._constraint_arg
@@ -366,7 +365,7 @@ class _ConstrainedRateLoss(ConfusionLoss):
         cls = type(self).__name__
         if minimum is None and cls not in _WARNED:
             _WARNED.add(cls)
-            warn(f"{cls}() alone is minimised by {self._trivial}. Pass {name}= "
+            warn(f"{cls}() alone is minimised by {_TRIVIAL[self._objective][0]}. Pass {name}= "
                  f"(e.g. {cls}({name}=0.9)) to maximise {self._objective} subject to a "
                  f"minimum {self._constraint}.", stacklevel=4)
 
@@ -421,7 +420,6 @@ class SpecificityLoss(_ConstrainedRateLoss):
     """
 
     _objective, _constraint, _constraint_arg = "specificity", "sensitivity", "min_sensitivity"
-    _trivial = "predicting every sample negative"
 
     def __init__(self, min_sensitivity=None, *, penalty=2.0, sharpness=4.0,
                  zero_division=0.0, **kwargs):
@@ -441,7 +439,6 @@ class SensitivityLoss(_ConstrainedRateLoss):
     """
 
     _objective, _constraint, _constraint_arg = "sensitivity", "specificity", "min_specificity"
-    _trivial = "predicting every sample positive"
 
     def __init__(self, min_specificity=None, *, penalty=2.0, sharpness=4.0,
                  zero_division=0.0, **kwargs):
@@ -460,7 +457,6 @@ class PrecisionLoss(_ConstrainedRateLoss):
     """
 
     _objective, _constraint, _constraint_arg = "precision", "recall", "min_recall"
-    _trivial = "predicting positive only the few surest samples"
 
     def __init__(self, min_recall=None, *, penalty=2.0, sharpness=4.0, zero_division=0.0,
                  **kwargs):
