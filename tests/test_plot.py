@@ -239,3 +239,33 @@ def test_class_names_with_dollar_signs_are_drawn_literally_not_as_mathtext(names
     assert figures[2].axes[0].title.get_text() == names[1]
     assert not figures[2].axes[0].title.get_parse_math()
     assert "<img" in r.to_html()
+
+
+def test_weighted_precision_recall_curve_points_equal_sklearn_with_sample_weight():
+    y, s = _data(300, seed=5)
+    w = np.random.default_rng(5).gamma(0.8, 1.5, 300)
+    line = plot.precision_recall_curve(y, s, sample_weight=w).axes[0].lines[0]
+    precision, recall, _ = skm.precision_recall_curve(y, s, sample_weight=w)
+    np.testing.assert_allclose(line.get_xdata(), recall)
+    np.testing.assert_allclose(line.get_ydata(), precision)
+
+
+def test_weighted_roc_curve_points_equal_sklearn_with_sample_weight():
+    y, s = _data(300, seed=6)
+    w = np.random.default_rng(6).gamma(0.8, 1.5, 300)
+    line = plot.roc_curve(y, s, sample_weight=w).axes[0].lines[0]
+    fpr, tpr, _ = skm.roc_curve(y, s, sample_weight=w, drop_intermediate=False)
+    points = {(round(a, 12), round(b, 12)) for a, b in zip(line.get_xdata(), line.get_ydata(),
+                                                           strict=True)}
+    assert points == {(round(a, 12), round(b, 12)) for a, b in zip(fpr, tpr, strict=True)}
+
+
+def test_curves_refuse_bad_sample_weight_naming_it():
+    with pytest.raises(ValueError, match=r"`sample_weight` must be finite and >= 0"):
+        plot.roc_curve([0, 1, 1], [0.1, 0.6, 0.3], sample_weight=[1, -1, 1])
+
+
+def test_matrix_annotations_show_weighted_and_soft_counts_as_they_are_not_truncated():
+    fig = plot.confusion_matrix([[0.5, 2.0], [1.25, 3.0]], normalize=None)
+    assert [t.get_text() for t in fig.axes[0].texts] == ["0.5", "2", "1.25", "3"]
+

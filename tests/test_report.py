@@ -396,7 +396,7 @@ def test_report_from_confusion_matrix_docstring_lists_the_keywords_it_takes():
     taken = [name for name, p in inspect.signature(Report).parameters.items()
              if p.kind is inspect.Parameter.KEYWORD_ONLY]
     assert taken == ["class_names", "cost_matrix", "bootstrap", "seed", "confidence",
-                     "threshold", "curve", "zero_division"]
+                     "threshold", "curve", "zero_division", "squared_weights"]
     for name in taken:
         assert f"``{name}``" in doc
     assert "as `report`" not in doc
@@ -454,3 +454,173 @@ def test_report_of_bfloat16_numpy_labels_and_scores_equals_sklearn_on_the_same_v
     r = report(y.astype(ml_dtypes.bfloat16), s16, threshold=0.5, bootstrap=0)
     np.testing.assert_array_equal(
         r.confusion_matrix, skm.confusion_matrix(y, (values >= 0.5).astype(int), labels=[0, 1]))
+
+
+# ------------------------------------------------------------------- sample weights
+
+
+def _weighted_data(seed, n, k=2):
+    rng = np.random.default_rng(seed)
+    w = rng.gamma(0.7, 2.0, n) * (rng.random(n) < 0.9)  # some zero weights
+    if k == 2:
+        y, s = _binary_data(seed, n)
+        return y, s, w, (s >= 0.5).astype(int)
+    y = rng.integers(0, k, n)
+    scores = rng.random((n, k))
+    scores[np.arange(n), y] += 0.4
+    return y, scores, w, scores.argmax(axis=1)
+
+
+@pytest.mark.parametrize(("seed", "k"), [(0, 2), (1, 2), (2, 4), (3, 6)])
+def test_weighted_report_figures_equal_sklearn_with_sample_weight(seed, k):
+    y, scores, w, pred = _weighted_data(seed, 400, k)
+    r = report(y, scores, sample_weight=w, bootstrap=0)
+    labels = list(range(k))
+    np.testing.assert_allclose(
+        r.confusion_matrix, skm.confusion_matrix(y, pred, labels=labels, sample_weight=w))
+    p, rc, f, _ = skm.precision_recall_fscore_support(y, pred, labels=labels,
+                                                      sample_weight=w, zero_division=0)
+    np.testing.assert_allclose(r.table["precision"], p)
+    np.testing.assert_allclose(r.table["recall"], rc)
+    np.testing.assert_allclose(r.table["f1"], f)
+    np.testing.assert_allclose(r.table["support"], np.bincount(y, weights=w, minlength=k))
+    assert r.overall["accuracy"][0] == pytest.approx(skm.accuracy_score(y, pred,
+                                                                        sample_weight=w))
+    assert r.overall["mcc"][0] == pytest.approx(
+        skm.matthews_corrcoef(y, pred, sample_weight=w), abs=1e-12)
+    assert r.overall["cohen_kappa"][0] == pytest.approx(
+        skm.cohen_kappa_score(y, pred, sample_weight=w), abs=1e-12)
+    assert r.overall["balanced_accuracy"][0] == pytest.approx(
+        skm.balanced_accuracy_score(y, pred, sample_weight=w))
+    assert r.weighted and r.num_samples == pytest.approx(w.sum())
+
+
+def test_unit_weights_give_the_unweighted_report_draw_for_draw():
+    y, s = _binary_data(7, 300)
+    a = report(y, s, bootstrap=400, seed=3)
+    b = report(y, s, bootstrap=400, seed=3, sample_weight=np.ones(len(y)))
+    np.testing.assert_array_equal(a.confusion_matrix, b.confusion_matrix)
+    for name in a.table:
+        if name != "class":
+            np.testing.assert_allclose(b.table[name], a.table[name], rtol=1e-12, err_msg=name)
+    for name, values in a.overall.items():
+        np.testing.assert_allclose(b.overall[name], values, rtol=1e-12, err_msg=name)
+
+
+def test_scaling_every_weight_changes_no_figure_and_no_interval():
+    y, scores, w, _ = _weighted_data(8, 300, k=3)
+    a = report(y, scores, sample_weight=w, bootstrap=300, seed=1)
+    b = report(y, scores, sample_weight=w * 1024.0, bootstrap=300, seed=1)  # exact scaling
+    for name in a.table:
+        if name not in ("class", "support"):
+            np.testing.assert_allclose(b.table[name], a.table[name], rtol=1e-12, err_msg=name)
+    for name, values in a.overall.items():
+        np.testing.assert_allclose(b.overall[name], values, rtol=1e-12, err_msg=name)
+
+
+def test_class_weights_leave_every_recall_interval_as_without_them():
+    # Reference: the unweighted report. Weights constant within each true class scale
+    # both cells of the class's row alike, in the matrix and in every replica.
+    rng = np.random.default_rng(9)
+    y = rng.integers(0, 3, 600)
+    scores = rng.random((600, 3))
+    scores[np.arange(600), y] += 0.3
+    a = report(y, scores, bootstrap=500, seed=4)
+    assert np.all(a.confusion_matrix > 0)  # an empty cell takes the matrix's weight unit
+    b = report(y, scores, bootstrap=500, seed=4, sample_weight=np.array([1.0, 3.0, 20.0])[y])
+    for name in ("recall", "recall_low", "recall_high"):
+        np.testing.assert_allclose(b.table[name], a.table[name], rtol=1e-12, err_msg=name)
+    assert b.table["precision"] != a.table["precision"]  # columns mix the weights
+
+
+def test_zero_weights_are_the_same_as_leaving_those_samples_out():
+    y, scores, w, _ = _weighted_data(10, 300, k=3)
+    assert np.any(w == 0)
+    keep = w > 0
+    a = report(y, scores, sample_weight=w, bootstrap=300, seed=2)
+    b = report(y[keep], scores[keep], sample_weight=w[keep], bootstrap=300, seed=2)
+    np.testing.assert_array_equal(a.confusion_matrix, b.confusion_matrix)
+    assert a.table == b.table and a.overall == b.overall
+
+
+def test_weighted_intervals_take_the_kish_effective_counts_of_the_cells():
+    # Reference: each cell's replicas are (Q / W) * Gamma(W**2 / Q + 1/2), normalised to
+    # the total weight; an empty cell takes the matrix's unit Q / W (hand-worked).
+    cm = np.array([[10.0, 2.0], [0.0, 6.0]])
+    q = np.array([[20.0, 4.0], [0.0, 9.0]])  # Kish counts 5, 1, -, 4
+    draws = bootstrap_matrices(cm, 50_000, seed=0, squared_weights=q)
+    np.testing.assert_allclose(draws.sum(axis=(1, 2)), cm.sum())
+    unit = np.array([[2.0, 2.0], [33.0 / 18.0, 1.5]])
+    shape = np.array([[5.0, 1.0], [0.0, 4.0]]) + 0.5
+    mean = unit * shape
+    np.testing.assert_allclose(draws.mean(axis=0), mean / mean.sum() * cm.sum(), rtol=0.02)
+
+
+def test_weighted_report_shows_its_weighted_counts_and_says_it_is_weighted():
+    r = report([0, 0, 1, 1], [0.2, 0.7, 0.8, 0.1], sample_weight=[1.5, 0.25, 2.0, 1.0],
+               bootstrap=20)
+    np.testing.assert_array_equal(r.confusion_matrix, [[1.5, 0.25], [1.0, 2.0]])
+    text = r.to_text()
+    assert text.startswith("total weight 4.75 (weighted samples)")
+    assert "0.25" in text and "Kish" in text
+    html = r.to_html()
+    assert "<td>0.25</td>" in html and "total weight 4.75" in html
+    d = json.loads(r.to_json())
+    assert d["weighted"] is True and d["confusion_matrix"] == [[1.5, 0.25], [1.0, 2.0]]
+    assert "Kish" in d["intervals"]["method"]
+    unweighted = report([0, 0, 1, 1], [0.2, 0.7, 0.8, 0.1], bootstrap=20)
+    assert json.loads(unweighted.to_json())["weighted"] is False
+    assert "Kish" not in unweighted.to_text()
+
+
+@pytest.mark.parametrize(
+    ("weights", "match"),
+    [([1.0, -1.0, 1.0], r"`sample_weight` must be finite and >= 0.*-1.0 at sample 1"),
+     ([1.0, np.nan, 1.0], r"`sample_weight` must be finite and >= 0.*nan at sample 1"),
+     ([1.0, 1.0], r"`sample_weight` must be of shape \(3,\)"),
+     (["a", "b", "c"], r"`sample_weight` must be an array of numbers")],
+)
+def test_report_refuses_bad_sample_weight_naming_it(weights, match):
+    with pytest.raises(ValueError, match=match):
+        report([0, 1, 1], [0.1, 0.6, 0.3], sample_weight=weights)
+
+
+@pytest.mark.parametrize(
+    ("matrix", "squared", "match"),
+    [([[1.5, 2], [3, 4]], None, r"`confusion_matrix` must be non-negative integer counts"),
+     ([[1.5, 2], [3, 4]], [[1, 2], [3]], r"`squared_weights` must be"),
+     ([[1.5, 2], [3, 4]], [[1, 0], [3, 4]], r"`squared_weights` must be .*positive exactly"),
+     ([[1.5, 2], [3, 4]], [[3, 2], [3, 4]], r"`squared_weights` must be .*at most"),
+     ([[1.5, -2], [3, 4]], [[1, 2], [3, 4]], r"`confusion_matrix` must be finite non-neg")],
+)
+def test_report_class_refuses_inconsistent_weighted_counts_naming_them(matrix, squared, match):
+    with pytest.raises(ValueError, match=match):
+        Report(matrix, squared_weights=squared, bootstrap=0)
+
+
+
+def test_weighted_95_intervals_cover_the_weighted_figures_at_nominal_rate():
+    # 300 data sets of 400 samples from known cell probabilities, each sample weighted
+    # by a Gamma draw whose mean depends on its true class; the truth is the formula of
+    # the expected weighted cells. Taking the weighted cells as counts covers 0.76-0.84.
+    rng = np.random.default_rng(5)
+    population = np.array([[0.60, 0.10], [0.08, 0.22]])
+    scale = np.array([1.0, 1.0, 3.0, 3.0])
+    for shape in (0.5, 2.0):
+        cells = np.array([rng.choice(4, size=400, p=population.ravel()) for _ in range(300)])
+        w = rng.gamma(shape, scale[cells])
+        sums = np.array([np.bincount(c, x, 4) for c, x in zip(cells, w, strict=True)])
+        squares = np.array([np.bincount(c, x * x, 4) for c, x in zip(cells, w, strict=True)])
+        sums, squares = sums.reshape(300, 2, 2), squares.reshape(300, 2, 2)
+        replicas = bootstrap_matrices(sums, 1000, seed=7, squared_weights=squares)
+        as_counts = bootstrap_matrices(sums, 1000, seed=7)
+        truth_cm = population * (shape * scale).reshape(2, 2)
+        for fn in (formulas.precision, formulas.recall, formulas.specificity, formulas.f1,
+                   formulas.mcc, formulas.accuracy):
+            truth = fn(truth_cm)
+            low, high = np.quantile(fn(replicas), [0.025, 0.975], axis=0)
+            coverage = np.mean((low <= truth) & (truth <= high))
+            assert 0.89 <= coverage <= 0.99, (shape, fn.__name__, coverage)
+        low, high = np.quantile(formulas.precision(as_counts), [0.025, 0.975], axis=0)
+        truth = formulas.precision(truth_cm)
+        assert np.mean((low <= truth) & (truth <= high)) < 0.88

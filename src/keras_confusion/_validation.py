@@ -167,3 +167,23 @@ def as_numpy(x) -> np.ndarray:
         except (TypeError, ValueError):
             pass  # refused by the caller's check
     return x
+
+
+def check_sample_weight(sample_weight, n: int) -> np.ndarray | None:
+    """``sample_weight`` as float64 ``(n,)`` (an ``(n, 1)`` column too), finite and
+    >= 0, or None; a `ValueError` naming it otherwise."""
+    if sample_weight is None:
+        return None
+    try:
+        w = np.asarray(as_numpy(sample_weight), dtype="float64")
+    except (TypeError, ValueError):
+        raise arg_error("sample_weight", sample_weight, "an array of numbers") from None
+    if w.ndim == 2 and w.shape[1] == 1:
+        w = w[:, 0]
+    if w.shape != (n,):
+        raise arg_error("sample_weight", f"<array of shape {w.shape}>", f"of shape ({n},)")
+    bad = ~(np.isfinite(w) & (w >= 0))
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise arg_error("sample_weight", f"<{w[i].item()} at sample {i}>", "finite and >= 0")
+    return w

@@ -24,14 +24,13 @@ import numpy as np
 
 from keras_confusion import formulas
 from keras_confusion._backend import keras_mask
-from keras_confusion._validation import arg_error, check_num_classes, warn
+from keras_confusion._validation import arg_error, check_num_classes, check_sample_weight, warn
 from keras_confusion.counts import confusion_matrix
 from keras_confusion.thresholds import (
     MultilabelThresholdResult,
     Thresholded,
     _check_binary_labels,
     _check_scores,
-    _check_weight,
     _resolve_constraint,
     _resolve_objective,
     tune_threshold,
@@ -298,7 +297,7 @@ class ThresholdTuner(_ValidationCallback):
         try:
             _check_scores(s)
             _check_binary_labels(y, s.shape)
-            _check_weight(w, s.shape[0])
+            check_sample_weight(w, s.shape[0])
         except ValueError as e:
             raise ValueError(f"ThresholdTuner: the validation data cannot be tuned on: "
                              f"{e}") from None

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from keras_confusion import formulas
-from keras_confusion._validation import arg_error
+from keras_confusion._validation import arg_error, check_sample_weight
 
 __all__ = [
     "confusion_matrix",
@@ -82,7 +82,9 @@ def _matrix_panels(fig, axes, cm, names, panels):
     support = cm.sum(axis=1, keepdims=True)
     for ax, panel in zip(axes, panels, strict=True):
         if panel == "counts":
-            annot = [[f"{int(c)}" for c in row] for row in cm]
+            from keras_confusion.report import count_text
+
+            annot = [[count_text(c) for c in row] for row in cm]
             im = _draw_matrix(ax, cm, annot, names, "counts", "Blues", max(cm.max(), 1.0))
         else:
             rates = np.divide(cm, support, out=np.zeros_like(cm), where=support > 0)
@@ -184,13 +186,13 @@ def drawn_points(thresholds, cms, threshold=None) -> np.ndarray:
     return np.unique(np.concatenate(keep)).astype(np.int64)
 
 
-def _stack(y_true, y_score):
+def _stack(y_true, y_score, sample_weight=None):
     from keras_confusion.report import _curve_stack, check_labels_scores
 
     t, s, _ = check_labels_scores(y_true, y_score)
     if s.ndim != 1:
         raise arg_error("y_score", f"<array of shape {s.shape}>", "binary scores of shape (N,)")
-    return _curve_stack(t, s)
+    return _curve_stack(t, s, check_sample_weight(sample_weight, t.shape[0]))
 
 
 def _operating_point(ax, thresholds, xs, ys, threshold):
@@ -230,7 +232,7 @@ def _roc_axes(ax, thresholds, cms, threshold=None):
     _literal_legend(ax, loc="lower right", fontsize=8)
 
 
-def precision_recall_curve(y_true, y_score, *, threshold=None, title=None):
+def precision_recall_curve(y_true, y_score, *, threshold=None, title=None, sample_weight=None):
     """Precision against recall over every threshold, with an optional operating point.
 
     The curve is drawn as steps through the exact (recall, precision) of each distinct
@@ -244,11 +246,14 @@ def precision_recall_curve(y_true, y_score, *, threshold=None, title=None):
         y_score: scores of class 1 ``(n_samples,)``.
         threshold: mark the point where ``score >= threshold``. Defaults to `None`.
         title: figure title. Defaults to `None`.
+        sample_weight: optional weights ``(n_samples,)``, finite and >= 0: the curve of
+            the weighted counts, as scikit-learn's with ``sample_weight``. Defaults to
+            `None`.
 
     Returns:
         A matplotlib Figure.
     """
-    thresholds, cms = _stack(y_true, y_score)
+    thresholds, cms = _stack(y_true, y_score, sample_weight)
     fig = _figure((4.5, 4.2))
     _pr_axes(fig.subplots(), thresholds, cms, threshold)
     if title:
@@ -256,13 +261,13 @@ def precision_recall_curve(y_true, y_score, *, threshold=None, title=None):
     return fig
 
 
-def roc_curve(y_true, y_score, *, threshold=None, title=None):
+def roc_curve(y_true, y_score, *, threshold=None, title=None, sample_weight=None):
     """ROC curve (recall against false positive rate), with an optional operating point.
 
     Drawn through the exact point of each distinct score (past 2,000 points, thinned
     as `precision_recall_curve` is). Args and returns as `precision_recall_curve`.
     """
-    thresholds, cms = _stack(y_true, y_score)
+    thresholds, cms = _stack(y_true, y_score, sample_weight)
     fig = _figure((4.5, 4.2))
     _roc_axes(fig.subplots(), thresholds, cms, threshold)
     if title:
@@ -385,5 +390,5 @@ def report_figure(report):
         _roc_axes(axes[3], *curve, report.threshold)
     decision = ("argmax" if report.threshold is None
                 else f"positive when score >= {report.threshold!r}")
-    _suptitle(fig, f"{report.num_samples} samples, {decision}")
+    _suptitle(fig, f"{report.size_text()}, {decision}")
     return fig

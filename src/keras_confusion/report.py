@@ -26,6 +26,14 @@ parameters, so a ratio ``a / (a + b)`` of two groups of cells has the posterior
 for a binary report the recall, precision and specificity of a class have exactly the
 Jeffreys interval, ``Beta(a + 1/2, b + 1/2)``, whose coverage stays near nominal for
 rare classes and rates near 0 or 1.
+
+Weighted samples (``sample_weight``): a cell holds the sum ``W`` of its samples' weights
+and ``Q``, the sum of their squares. Its replicas are ``(Q / W) * Gamma(W**2 / Q + 1/2)``
+(an empty cell's unit ``Q / W`` is the whole matrix's): ``W**2 / Q`` is the cell's Kish
+effective number of samples, and ``Q / W`` the weight one of them stands for. With unit
+weights this is the unweighted method above, draw for draw. Scaling every weight by a
+constant changes no figure and no interval; weights constant within each true class
+(class weights) leave every per-class recall interval as it was without them.
 """
 
 from __future__ import annotations
@@ -48,6 +56,7 @@ from keras_confusion._validation import (
     check_cost_matrix,
     check_num_classes,
     check_probability,
+    check_sample_weight,
     check_zero_division,
 )
 
@@ -72,31 +81,45 @@ OVERALL = {
 # ------------------------------------------------------------------ counting helpers
 
 
-def count_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
-    """``(K, K)`` int64 counts of integer labels and decisions: one bincount."""
+def count_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int,
+                 weights: np.ndarray | None = None) -> np.ndarray:
+    """``(K, K)`` int64 counts of integer labels and decisions (one bincount), or the
+    float64 sums of ``weights`` ``(N,)`` in each cell."""
     codes = y_true.astype(np.intp, copy=False) * num_classes + y_pred
-    return np.bincount(codes, minlength=num_classes * num_classes).reshape(
+    return np.bincount(codes, weights=weights, minlength=num_classes * num_classes).reshape(
         num_classes, num_classes)
+
+
+def count_text(c) -> str:
+    """A count as text: an integer as one (``12``), a weighted sum to 6 digits."""
+    c = float(c)
+    return str(int(c)) if c.is_integer() and abs(c) < 2.0 ** 53 else f"{c:.6g}"
 
 
 #: What the intervals are, as `Report.to_dict` names them.
 INTERVAL_METHOD = ("Bayesian bootstrap: equal-tailed quantiles over draws from the "
                    "Jeffreys-Dirichlet posterior Dirichlet(cm + 1/2) of the cells")
+#: What `INTERVAL_METHOD` adds for a weighted report.
+WEIGHTED_METHOD = ", each weighted cell by its Kish effective count"
 #: The most replicas a report takes: the replicas are kept in memory, (R, K, K) floats.
 MAX_BOOTSTRAP = 100_000
 
 
-def bootstrap_matrices(cm, replicas: int, seed=0) -> np.ndarray:
+def bootstrap_matrices(cm, replicas: int, seed=0, squared_weights=None) -> np.ndarray:
     """``(R, ..., K, K)`` replicas of ``(..., K, K)`` confusion matrices for intervals.
 
     Each replica is a draw of the cell probabilities from their Jeffreys posterior
     ``Dirichlet(cm + 1/2)`` (a Bayesian bootstrap; see the module docstring), scaled
     to the matrix's total count ``N``: vectorised over replicas and any leading axes.
+    With ``squared_weights``, ``cm`` holds sums of sample weights and each cell is
+    drawn by its Kish effective count (module docstring).
 
     Args:
-        cm: ``(..., K, K)`` non-negative counts.
+        cm: ``(..., K, K)`` non-negative counts, or sums of weights.
         replicas: the number ``R`` of replicas.
         seed: seed of `numpy.random.default_rng`, or a ``Generator``. Defaults to `0`.
+        squared_weights: ``(..., K, K)`` sums of the squared weights of each cell, or
+            `None` (counts: every weight 1). Defaults to `None`.
 
     Returns:
         ``(R, ..., K, K)`` float64 count-like matrices; every cell is positive and each
@@ -105,10 +128,23 @@ def bootstrap_matrices(cm, replicas: int, seed=0) -> np.ndarray:
     cm = np.asarray(cm, dtype="float64")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     k = cm.shape[-1]
-    alpha = cm.reshape((*cm.shape[:-2], k * k)) + 0.5
+    flat = cm.reshape((*cm.shape[:-2], k * k))
+    unit = None
+    if squared_weights is None:
+        alpha = flat + 0.5
+    else:
+        q = np.asarray(squared_weights, dtype="float64").reshape(flat.shape)
+        seen = flat > 0
+        safe = np.where(seen, flat, 1.0)
+        # The weight one effective sample stands for; an empty cell takes the matrix's.
+        whole = q.sum(axis=-1, keepdims=True) / flat.sum(axis=-1, keepdims=True)
+        unit = np.where(seen, q / safe, whole)
+        alpha = np.where(seen, safe * safe / np.where(seen, q, 1.0), 0.0) + 0.5
     # Dirichlet(alpha) as normalised Gamma(alpha) draws (what Generator.dirichlet does
     # for alpha >= 0.1), here over any leading axes at once.
     draws = rng.standard_gamma(alpha, size=(replicas, *alpha.shape))
+    if unit is not None:
+        draws *= unit
     n = cm.sum(axis=(-2, -1))
     draws *= (n / draws.sum(axis=-1))[..., None]
     return draws.reshape((replicas, *cm.shape))
@@ -122,12 +158,13 @@ def _class_expected_cost(cms: np.ndarray, cost: np.ndarray) -> np.ndarray:
     return formulas.expected_cost(rows, cost)
 
 
-def _curve_stack(y_true: np.ndarray, y_score: np.ndarray):
+def _curve_stack(y_true: np.ndarray, y_score: np.ndarray, weights=None):
     """Exact binary curve: candidates ascending (each distinct score, then ``inf``) and
-    their ``(T, 2, 2)`` counts, from the threshold search's own sort."""
+    their ``(T, 2, 2)`` counts (sums of ``weights`` when given), from the threshold
+    search's own sort."""
     from keras_confusion.thresholds import _curve
 
-    return _curve(y_true, y_score, None)
+    return _curve(y_true, y_score, weights)
 
 
 # ------------------------------------------------------------------------- report
@@ -140,7 +177,12 @@ class Report:
     (counts accumulated elsewhere, e.g. by the command line over a stream).
 
     Attributes:
-        confusion_matrix: ``(K, K)`` int64 counts, rows true, columns predicted.
+        confusion_matrix: ``(K, K)`` int64 counts, rows true, columns predicted (float64
+            sums of sample weights in a weighted report).
+        weighted: whether the cells are sums of sample weights (``sample_weight`` of
+            `report`, ``squared_weights`` here).
+        squared_weights: ``(K, K)`` sums of the squared weights of each cell, or `None`.
+        num_samples: the number of samples (the total weight in a weighted report).
         class_names: the ``K`` class names.
         table: per-class columns as a dict of lists (``pandas.DataFrame(r.table)``
             works): ``class``, ``support``, then for each figure its value and
@@ -158,7 +200,7 @@ class Report:
 
     def __init__(self, confusion_matrix, *, class_names=None, cost_matrix=None,
                  bootstrap=1000, seed=0, confidence=0.95, threshold=None, curve=None,
-                 zero_division=0.0):
+                 zero_division=0.0, squared_weights=None):
         try:
             cm = np.asarray(confusion_matrix)
             if cm.dtype.kind == "O":  # e.g. lists holding None or numbers
@@ -171,8 +213,13 @@ class Report:
         if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or cm.shape[0] < 2:
             raise arg_error("confusion_matrix", f"<array of shape {cm.shape}>",
                             "a (K, K) matrix of counts with K >= 2")
-        if not np.all(np.isfinite(cm)) or np.any(cm < 0) or np.any(cm != np.round(cm)):
+        self.weighted = squared_weights is not None
+        if not self.weighted and (not np.all(np.isfinite(cm)) or np.any(cm < 0)
+                                  or np.any(cm != np.round(cm))):
             raise arg_error("confusion_matrix", "<array>", "non-negative integer counts")
+        if self.weighted and (not np.all(np.isfinite(cm)) or np.any(cm < 0)):
+            raise arg_error("confusion_matrix", "<array>",
+                            "finite non-negative sums of sample weights")
         # The total must fit int64: no silent wrap-around.
         total = float(np.sum(cm, dtype=np.float64))
         if total >= 2.0 ** 62:
@@ -182,9 +229,10 @@ class Report:
             raise arg_error("confusion_matrix", "<counts that are all zero>",
                             "counts of at least one sample (a report of nothing has no "
                             "figures)")
-        self.confusion_matrix = cm.astype(np.int64)
+        self.squared_weights = _check_squared_weights(squared_weights, cm)
+        self.confusion_matrix = cm.astype(np.float64 if self.weighted else np.int64)
         k = cm.shape[0]
-        self.num_samples = int(cm.sum())
+        self.num_samples = float(cm.sum()) if self.weighted else int(cm.sum())
         self.class_names = _check_class_names(class_names, k)
         self.cost_matrix = None if cost_matrix is None else check_cost_matrix(cost_matrix, k)
         self.confidence = check_probability("confidence", confidence, open_low=True,
@@ -195,8 +243,9 @@ class Report:
         self.zero_division = check_zero_division(zero_division)
         # (thresholds ascending, (T, 2, 2)) for binary scores, or None
         self.curve = _check_curve(curve, k)
-        self.bootstrap_matrices = (bootstrap_matrices(self.confusion_matrix, self.bootstrap,
-                                                      self.seed) if self.bootstrap else None)
+        self.bootstrap_matrices = (
+            bootstrap_matrices(self.confusion_matrix, self.bootstrap, self.seed,
+                               self.squared_weights) if self.bootstrap else None)
         self._compute()
 
     @classmethod
@@ -225,6 +274,9 @@ class Report:
                   `None` (no curves).
                 * ``zero_division``: the value of a figure whose denominator is 0.
                   Defaults to `0.0`.
+                * ``squared_weights``: for a matrix of sums of sample weights, the
+                  ``(K, K)`` sums of their squares (the intervals need both). Defaults
+                  to `None` (integer counts).
 
         Returns:
             A `Report`.
@@ -273,7 +325,13 @@ class Report:
             return "no intervals (bootstrap=0)"
         return (f"{_percent(self.confidence)} intervals: Bayesian bootstrap, "
                 f"{self.bootstrap} draws from the Jeffreys-Dirichlet posterior of the "
-                f"cells, seed {self.seed}")
+                f"cells{WEIGHTED_METHOD if self.weighted else ''}, seed {self.seed}")
+
+    def size_text(self) -> str:
+        """``"N samples"``, or the total weight of a weighted report."""
+        if self.weighted:
+            return f"total weight {count_text(self.num_samples)} (weighted samples)"
+        return f"{self.num_samples} samples"
 
     def to_dict(self) -> dict:
         """The report as plain JSON-serialisable Python objects (NaN becomes `None`)."""
@@ -291,6 +349,7 @@ class Report:
             classes.append(row)
         return {
             "num_samples": self.num_samples,
+            "weighted": self.weighted,
             "class_names": list(self.class_names),
             "threshold": _json_number(self.threshold),
             "confusion_matrix": self.confusion_matrix.tolist(),
@@ -298,7 +357,9 @@ class Report:
             "classes": classes,
             "overall": {k: {"value": clean(v), "low": clean(lo), "high": clean(hi)}
                         for k, (v, lo, hi) in self.overall.items()},
-            "intervals": {"method": INTERVAL_METHOD, "replicas": self.bootstrap,
+            "intervals": {"method": INTERVAL_METHOD + (WEIGHTED_METHOD if self.weighted
+                                                       else ""),
+                          "replicas": self.bootstrap,
                           "confidence": self.confidence, "seed": _jsonable_seed(self.seed)},
         }
 
@@ -320,11 +381,11 @@ class Report:
         names = [str(n) for n in self.class_names]
         width = max(8, *(len(n) for n in names))
         lines = []
-        head = f"{self.num_samples} samples, " + (
+        head = f"{self.size_text()}, " + (
             f"positive when score >= {self.threshold!r}" if self.threshold is not None
             else "decision: argmax")
         lines += [head, "", "confusion matrix (rows: true, columns: predicted)"]
-        cw = len(str(int(self.confusion_matrix.max()))) + 2
+        cw = max(len(count_text(c)) for c in self.confusion_matrix.ravel()) + 2
         if sum(len(n) for n in names) + len(names) <= 80:
             cw = max(cw, *(len(n) + 1 for n in names))
             cols = names
@@ -334,14 +395,14 @@ class Report:
             cols = [str(i) for i in range(len(names))]
         lines.append(" " * width + "".join(f"{c:>{cw}}" for c in cols))
         for n, row in zip(names, self.confusion_matrix, strict=True):
-            lines.append(f"{n:<{width}}" + "".join(f"{int(c):>{cw}}" for c in row))
+            lines.append(f"{n:<{width}}" + "".join(f"{count_text(c):>{cw}}" for c in row))
         lines.append("")
         fw = 22 if self.bootstrap else 8
         header = f"{'class':<{width}} {'support':>9}" + "".join(
             f" {f:>{fw}}" for f in self.figures)
         lines.append(header)
         for i, n in enumerate(names):
-            lines.append(f"{n:<{width}} {self.table['support'][i]:>9}" + "".join(
+            lines.append(f"{n:<{width}} {count_text(self.table['support'][i]):>9}" + "".join(
                 f" {self._cell(f, i):>{fw}}" for f in self.figures))
         lines.append("")
         for k, (v, lo, hi) in self.overall.items():
@@ -357,7 +418,8 @@ class Report:
 
     def __repr__(self) -> str:
         return (f"Report(num_samples={self.num_samples}, num_classes="
-                f"{len(self.class_names)}, bootstrap={self.bootstrap})")
+                f"{len(self.class_names)}, bootstrap={self.bootstrap}"
+                f"{', weighted=True' if self.weighted else ''})")
 
     def plot(self):
         """The report's figure: the confusion matrix (counts and row-normalised), plus
@@ -382,13 +444,13 @@ class Report:
         png = base64.b64encode(buf.getvalue()).decode("ascii")
         esc = html.escape
         rows = "".join(
-            "<tr><td>" + esc(str(n)) + f"</td><td>{self.table['support'][i]}</td>"
+            "<tr><td>" + esc(str(n)) + f"</td><td>{count_text(self.table['support'][i])}</td>"
             + "".join(f"<td>{esc(self._cell(f, i))}</td>" for f in self.figures) + "</tr>"
             for i, n in enumerate(self.class_names))
         head = "".join(f"<th>{esc(f)}</th>" for f in ("class", "support", *self.figures))
         cm_head = "".join(f"<th>{esc(str(n))}</th>" for n in self.class_names)
         cm_rows = "".join(
-            f"<tr><th>{esc(str(n))}</th>" + "".join(f"<td>{int(c)}</td>" for c in row)
+            f"<tr><th>{esc(str(n))}</th>" + "".join(f"<td>{count_text(c)}</td>" for c in row)
             + "</tr>" for n, row in zip(self.class_names, self.confusion_matrix, strict=True))
         overall = "".join(f"<tr><th>{esc(k)}</th><td>{esc(_fmt_interval(*v))}</td></tr>"
                           for k, v in self.overall.items())
@@ -402,7 +464,7 @@ class Report:
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse;margin:1em 0}}
 td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}</style></head>
 <body><h1>Classification report</h1>
-<p>{self.num_samples} samples, {decision}. {esc(self._method())}.{cost}</p>
+<p>{self.size_text()}, {decision}. {esc(self._method())}.{cost}</p>
 <h2>Per class</h2><table><tr>{head}</tr>{rows}</table>
 <h2>Overall</h2><table>{overall}</table>
 <h2>Confusion matrix</h2><p>rows: true class, columns: predicted class</p>
@@ -482,6 +544,26 @@ def _check_curve(curve, k: int):
         raise arg_error("curve", "<arrays>", expected + ", thresholds not NaN, counts "
                         "finite and non-negative")
     return curve
+
+
+def _check_squared_weights(squared_weights, cm: np.ndarray):
+    """None, or float64 sums of squared weights consistent with the weighted ``cm``:
+    of its shape, finite, positive exactly where ``cm`` is, at most ``cm ** 2``."""
+    if squared_weights is None:
+        return None
+    expected = (f"a {cm.shape} matrix of the sums of the squared sample weights of each "
+                "cell: finite, positive exactly where confusion_matrix is, at most its "
+                "square")
+    try:
+        q = np.asarray(squared_weights, dtype="float64")
+    except (TypeError, ValueError):
+        raise arg_error("squared_weights", "<non-numeric array>", expected) from None
+    if q.shape != cm.shape:
+        raise arg_error("squared_weights", f"<array of shape {q.shape}>", expected)
+    if not np.all(np.isfinite(q)) or np.any(q < 0) or np.any((q > 0) != (cm > 0)) \
+            or np.any(q > cm * cm * (1 + 1e-9)):
+        raise arg_error("squared_weights", "<array>", expected)
+    return q
 
 
 def _percent(level: float) -> str:
@@ -641,6 +723,7 @@ def report(
     bootstrap: int = 1000,
     seed=0,
     confidence: float = 0.95,
+    sample_weight=None,
 ) -> Report:
     """A classification report with Bayesian-bootstrap (Jeffreys) confidence intervals.
 
@@ -662,6 +745,10 @@ def report(
             ``MAX_BOOTSTRAP``; 0 gives no intervals. Defaults to `1000`.
         seed: seed of the draws. Defaults to `0`.
         confidence: level of the equal-tailed intervals. Defaults to `0.95`.
+        sample_weight: optional weights ``(n_samples,)``, finite and >= 0: the matrix,
+            every figure and the curves are weighted (as scikit-learn's with
+            ``sample_weight``), and the intervals take each cell's Kish effective
+            number of samples (module docstring). Defaults to `None`.
 
     Returns:
         A `Report`.
@@ -675,6 +762,7 @@ def report(
     0.667
     """
     t, s, k = check_labels_scores(y_true, y_score, num_classes)
+    w = check_sample_weight(sample_weight, t.shape[0])
     curve = None
     if s.ndim == 1:
         try:
@@ -688,7 +776,7 @@ def report(
         # (40 bytes each: 400 MB kept for 10 M scores).
         from keras_confusion.plot import drawn_points
 
-        thresholds, cms = _curve_stack(t, s)
+        thresholds, cms = _curve_stack(t, s, w)
         keep = drawn_points(thresholds, cms, thr)
         curve = (thresholds[keep], cms[keep])
     else:
@@ -698,6 +786,7 @@ def report(
                             "scores, whose decisions are the argmax")
         thr = None
         pred = s.argmax(axis=1)
-    return Report(count_matrix(t, pred, k), class_names=class_names, cost_matrix=cost_matrix,
-                  bootstrap=bootstrap, seed=seed, confidence=confidence, threshold=thr,
-                  curve=curve)
+    return Report(count_matrix(t, pred, k, w), class_names=class_names,
+                  cost_matrix=cost_matrix, bootstrap=bootstrap, seed=seed,
+                  confidence=confidence, threshold=thr, curve=curve,
+                  squared_weights=None if w is None else count_matrix(t, pred, k, w * w))

@@ -30,6 +30,7 @@ from keras_confusion._validation import (
     ceil_to,
     check_cost_matrix,
     check_num_classes,
+    check_sample_weight,
     warn,
 )
 
@@ -152,23 +153,6 @@ def _check_binary_labels(y_true, shape, name="y_true") -> np.ndarray:
     if bad.any():
         raise _first_bad(name, y, bad, "binary labels in {0, 1}")
     return y.astype("int8")
-
-
-def _check_weight(sample_weight, n) -> np.ndarray | None:
-    if sample_weight is None:
-        return None
-    try:
-        w = np.asarray(as_numpy(sample_weight), dtype="float64")
-    except (TypeError, ValueError):
-        raise arg_error("sample_weight", sample_weight, "an array of numbers") from None
-    if w.ndim == 2 and w.shape[1] == 1:
-        w = w[:, 0]
-    if w.shape != (n,):
-        raise arg_error("sample_weight", f"<array of shape {w.shape}>", f"of shape ({n},)")
-    bad = ~(np.isfinite(w) & (w >= 0))
-    if bad.any():
-        raise _first_bad("sample_weight", w, bad, "finite and >= 0")
-    return w
 
 
 # ------------------------------------------------------------------ curve and choice
@@ -451,7 +435,7 @@ def tune_threshold(
     if not multilabel and y_arr.ndim == 2 and y_arr.shape[1] == 1:
         y_arr = y_arr[:, 0]
     y = _check_binary_labels(y_arr, s.shape)
-    w = _check_weight(sample_weight, s.shape[0])
+    w = check_sample_weight(sample_weight, s.shape[0])
     if not multilabel:
         return _tune_binary(y, s, w, fn, name, kwargs, vectorized, greater, constraint)
     results = []
@@ -558,7 +542,7 @@ def _check_multiclass(y_true, y_prob, cost_matrix, sample_weight):
     bad = ~((y >= 0) & (y < k) & (y == np.round(y)))
     if bad.any():
         raise _first_bad("y_true", y, bad, f"integer class labels in {{0, ..., {k - 1}}}")
-    w = _check_weight(sample_weight, n)
+    w = check_sample_weight(sample_weight, n)
     return y.astype("int64"), p, cost, np.ones(n) if w is None else w
 
 
