@@ -482,3 +482,103 @@ def test_tsv_input_is_read_tab_separated_and_equals_sklearn(suffix, tmp_path):
                                "--threshold", "0.45", "--chunk-rows", "64",
                                "--bootstrap", "0"])
     assert out["confusion_matrix"] == sk_confusion_matrix(y, s >= 0.45).tolist()
+
+
+# ------------------------------------------------------------------- sample weights
+
+
+def _weighted(n, seed):
+    y, s = _data(n, seed)
+    w = np.round(np.random.default_rng(seed).gamma(0.7, 2.0, n), 3)
+    w[::17] = 0.0
+    return y, s, w
+
+
+def test_weighted_evaluate_in_chunks_equals_report_with_sample_weight(tmp_path):
+    from keras_confusion.report import report
+
+    y, s, w = _weighted(2000, 20)
+    path = _write_csv(tmp_path / "w.csv", {"y": y, "p": s, "w": w})
+    d = _run_json(tmp_path, ["evaluate", path, "--label", "y", "--score", "p", "--weight",
+                             "w", "--threshold", "0.45", "--chunk-rows", "300",
+                             "--bootstrap", "200"])
+    np.testing.assert_allclose(d["confusion_matrix"],
+                               sk_confusion_matrix(y, (s >= 0.45).astype(int), sample_weight=w))
+    ref = report(y, s, threshold=0.45, sample_weight=w, bootstrap=200).to_dict()
+    assert d["weighted"] is True
+    for got, want in zip(d["classes"], ref["classes"], strict=True):
+        for fig in ("recall", "precision", "f1"):
+            for end in ("value", "low", "high"):
+                assert got[fig][end] == pytest.approx(want[fig][end], rel=1e-9), (fig, end)
+
+
+def test_weighted_evaluate_multiclass_parquet_equals_sklearn(tmp_path):
+    rng = np.random.default_rng(21)
+    y = rng.integers(0, 3, 600)
+    scores = rng.random((600, 3))
+    w = rng.integers(0, 5, 600)  # integer weights, in a Parquet int column
+    cols = {"y": y, "a": scores[:, 0], "b": scores[:, 1], "c": scores[:, 2], "w": w}
+    path = _write_parquet(tmp_path / "m.parquet", cols)
+    d = _run_json(tmp_path, ["evaluate", path, "--label", "y", "--score", "a", "--score", "b",
+                             "--score", "c", "--weight", "w", "--chunk-rows", "128",
+                             "--bootstrap", "0"])
+    np.testing.assert_allclose(d["confusion_matrix"], sk_confusion_matrix(
+        y, scores.argmax(axis=1), sample_weight=w))
+
+
+@pytest.mark.parametrize("limit", ["5000000", "500"])  # exact, then binned
+def test_weighted_tuning_equals_tune_threshold_with_sample_weight(tmp_path, limit):
+    y, s, w = _weighted(1500, 22)
+    path = _write_parquet(tmp_path / "t.parquet", {"y": y, "p": s, "w": w})
+    d = _run_json(tmp_path, ["evaluate", path, "--label", "y", "--score", "p", "--weight", "w",
+                             "--tune", "f1", "--exact-limit", limit, "--chunk-rows", "400",
+                             "--bootstrap", "100"])
+    scores = s if limit != "500" else np.floor(s * TUNE_BINS) / TUNE_BINS
+    ref = tune_threshold(y, scores, "f1", sample_weight=w)
+    assert d["threshold"] == ref.threshold
+    assert d["threshold_search"]["value"] == pytest.approx(ref.value)
+    # The matrix is the weighted one of the original scores at that threshold.
+    np.testing.assert_allclose(d["confusion_matrix"], sk_confusion_matrix(
+        y, (s >= d["threshold"]).astype(int), sample_weight=w))
+
+
+def test_weighted_tune_prints_the_weighted_matrix(tmp_path, capsys):
+    y, s = np.array([0, 0, 1, 1, 1]), np.array([0.1, 0.7, 0.8, 0.3, 0.9])
+    path = _write_csv(tmp_path / "t.csv", {"y": y, "p": s, "w": [1.5, 0.25, 2, 1, 0.5]})
+    js = tmp_path / "t.json"
+    assert main(["tune", path, "--label", "y", "--score", "p", "--weight", "w",
+                 "--json", str(js), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    ref = tune_threshold(y, s, "f1", sample_weight=[1.5, 0.25, 2, 1, 0.5])
+    lines = out.splitlines()
+    i = lines.index("confusion matrix (rows: true, columns: predicted)")
+    (tn, fp), (fn, tp) = ref.confusion_matrix
+    assert lines[i + 2].split() == ["0", f"{tn:g}", f"{fp:g}"]
+    assert lines[i + 3].split() == ["1", f"{fn:g}", f"{tp:g}"]
+    d = json.loads(js.read_text())
+    assert d["weighted"] is True and d["confusion_matrix"] == ref.confusion_matrix.tolist()
+
+
+@pytest.mark.parametrize(("weights", "pattern"), [
+    (["1", "-2", "1"], r"w\.csv: column 'w', row 2: weight -2\.0 is not a finite number >= 0"),
+    (["1", "inf", "1"], r"column 'w', row 2: weight inf is not a finite number >= 0"),
+    (["1", "", "1"], r"column 'w', row 2: missing value"),
+])
+def test_bad_weights_exit_2_naming_column_and_row(tmp_path, capsys, weights, pattern):
+    path = tmp_path / "w.csv"
+    path.write_text("y,p,w\n" + "".join(f"{a},{b},{c}\n" for a, b, c in
+                                         zip([0, 1, 1], [0.2, 0.6, 0.9], weights, strict=True)))
+    assert main(["evaluate", str(path), "--label", "y", "--score", "p", "--weight", "w",
+                 "--quiet"]) == 2
+    assert __import__("re").search(pattern, _one_error_line(capsys))
+
+
+def test_weight_column_named_as_label_or_missing_exits_2(tmp_path, capsys):
+    path = _write_csv(tmp_path / "w.csv", {"y": [0, 1], "p": [0.2, 0.7]})
+    assert main(["evaluate", path, "--label", "y", "--score", "p", "--weight", "y",
+                 "--quiet"]) == 2
+    assert "column 'y' is named 2 times in --label, --score and --weight" in \
+        _one_error_line(capsys)
+    assert main(["evaluate", path, "--label", "y", "--score", "p", "--weight", "w",
+                 "--quiet"]) == 2
+    assert "no column 'w'" in _one_error_line(capsys)

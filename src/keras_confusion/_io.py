@@ -1,9 +1,10 @@
 """Reading prediction files (CSV, TSV or Parquet) in bounded chunks with pyarrow.
 
-Each chunk is a few hundred thousand to a million rows of the label column and the
-score column(s) as NumPy arrays, so memory stays bounded for any number of rows. Every
-problem is raised as `InputError` with one line saying what and where (file, column,
-row). Rows are data rows counted from 1 in each file (a CSV header is not a row).
+Each chunk is a few hundred thousand to a million rows of the label column, the
+score column(s) and an optional sample-weight column as NumPy arrays, so memory stays
+bounded for any number of rows. Every problem is raised as `InputError` with one line
+saying what and where (file, column, row). Rows are data rows counted from 1 in each
+file (a CSV header is not a row).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class Chunk:
     start: int  # 0-based index in its file of the first row of the chunk
     labels: np.ndarray  # (n,) numbers as read
     scores: np.ndarray  # (n, S) float
+    weights: np.ndarray | None = None  # (n,) numbers as read, or None (no weight column)
 
 
 def _pyarrow():
@@ -111,9 +113,9 @@ def _open_csv_text(path):
                             encoding="utf-8-sig", newline="")
 
 
-def _check_columns(path, available, label, scores):
+def _check_columns(path, available, columns):
     available = list(available)
-    for col in (label, *scores):
+    for col in columns:
         if col not in available:
             shown = ", ".join(repr(c) for c in available[:20])
             raise InputError(f"{path}: no column {col!r} (columns: {shown})")
@@ -133,19 +135,24 @@ def _numpy_column(path, name, column, start, pa) -> np.ndarray:
     return column.to_numpy(zero_copy_only=False)
 
 
-def _parquet_chunks(path, label, scores, chunk_rows) -> Iterator[Chunk]:
+def _columns(label, scores, weight) -> list:
+    return [label, *scores] + ([weight] if weight is not None else [])
+
+
+def _parquet_chunks(path, label, scores, chunk_rows, weight) -> Iterator[Chunk]:
     pa, _, _ = _pyarrow()
     # pre_buffer=False: pre-buffering keeps read-ahead column chunks in the memory pool
     # (hundreds of MB on a 100 M-row file) for no gain in speed here.
     pf = _parquet_file(path, pre_buffer=False)
-    _check_columns(path, pf.schema_arrow.names, label, scores)
+    columns = _columns(label, scores, weight)
+    _check_columns(path, pf.schema_arrow.names, columns)
     start = 0
-    for batch in pf.iter_batches(batch_size=chunk_rows, columns=[label, *scores]):
-        yield _batch_to_chunk(path, batch, label, scores, start, pa)
+    for batch in pf.iter_batches(batch_size=chunk_rows, columns=columns):
+        yield _batch_to_chunk(path, batch, label, scores, weight, start, pa)
         start += batch.num_rows
 
 
-def _batch_to_chunk(path, batch, label, scores, start, pa) -> Chunk:
+def _batch_to_chunk(path, batch, label, scores, weight, start, pa) -> Chunk:
     labels = _numpy_column(path, label, batch.column(label), start, pa)
     cols = [_numpy_column(path, s, batch.column(s), start, pa) for s in scores]
     if len(cols) == 1:
@@ -154,7 +161,9 @@ def _batch_to_chunk(path, batch, label, scores, start, pa) -> Chunk:
         score = np.stack(cols, axis=1)
     if score.dtype.kind != "f":
         score = score.astype("float64")
-    return Chunk(path, start, labels, score)
+    weights = (None if weight is None
+               else _numpy_column(path, weight, batch.column(weight), start, pa))
+    return Chunk(path, start, labels, score, weights)
 
 
 def _first_line(e: BaseException) -> str:
@@ -183,7 +192,7 @@ def _locate_csv_error(path, columns) -> str:
     return ""
 
 
-def _csv_chunks(path, label, scores, chunk_rows) -> Iterator[Chunk]:
+def _csv_chunks(path, label, scores, chunk_rows, weight) -> Iterator[Chunk]:
     pa, pa_csv, _ = _pyarrow()
     try:
         with _open_csv_text(path) as f:
@@ -192,8 +201,8 @@ def _csv_chunks(path, label, scores, chunk_rows) -> Iterator[Chunk]:
         raise InputError(f"{path}: empty file (no header, no rows)") from None
     except (UnicodeDecodeError, pa.ArrowInvalid, OSError) as e:
         raise InputError(f"{path}: not a readable UTF-8 CSV file ({_first_line(e)})") from None
-    _check_columns(path, header, label, scores)
-    columns = [label, *scores]
+    columns = _columns(label, scores, weight)
+    _check_columns(path, header, columns)
     # Parsing numbers straight to float64 keeps conversion in pyarrow's C++ reader.
     convert = pa_csv.ConvertOptions(include_columns=columns,
                                     column_types={c: pa.float64() for c in columns})
@@ -205,7 +214,7 @@ def _csv_chunks(path, label, scores, chunk_rows) -> Iterator[Chunk]:
                                  parse_options=pa_csv.ParseOptions(
                                      delimiter=_delimiter(path)))
         for batch in reader:
-            yield _batch_to_chunk(path, batch, label, scores, start, pa)
+            yield _batch_to_chunk(path, batch, label, scores, weight, start, pa)
             start += batch.num_rows
     except pa.ArrowInvalid as e:
         where = _locate_csv_error(path, columns)
@@ -213,17 +222,29 @@ def _csv_chunks(path, label, scores, chunk_rows) -> Iterator[Chunk]:
 
 
 def iter_chunks(paths: Sequence[str], label: str, scores: Sequence[str],
-                chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[Chunk]:
-    """Chunks of ``(labels, scores)`` from each file in turn."""
+                chunk_rows: int = DEFAULT_CHUNK_ROWS, weight: str | None = None
+                ) -> Iterator[Chunk]:
+    """Chunks of ``(labels, scores, weights or None)`` from each file in turn."""
     for path in paths:
         if is_parquet(path):
-            yield from _parquet_chunks(path, label, scores, chunk_rows)
+            yield from _parquet_chunks(path, label, scores, chunk_rows, weight)
         else:
-            yield from _csv_chunks(path, label, scores, chunk_rows)
+            yield from _csv_chunks(path, label, scores, chunk_rows, weight)
 
 
-def check_chunk(chunk: Chunk, label: str, scores: Sequence[str], num_classes: int):
-    """Integer labels ``(n,)`` in ``{0, ..., K-1}`` and finite scores, or InputError."""
+def check_chunk(chunk: Chunk, label: str, scores: Sequence[str], num_classes: int,
+                weight: str | None = None):
+    """Integer labels ``(n,)`` in ``{0, ..., K-1}``, finite scores and (with a weight
+    column) weights that are finite and >= 0, or InputError. The weights are left in
+    ``chunk.weights`` as float64."""
+    if chunk.weights is not None:
+        w = np.asarray(chunk.weights, dtype=np.float64)
+        bad = ~(np.isfinite(w) & (w >= 0))
+        if bad.any():
+            row = int(np.argmax(bad))
+            raise InputError(f"{chunk.path}: column {weight!r}, row {chunk.start + row + 1}: "
+                             f"weight {w[row]} is not a finite number >= 0")
+        chunk.weights = w
     s = chunk.scores
     bad = ~np.isfinite(s)
     if bad.any():

@@ -7,6 +7,7 @@
     keras-confusion evaluate preds.csv --label y --score p0 --score p1 --score p2
     keras-confusion tune preds.csv --label y --score p --objective precision \\
         --constraint recall=0.95
+    keras-confusion evaluate preds.csv --label y --score p --weight w
     keras-confusion demo
 
 Files are CSV or Parquet (several files, or a directory of Parquet parts), read in
@@ -22,6 +23,10 @@ chunks so memory stays bounded for any number of rows:
   exact over every distinct score; beyond, scores must be probabilities in [0, 1] and
   are counted into 2**20 bins per class, so the search is exact over the thresholds
   ``k / 2**20`` (a resolution of about 1e-6) in 16 MB.
+
+``--weight COL`` weights every sample (finite, >= 0): the matrix holds sums of
+weights, the search and the curves are weighted, and the intervals take each cell's
+Kish effective count (see `keras_confusion.report`).
 
 Bad input exits with status 2 and one line saying what and where (file, column, row);
 output files are written whole (a temporary file, then a rename) or not at all.
@@ -60,55 +65,68 @@ PROGRESS_MIN_ROWS = 2_000_000
 class _Accumulator:
     """Counts a stream of chunks; keeps what tuning or the curves need, bounded."""
 
-    def __init__(self, num_classes, threshold, *, tune, curve, exact_limit):
+    def __init__(self, num_classes, threshold, *, tune, curve, exact_limit, weighted=False):
         self.k = num_classes
         self.threshold = threshold
-        self.counts = np.zeros((num_classes, num_classes), dtype=np.int64)
+        self.weighted = weighted
+        self.counts = np.zeros((num_classes, num_classes),
+                               dtype=np.float64 if weighted else np.int64)
+        # Sums of squared weights per cell (weighted only): the intervals need them.
+        self.squares = np.zeros((num_classes, num_classes)) if weighted else None
         self.rows = 0
         self.tune = tune
         self.exact_limit = exact_limit
-        self.kept: list[tuple[np.ndarray, np.ndarray, Chunk]] | None = [] if tune else None
-        self.hist = None  # (2, bins) counts of binary scores
+        self.kept: list[tuple] | None = [] if tune else None  # (y, score, weights, origin)
+        self.hist = None  # (2, bins) counts (sums of weights) of binary scores
+        self.hist_sq = None  # (2, bins) sums of squared weights (weighted tuning)
         self.bins = TUNE_BINS if tune else CURVE_BINS
         self.curve = curve or tune
 
     def add(self, chunk, y):
-        s = chunk.scores
+        from keras_confusion.report import count_matrix
+
+        s, w = chunk.scores, chunk.weights
         n = len(y)
         self.rows += n
         if self.k == 2 and s.shape[1] == 1:
             score = s[:, 0]
             if self.tune:
-                self._keep(chunk, y, score)
+                self._keep(chunk, y, score, w)
                 return
             pred = score >= ceil_to(self.threshold, score.dtype)
-            # K = 2: three counts of booleans read 1 byte per row, several times faster
-            # than building int64 codes for a bincount.
-            pos = y.view(bool) if y.dtype.itemsize == 1 else y != 0
-            tp, n_pos, n_pred = (np.count_nonzero(pred & pos), np.count_nonzero(pos),
-                                 np.count_nonzero(pred))
-            self.counts += np.array([[n - n_pos - n_pred + tp, n_pred - tp],
-                                     [n_pos - tp, tp]])
+            if w is not None:
+                pred = pred.view(np.int8)
+                self.counts += count_matrix(y, pred, 2, w)
+                self.squares += count_matrix(y, pred, 2, w * w)
+            else:
+                # K = 2: three counts of booleans read 1 byte per row, several times
+                # faster than building int64 codes for a bincount.
+                pos = y.view(bool) if y.dtype.itemsize == 1 else y != 0
+                tp, n_pos, n_pred = (np.count_nonzero(pred & pos), np.count_nonzero(pos),
+                                     np.count_nonzero(pred))
+                self.counts += np.array([[n - n_pos - n_pred + tp, n_pred - tp],
+                                         [n_pos - tp, tp]])
             if self.curve:
-                self._histogram(chunk, y, score, strict=False)
+                self._histogram(chunk, y, score, w, strict=False)
         else:
-            from keras_confusion.report import count_matrix
+            pred = s.argmax(axis=1)
+            self.counts += count_matrix(y, pred, self.k, w)
+            if w is not None:
+                self.squares += count_matrix(y, pred, self.k, w * w)
 
-            self.counts += count_matrix(y, s.argmax(axis=1), self.k)
-
-    def _keep(self, chunk, y, score):
+    def _keep(self, chunk, y, score, w):
         if self.kept is not None and self.rows <= self.exact_limit:
             # With where it came from: an error found when binning it names the row.
-            self.kept.append((y.astype(np.int8), score.astype(np.float64),
+            self.kept.append((y.astype(np.int8), score.astype(np.float64), w,
                               Chunk(chunk.path, chunk.start, None, None)))
             return
         if self.kept is not None:  # past the limit: move what was kept into bins
             kept, self.kept = self.kept, None
-            for ky, ks, origin in kept:
-                self._histogram(origin, ky, ks, strict=True)
-        self._histogram(chunk, y, score, strict=True)
+            for ky, ks, kw, origin in kept:
+                self._histogram(origin, ky, ks, kw, strict=True)
+        self._histogram(chunk, y, score, w, strict=True)
 
-    def _histogram(self, chunk, y, score, *, strict):
+    def _histogram(self, chunk, y, score, w, *, strict):
         if not self.curve:
             return
         outside = (score < 0) | (score > 1)
@@ -123,12 +141,16 @@ class _Accumulator:
             self.curve, self.hist = False, None  # no curve for scores that are not in [0, 1]
             return
         if self.hist is None:
-            self.hist = np.zeros((2, self.bins), dtype=np.int64)
+            self.hist = np.zeros((2, self.bins), dtype=np.float64 if self.weighted else np.int64)
+            self.hist_sq = np.zeros((2, self.bins)) if self.weighted else None
         if score.dtype.itemsize < 4:  # float16 * bins would overflow to inf
             score = score.astype(np.float32)
         b = np.minimum((score * self.bins).astype(np.intp), self.bins - 1)
-        self.hist += np.bincount(y.astype(np.intp) * self.bins + b,
-                                 minlength=2 * self.bins).reshape(2, self.bins)
+        codes = y.astype(np.intp) * self.bins + b
+        self.hist += np.bincount(codes, w, minlength=2 * self.bins).reshape(2, self.bins)
+        if w is not None:
+            self.hist_sq += np.bincount(codes, w * w, minlength=2 * self.bins).reshape(
+                2, self.bins)
 
     def scores(self):
         """``(labels, scores, weights)`` for an exact search or from the bins."""
@@ -136,12 +158,28 @@ class _Accumulator:
             if not self.kept:
                 return np.zeros(0, np.int8), np.zeros(0), None
             return (np.concatenate([k[0] for k in self.kept]),
-                    np.concatenate([k[1] for k in self.kept]), None)
+                    np.concatenate([k[1] for k in self.kept]),
+                    np.concatenate([k[2] for k in self.kept]) if self.weighted else None)
         # Each bin stands for its lower edge: score >= k / bins exactly when bin >= k.
         edges = np.arange(self.bins) / self.bins
         nz0, nz1 = np.flatnonzero(self.hist[0]), np.flatnonzero(self.hist[1])
         y = np.r_[np.zeros(nz0.size, np.int8), np.ones(nz1.size, np.int8)]
         return y, np.r_[edges[nz0], edges[nz1]], np.r_[self.hist[0, nz0], self.hist[1, nz1]]
+
+    def matrices_at(self, threshold):
+        """Weighted tuning: ``(K, K)`` sums of the weights and of their squares at
+        ``score >= threshold``, each summed directly (not as a difference of sums, which
+        could leave a residue in a cell that has no sample)."""
+        from keras_confusion.report import count_matrix
+
+        if self.kept is not None:
+            y, s, w = self.scores()
+            pred = (s >= threshold).view(np.int8)
+            return count_matrix(y, pred, 2, w), count_matrix(y, pred, 2, w * w)
+        # Binned: the threshold is an edge k / bins (or inf, k = bins).
+        k = int(np.searchsorted(np.arange(self.bins) / self.bins, threshold, side="left"))
+        return tuple(np.stack([h[:, :k].sum(axis=1), h[:, k:].sum(axis=1)], axis=1)
+                     for h in (self.hist, self.hist_sq))
 
     def histogram_curve(self):
         """Candidates ascending and ``(T, 2, 2)`` counts at the bin edges."""
@@ -170,24 +208,24 @@ def _progress(paths, quiet):
 
 
 def _stream(args, num_classes, threshold, *, tune, curve):
-    columns = [args.label, *args.score]
+    columns = [args.label, *args.score] + ([args.weight] if args.weight is not None else [])
     for c in columns:
         if columns.count(c) > 1:
-            raise InputError(f"column {c!r} is named {columns.count(c)} times in --label and "
-                             "--score; each column has one role")
+            raise InputError(f"column {c!r} is named {columns.count(c)} times in --label, "
+                             "--score and --weight; each column has one role")
     paths = expand_paths(args.files)
     acc = _Accumulator(num_classes, threshold, tune=tune, curve=curve,
-                       exact_limit=args.exact_limit)
+                       exact_limit=args.exact_limit, weighted=args.weight is not None)
     bar = _progress(paths, args.quiet)
     task = None
     if bar:
         bar[0].start()
         task = bar[0].add_task("reading", total=bar[1])
     try:
-        for chunk in iter_chunks(paths, args.label, args.score, args.chunk_rows):
+        for chunk in iter_chunks(paths, args.label, args.score, args.chunk_rows, args.weight):
             if len(chunk.labels) == 0:
                 continue
-            y = check_chunk(chunk, args.label, args.score, num_classes)
+            y = check_chunk(chunk, args.label, args.score, num_classes, args.weight)
             acc.add(chunk, y)
             if task is not None:
                 bar[0].advance(task, len(y))
@@ -323,18 +361,22 @@ def _evaluate(args) -> int:
     class_names = _class_names(args, k)
     threshold = 0.5 if args.threshold is None else args.threshold
     acc = _stream(args, k, threshold, tune=tune, curve=bool(args.html) and binary)
-    extra, curve, cm = {}, None, acc.counts
+    extra, curve, cm, squares = {}, None, acc.counts, acc.squares
     if tune:
         result = _tune(acc, args, cost, "--tune")
         threshold = result.threshold
-        cm = np.rint(result.confusion_matrix).astype(np.int64)
+        if acc.weighted:
+            cm, squares = acc.matrices_at(threshold)
+        else:
+            cm = np.rint(result.confusion_matrix).astype(np.int64)
         curve = (result.thresholds, result.confusion_matrices) if args.html else None
         extra["threshold_search"] = _result_dict(result, acc)
     elif args.html and binary:
         curve = acc.histogram_curve()
     report_obj = Report(cm, class_names=class_names, cost_matrix=cost,
                         bootstrap=args.bootstrap, seed=args.seed,
-                        threshold=threshold if binary else None, curve=curve)
+                        threshold=threshold if binary else None, curve=curve,
+                        squared_weights=squares)
     print(report_obj.to_text())
     if tune:
         print(f"threshold tuned for {extra['threshold_search']['objective']}"
@@ -369,21 +411,28 @@ def _tune_command(args) -> int:
     acc = _stream(args, 2, 0.5, tune=True, curve=False)
     result = _tune(acc, args, cost, "--objective")
     info = _result_dict(result, acc)
-    tn, fp, fn, tp = np.rint(result.confusion_matrix).astype(np.int64).ravel()
+    from keras_confusion.report import count_text
+
+    if acc.weighted:
+        tn, fp, fn, tp = acc.matrices_at(result.threshold)[0].ravel().tolist()
+    else:
+        tn, fp, fn, tp = np.rint(result.confusion_matrix).astype(np.int64).ravel().tolist()
     print(f"threshold  {float(result.threshold)!r}  (positive when score >= threshold)")
     print(f"{result.objective:<10} {result.value:.6g}"
           + (f"  subject to {args.constraint}" if args.constraint else ""))
     print(f"search     {info['method']}")
     print("confusion matrix (rows: true, columns: predicted)")
-    width = max(6, len(str(max(tn, fp, fn, tp))) + 2)
+    tn_, fp_, fn_, tp_ = (count_text(c) for c in (tn, fp, fn, tp))
+    width = max(6, max(len(c) for c in (tn_, fp_, fn_, tp_)) + 2)
     print(f"{'':<6}{'0':>{width}}{'1':>{width}}")
-    print(f"{'0':<6}{tn:>{width}}{fp:>{width}}")
-    print(f"{'1':<6}{fn:>{width}}{tp:>{width}}")
+    print(f"{'0':<6}{tn_:>{width}}{fp_:>{width}}")
+    print(f"{'1':<6}{fn_:>{width}}{tp_:>{width}}")
     outputs = []
     if args.json:
         import json
 
-        info["confusion_matrix"] = [[int(tn), int(fp)], [int(fn), int(tp)]]
+        info["confusion_matrix"] = [[tn, fp], [fn, tp]]
+        info["weighted"] = acc.weighted
         outputs.append((args.json, json.dumps(info, indent=2).encode()))
     if args.plot:
         import io
@@ -453,6 +502,9 @@ def _input_args(p, score_help="score column; repeat once per class for multiclas
                    help="column of true labels: 0/1, or class indices 0..K-1")
     p.add_argument("--score", required=True, action="append", metavar="COL",
                    help=score_help)
+    p.add_argument("--weight", metavar="COL",
+                   help="column of sample weights (finite, >= 0): weighted counts, search, "
+                        "curves and intervals")
     p.add_argument("--cost", metavar="MATRIX",
                    help="cost matrix, rows true class, columns decision: '0,1;10,0', "
                         "JSON '[[0,1],[10,0]]', or a file holding either")
