@@ -559,16 +559,20 @@ def test_weighted_tune_prints_the_weighted_matrix(tmp_path, capsys):
     assert d["weighted"] is True and d["confusion_matrix"] == ref.confusion_matrix.tolist()
 
 
+@pytest.mark.parametrize("command", ["evaluate", "tune"])
 @pytest.mark.parametrize(("weights", "pattern"), [
     (["1", "-2", "1"], r"w\.csv: column 'w', row 2: weight -2\.0 is not a finite number >= 0"),
     (["1", "inf", "1"], r"column 'w', row 2: weight inf is not a finite number >= 0"),
     (["1", "", "1"], r"column 'w', row 2: missing value"),
+    (["1", "1e-170", "1"], r"column 'w', row 2: weight 1e-170 is outside \[1e-100, 1e\+100\]"),
+    (["0", "0", "0"], r"w\.csv: column 'w': every weight is 0"),
 ])
-def test_bad_weights_exit_2_naming_column_and_row(tmp_path, capsys, weights, pattern):
+def test_bad_weights_exit_2_naming_column_and_row(tmp_path, capsys, weights, pattern,
+                                                  command):
     path = tmp_path / "w.csv"
     path.write_text("y,p,w\n" + "".join(f"{a},{b},{c}\n" for a, b, c in
                                          zip([0, 1, 1], [0.2, 0.6, 0.9], weights, strict=True)))
-    assert main(["evaluate", str(path), "--label", "y", "--score", "p", "--weight", "w",
+    assert main([command, str(path), "--label", "y", "--score", "p", "--weight", "w",
                  "--quiet"]) == 2
     assert __import__("re").search(pattern, _one_error_line(capsys))
 

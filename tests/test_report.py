@@ -518,15 +518,19 @@ def test_scaling_every_weight_changes_no_figure_and_no_interval():
         np.testing.assert_allclose(b.overall[name], values, rtol=1e-12, err_msg=name)
 
 
-def test_class_weights_leave_every_recall_interval_as_without_them():
+@pytest.mark.parametrize("perfect_class", [None, 2])
+def test_class_weights_leave_every_recall_interval_as_without_them(perfect_class):
     # Reference: the unweighted report. Weights constant within each true class scale
-    # both cells of the class's row alike, in the matrix and in every replica.
+    # every cell of the class's row alike, in the matrix and in every replica; an empty
+    # cell (a class never missed) takes its row's weight too.
     rng = np.random.default_rng(9)
     y = rng.integers(0, 3, 600)
     scores = rng.random((600, 3))
     scores[np.arange(600), y] += 0.3
+    if perfect_class is not None:
+        scores[y == perfect_class, perfect_class] += 2.0
     a = report(y, scores, bootstrap=500, seed=4)
-    assert np.all(a.confusion_matrix > 0)  # an empty cell takes the matrix's weight unit
+    assert np.all(a.confusion_matrix > 0) == (perfect_class is None)
     b = report(y, scores, bootstrap=500, seed=4, sample_weight=np.array([1.0, 3.0, 20.0])[y])
     for name in ("recall", "recall_low", "recall_high"):
         np.testing.assert_allclose(b.table[name], a.table[name], rtol=1e-12, err_msg=name)
@@ -545,12 +549,12 @@ def test_zero_weights_are_the_same_as_leaving_those_samples_out():
 
 def test_weighted_intervals_take_the_kish_effective_counts_of_the_cells():
     # Reference: each cell's replicas are (Q / W) * Gamma(W**2 / Q + 1/2), normalised to
-    # the total weight; an empty cell takes the matrix's unit Q / W (hand-worked).
+    # the total weight; an empty cell takes its row's unit Q / W (hand-worked).
     cm = np.array([[10.0, 2.0], [0.0, 6.0]])
     q = np.array([[20.0, 4.0], [0.0, 9.0]])  # Kish counts 5, 1, -, 4
     draws = bootstrap_matrices(cm, 50_000, seed=0, squared_weights=q)
     np.testing.assert_allclose(draws.sum(axis=(1, 2)), cm.sum())
-    unit = np.array([[2.0, 2.0], [33.0 / 18.0, 1.5]])
+    unit = np.array([[2.0, 2.0], [1.5, 1.5]])
     shape = np.array([[5.0, 1.0], [0.0, 4.0]]) + 0.5
     mean = unit * shape
     np.testing.assert_allclose(draws.mean(axis=0), mean / mean.sum() * cm.sum(), rtol=0.02)
@@ -576,6 +580,9 @@ def test_weighted_report_shows_its_weighted_counts_and_says_it_is_weighted():
 @pytest.mark.parametrize(
     ("weights", "match"),
     [([1.0, -1.0, 1.0], r"`sample_weight` must be finite and >= 0.*-1.0 at sample 1"),
+     ([0.0, 0.0, 0.0], r"`sample_weight` must be a positive weight on at least one sample"),
+     ([1.0, 1e-170, 1.0], r"`sample_weight` must be 0, or from 1e-100 to 1e\+100.*1e-170"),
+     ([1.0, 1e170, 1.0], r"`sample_weight` must be 0, or from 1e-100 .*at sample 1"),
      ([1.0, np.nan, 1.0], r"`sample_weight` must be finite and >= 0.*nan at sample 1"),
      ([1.0, 1.0], r"`sample_weight` must be of shape \(3,\)"),
      (["a", "b", "c"], r"`sample_weight` must be an array of numbers")],
@@ -624,3 +631,43 @@ def test_weighted_95_intervals_cover_the_weighted_figures_at_nominal_rate():
         low, high = np.quantile(formulas.precision(as_counts), [0.025, 0.975], axis=0)
         truth = formulas.precision(truth_cm)
         assert np.mean((low <= truth) & (truth <= high)) < 0.88
+
+
+def test_weights_past_the_int64_limit_give_the_intervals_of_smaller_ones():
+    # 300 weights of 2**57 sum past 2**62 (the limit of integer counts); scaling by a
+    # power of two is exact, so every figure and interval is the same.
+    y, scores, w, _ = _weighted_data(11, 300, k=3)
+    a = report(y, scores, sample_weight=w + 1.0, bootstrap=200, seed=6)
+    b = report(y, scores, sample_weight=(w + 1.0) * 2.0 ** 57, bootstrap=200, seed=6)
+    assert b.num_samples > 2.0 ** 62
+    for name in a.table:
+        if name not in ("class", "support"):
+            np.testing.assert_allclose(b.table[name], a.table[name], rtol=1e-12, err_msg=name)
+
+
+def test_bootstrap_matrices_of_unit_weights_equal_counts_draw_for_draw_past_2_53():
+    cm = np.array([[95_000_001.0, 3.0], [5.0, 2e8 + 1]])  # W * W / W is not W for these
+    np.testing.assert_array_equal(bootstrap_matrices(cm, 50, seed=2, squared_weights=cm),
+                                  bootstrap_matrices(cm, 50, seed=2))
+
+
+def test_bootstrap_matrices_check_squared_weights_and_give_an_empty_matrix_zeros():
+    cm = np.array([[4.0, 2.0], [0.0, 6.0]])
+    for q, match in (([[4.0, 0.0], [0.0, 6.0]], "positive exactly"),
+                     ([[4.0, np.nan], [0.0, 6.0]], "finite"),
+                     ([4.0, 2.0, 0.0, 6.0], r"a \(2, 2\) matrix")):
+        with pytest.raises(ValueError, match=rf"`squared_weights` must be .*{match}"):
+            bootstrap_matrices(cm, 5, squared_weights=q)
+    stack = np.stack([cm, np.zeros((2, 2))])
+    draws = bootstrap_matrices(stack, 5, seed=1, squared_weights=stack * 2)
+    np.testing.assert_array_equal(draws[:, 1], 0.0)
+    np.testing.assert_array_equal(bootstrap_matrices(stack, 5, seed=1)[:, 1], 0.0)
+
+
+def test_count_text_prints_integer_counts_whole_and_weighted_sums_to_6_digits():
+    from keras_confusion.report import count_text
+
+    assert count_text(np.int64(2 ** 53 + 1)) == "9007199254740993"
+    assert count_text(12.0) == "12" and count_text(0.25) == "0.25"
+    assert count_text(1234.56789) == "1234.57"
+

@@ -238,12 +238,19 @@ def check_chunk(chunk: Chunk, label: str, scores: Sequence[str], num_classes: in
     column) weights that are finite and >= 0, or InputError. The weights are left in
     ``chunk.weights`` as float64."""
     if chunk.weights is not None:
+        from keras_confusion.report import WEIGHT_RANGE
+
         w = np.asarray(chunk.weights, dtype=np.float64)
         bad = ~(np.isfinite(w) & (w >= 0))
-        if bad.any():
-            row = int(np.argmax(bad))
+        lo, hi = WEIGHT_RANGE
+        far = (w != 0) & ((w < lo) | (w > hi)) & ~bad
+        if bad.any() or far.any():
+            row = int(np.argmax(bad | far))
+            what = ("is not a finite number >= 0" if bad[row] else
+                    f"is outside [{lo:g}, {hi:g}] (the intervals need the squares of the "
+                    "weights; scale every weight alike, which changes no figure)")
             raise InputError(f"{chunk.path}: column {weight!r}, row {chunk.start + row + 1}: "
-                             f"weight {w[row]} is not a finite number >= 0")
+                             f"weight {w[row]} {what}")
         chunk.weights = w
     s = chunk.scores
     bad = ~np.isfinite(s)

@@ -166,6 +166,15 @@ class _Accumulator:
         y = np.r_[np.zeros(nz0.size, np.int8), np.ones(nz1.size, np.int8)]
         return y, np.r_[edges[nz0], edges[nz1]], np.r_[self.hist[0, nz0], self.hist[1, nz1]]
 
+    def total_weight(self) -> float:
+        """The sum of the weights (or the number of rows) read so far."""
+        if self.kept is not None:
+            return float(sum(k[2].sum() if k[2] is not None else k[0].size
+                             for k in self.kept))
+        if self.tune:
+            return float(self.hist.sum()) if self.hist is not None else 0.0
+        return float(self.counts.sum())
+
     def matrices_at(self, threshold):
         """Weighted tuning: ``(K, K)`` sums of the weights and of their squares at
         ``score >= threshold``, each summed directly (not as a difference of sums, which
@@ -234,6 +243,9 @@ def _stream(args, num_classes, threshold, *, tune, curve):
             bar[0].stop()
     if acc.rows == 0:
         raise InputError(f"{', '.join(paths)}: no data rows")
+    if acc.weighted and acc.total_weight() == 0:
+        raise InputError(f"{', '.join(paths)}: column {args.weight!r}: every weight is 0; "
+                         "expected a positive weight on at least one row")
     return acc
 
 

@@ -28,12 +28,17 @@ Jeffreys interval, ``Beta(a + 1/2, b + 1/2)``, whose coverage stays near nominal
 rare classes and rates near 0 or 1.
 
 Weighted samples (``sample_weight``): a cell holds the sum ``W`` of its samples' weights
-and ``Q``, the sum of their squares. Its replicas are ``(Q / W) * Gamma(W**2 / Q + 1/2)``
-(an empty cell's unit ``Q / W`` is the whole matrix's): ``W**2 / Q`` is the cell's Kish
-effective number of samples, and ``Q / W`` the weight one of them stands for. With unit
-weights this is the unweighted method above, draw for draw. Scaling every weight by a
-constant changes no figure and no interval; weights constant within each true class
-(class weights) leave every per-class recall interval as it was without them.
+and ``Q``, the sum of their squares. Its replicas are ``(Q / W) * Gamma(W**2 / Q + 1/2)``:
+``W**2 / Q`` is the cell's Kish effective number of samples, and ``Q / W`` the weight one
+of them stands for (for an empty cell, that of its true class's row; of the whole
+matrix when the row is empty). With unit weights this is the unweighted method above,
+draw for draw. Scaling every weight by a constant changes no figure and no interval;
+weights constant within each true class (class weights) leave every per-class recall
+interval as it was without them. Coverage of the 95% intervals in simulations (2,000
+data sets each): 0.93-0.95 with class weights or Pareto(2.5) weights at 200 samples;
+with log-normal weights (sigma 1.5) 0.85-0.91 at 200 samples and 0.91-0.95 at 2,000.
+It falls below nominal where the effective counts are small (below about 30), as any
+interval built on them does; weighted sums taken as counts covered 0.30-0.90.
 """
 
 from __future__ import annotations
@@ -92,6 +97,8 @@ def count_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int,
 
 def count_text(c) -> str:
     """A count as text: an integer as one (``12``), a weighted sum to 6 digits."""
+    if isinstance(c, (int, np.integer)):
+        return str(int(c))
     c = float(c)
     return str(int(c)) if c.is_integer() and abs(c) < 2.0 ** 53 else f"{c:.6g}"
 
@@ -133,13 +140,12 @@ def bootstrap_matrices(cm, replicas: int, seed=0, squared_weights=None) -> np.nd
     if squared_weights is None:
         alpha = flat + 0.5
     else:
-        q = np.asarray(squared_weights, dtype="float64").reshape(flat.shape)
+        q = _check_squared_weights(squared_weights, cm)
+        unit = _weight_units(cm, q).reshape(flat.shape)
+        q = q.reshape(flat.shape)
         seen = flat > 0
-        safe = np.where(seen, flat, 1.0)
-        # The weight one effective sample stands for; an empty cell takes the matrix's.
-        whole = q.sum(axis=-1, keepdims=True) / flat.sum(axis=-1, keepdims=True)
-        unit = np.where(seen, q / safe, whole)
-        alpha = np.where(seen, safe * safe / np.where(seen, q, 1.0), 0.0) + 0.5
+        # W * (W / Q): exactly W when every weight is 1 (W * W is not, past 2**26).
+        alpha = np.where(seen, flat * (flat / np.where(seen, q, 1.0)), 0.0) + 0.5
     # Dirichlet(alpha) as normalised Gamma(alpha) draws (what Generator.dirichlet does
     # for alpha >= 0.1), here over any leading axes at once.
     draws = rng.standard_gamma(alpha, size=(replicas, *alpha.shape))
@@ -148,6 +154,20 @@ def bootstrap_matrices(cm, replicas: int, seed=0, squared_weights=None) -> np.nd
     n = cm.sum(axis=(-2, -1))
     draws *= (n / draws.sum(axis=-1))[..., None]
     return draws.reshape((replicas, *cm.shape))
+
+
+def _weight_units(cm: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """``Q / W`` of each cell of ``(..., K, K)`` weighted counts: the weight one effective
+    sample stands for. An empty cell takes its row's (its true class's samples), or the
+    whole matrix's when the row is empty too (1 where the matrix is empty)."""
+    def ratio(num, den, fallback):
+        return np.divide(num, den, out=np.broadcast_to(fallback, np.broadcast_shapes(
+            num.shape, den.shape)).copy(), where=den > 0)
+
+    whole = ratio(q.sum(axis=(-2, -1), keepdims=True), cm.sum(axis=(-2, -1), keepdims=True),
+                  np.ones(()))
+    row = ratio(q.sum(axis=-1, keepdims=True), cm.sum(axis=-1, keepdims=True), whole)
+    return ratio(q, cm, row)
 
 
 def _class_expected_cost(cms: np.ndarray, cost: np.ndarray) -> np.ndarray:
@@ -222,10 +242,13 @@ class Report:
                             "finite non-negative sums of sample weights")
         # The total must fit int64: no silent wrap-around.
         total = float(np.sum(cm, dtype=np.float64))
-        if total >= 2.0 ** 62:
+        if total >= 2.0 ** 62 and not self.weighted:
             raise arg_error("confusion_matrix", f"<counts summing to {total:.3g}>",
                             "counts whose total is below 2**62")
         if total == 0:
+            if self.weighted:
+                raise arg_error("confusion_matrix", "<sums of weights that are all zero>",
+                                "a positive weight on at least one sample")
             raise arg_error("confusion_matrix", "<counts that are all zero>",
                             "counts of at least one sample (a report of nothing has no "
                             "figures)")
@@ -560,10 +583,30 @@ def _check_squared_weights(squared_weights, cm: np.ndarray):
         raise arg_error("squared_weights", "<non-numeric array>", expected) from None
     if q.shape != cm.shape:
         raise arg_error("squared_weights", f"<array of shape {q.shape}>", expected)
+    # Q <= W**2 (W * (W * (1 + 1e-9)) rather than W * W: W may be near the float64 limit).
     if not np.all(np.isfinite(q)) or np.any(q < 0) or np.any((q > 0) != (cm > 0)) \
-            or np.any(q > cm * cm * (1 + 1e-9)):
+            or np.any(q > cm * (cm * (1 + 1e-9))):
         raise arg_error("squared_weights", "<array>", expected)
     return q
+
+
+#: Positive weights of a weighted report lie in this range: the sums of their squares,
+#: which the intervals need, are then finite and non-zero.
+WEIGHT_RANGE = (1e-100, 1e100)
+
+
+def check_report_weights(w: np.ndarray, name: str = "sample_weight") -> None:
+    """Refuse weights that are all zero, or positive weights outside `WEIGHT_RANGE`."""
+    lo, hi = WEIGHT_RANGE
+    bad = (w != 0) & ((w < lo) | (w > hi))
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise arg_error(name, f"<{w[i].item()} at sample {i}>",
+                        f"0, or from {lo:g} to {hi:g} (the intervals need the squares of "
+                        "the weights); scale every weight alike, which changes no figure")
+    if not np.any(w > 0):
+        raise arg_error(name, "<weights that are all zero>",
+                        "a positive weight on at least one sample")
 
 
 def _percent(level: float) -> str:
@@ -763,6 +806,8 @@ def report(
     """
     t, s, k = check_labels_scores(y_true, y_score, num_classes)
     w = check_sample_weight(sample_weight, t.shape[0])
+    if w is not None:
+        check_report_weights(w)
     curve = None
     if s.ndim == 1:
         try:
