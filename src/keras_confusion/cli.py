@@ -167,16 +167,15 @@ class _Accumulator:
         return y, np.r_[edges[nz0], edges[nz1]], np.r_[self.hist[0, nz0], self.hist[1, nz1]]
 
     def total_weight(self) -> float:
-        """The sum of the weights (or the number of rows) read so far."""
+        """The sum of the weights read so far (weighted only)."""
         if self.kept is not None:
-            return float(sum(k[2].sum() if k[2] is not None else k[0].size
-                             for k in self.kept))
+            return float(sum(k[2].sum() for k in self.kept))
         if self.tune:
             return float(self.hist.sum()) if self.hist is not None else 0.0
         return float(self.counts.sum())
 
     def matrices_at(self, threshold):
-        """Weighted tuning: ``(K, K)`` sums of the weights and of their squares at
+        """Weighted tuning: ``(2, 2)`` sums of the weights and of their squares at
         ``score >= threshold``, each summed directly (not as a difference of sums, which
         could leave a residue in a cell that has no sample)."""
         from keras_confusion.report import count_matrix
