@@ -37,7 +37,7 @@ def main(argv=None):
 
     from sklearn.metrics import precision_recall_curve, roc_curve
 
-    from keras_confusion.thresholds import tune_threshold
+    from keras_confusion.decisions import tune_threshold
 
     rng = np.random.default_rng(0)
     n = args.n

@@ -203,7 +203,7 @@ def binary_figures(y, logits, threshold):
 
 
 def tuned_threshold(target, y_val, s_val):
-    from keras_confusion.thresholds import tune_threshold
+    from keras_confusion.decisions import tune_threshold
 
     if target == "f1":
         return tune_threshold(y_val, s_val, "f1").threshold
@@ -311,7 +311,7 @@ def multiclass_results(data, steps, seed):
 
     from keras_confusion import formulas
     from keras_confusion import losses as L
-    from keras_confusion.thresholds import cost_decisions, tune_cost_offsets
+    from keras_confusion.decisions import cost_decisions, tune_cost_offsets
     from keras_confusion.weights import class_weights
 
     y_train, y_val, y_test = data[0][1], data[1][1], data[2][1]
@@ -407,7 +407,7 @@ def margin_check(data, steps, seed):
     import keras
 
     from keras_confusion import losses as L
-    from keras_confusion.thresholds import tune_threshold
+    from keras_confusion.decisions import tune_threshold
     from keras_confusion.weights import class_weights
 
     bce = keras.losses.BinaryCrossentropy(from_logits=True)

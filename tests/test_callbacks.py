@@ -9,7 +9,8 @@ from sklearn import metrics as skm
 
 from keras_confusion import formulas
 from keras_confusion.callbacks import ConfusionHistory, ThresholdTuner
-from keras_confusion.thresholds import Thresholded, tune_threshold
+from keras_confusion.decisions import tune_threshold
+from keras_confusion.thresholded import Thresholded
 
 
 def _data(seed, n, k=None):

@@ -11,7 +11,7 @@ import pytest
 from sklearn.metrics import confusion_matrix as sk_confusion_matrix
 
 from keras_confusion.cli import TUNE_BINS, main
-from keras_confusion.thresholds import tune_threshold
+from keras_confusion.decisions import tune_threshold
 
 
 def _data(n=3000, seed=0):

@@ -340,13 +340,13 @@ def test_compiled_counts_equal_eager_counts():
 
 
 def test_compiled_counts_do_not_count_nan_scores_or_invalid_labels_as_negatives():
-    from keras_confusion.counts import _format, _hard_counts
+    from keras_confusion.counts import format_inputs, hard_counts
 
     y = np.array([0, 1, 0, 1, 2, 0], "float32")
     s = np.array([0.1, np.nan, np.inf, 0.9, 0.9, 0.2], "float32")
 
     def fn(a, b):
-        return _hard_counts(_format(a, b, None, False, None))
+        return hard_counts(format_inputs(a, b, None, False, None))
 
     cm, invalid = compiled(fn)(ops.convert_to_tensor(y), ops.convert_to_tensor(s))
     np.testing.assert_array_equal(to_numpy(cm), [[2, 0], [0, 1]])
@@ -497,7 +497,7 @@ def test_weighted_counts_keep_growing_past_2_24_in_a_cell(monkeypatch):
     w = np.array([2.0**24, 0, 0, 0] + [1.0] * 8, dtype="float32")
     y = np.zeros(len(w), dtype="int32")
     s = np.full(len(w), 0.25, dtype="float32")
-    monkeypatch.setattr(counts, "_WEIGHTED_CHUNK", 4)
+    monkeypatch.setattr(counts, "WEIGHTED_CHUNK", 4)
     expected = [[2.0**24 + 8, 0], [0, 0]]  # float32 holds 2**24 + 8 exactly
     np.testing.assert_array_equal(to_numpy(kc.confusion_matrix(y, s, sample_weight=w)),
                                   expected)
@@ -594,7 +594,7 @@ def test_metric_of_one_large_weighted_batch_equals_the_same_batch_in_parts(monke
     counted 18,407,592)."""
     from keras_confusion import counts
 
-    monkeypatch.setattr(counts, "_WEIGHTED_CHUNK", 1)
+    monkeypatch.setattr(counts, "WEIGHTED_CHUNK", 1)
     w = np.array([2.0**24, 1, 1, 1, 1], dtype="float32")
     y = np.zeros(len(w), dtype="int32")
     s = np.full(len(w), 0.25, dtype="float32")

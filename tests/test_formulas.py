@@ -288,7 +288,7 @@ def test_every_formula_on_float64_tensors_equals_numpy(k):
     cm[0, 1] = 0  # a class without support
     cost = rng.random((k, k))
     calls = []
-    for name in sorted(F._BY_NAME):
+    for name in sorted(F.BY_NAME):
         fn = F.get(name)
         if name == "expected_cost":
             calls.append((name, fn, {"cost_matrix": cost}))

@@ -17,10 +17,10 @@ from keras_confusion.counts import (
     _bucket_table,
     _edges_recomputed,
     _threshold_buckets,
-    _threshold_plan,
     _uniform_edges,
     ceil_to,
     confusion_matrix,
+    threshold_plan,
 )
 
 from conftest import BACKEND, compiled, to_numpy
@@ -628,7 +628,7 @@ def _grid(name):
 @pytest.mark.parametrize("grid", list(_GRIDS))
 def test_threshold_bucketing_is_exact_at_and_next_to_every_threshold(rng, monkeypatch, mode,
                                                                      from_logits, grid):
-    plan = _threshold_plan(_grid(grid), from_logits)
+    plan = threshold_plan(_grid(grid), from_logits)
     # Probed at, and next to, each threshold rounded to float32 both ways.
     edges = np.concatenate([plan.sorted_edges.astype("float32"),
                             ceil_to(plan.sorted_edges, "float32")])
@@ -706,7 +706,7 @@ def test_float64_recomputed_edges_equal_every_linear_grid_up_to_10001_thresholds
     # The claim behind computing ``edges[r]`` rather than gathering it, for every grid
     # size the default spacing can make here; a size it failed for would gather.
     failed = [t for t in range(2, 10_002)
-              if not _edges_recomputed(_threshold_plan(np.linspace(0, 1, t), False),
+              if not _edges_recomputed(threshold_plan(np.linspace(0, 1, t), False),
                                        "float32")]
     assert failed == []
 
@@ -759,7 +759,7 @@ def test_threshold_confusion_tallies_labels_outside_0_1_and_non_finite_scores(
 @pytest.mark.skipif(BACKEND == "jax", reason="JAX computes in float32 unless x64 is enabled")
 @pytest.mark.parametrize("grid", ["linear-7", "linear-10000", "quarters-unsorted"])
 def test_float64_scores_are_bucketed_against_float64_thresholds(rng, grid):
-    plan = _threshold_plan(_grid(grid), False)
+    plan = threshold_plan(_grid(grid), False)
     edges = plan.sorted_edges
     scores = np.concatenate([rng.uniform(-0.1, 1.1, 5000), edges,
                              np.nextafter(edges, np.inf), np.nextafter(edges, -np.inf)])

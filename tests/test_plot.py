@@ -11,8 +11,8 @@ import pytest
 from sklearn import metrics as skm
 
 from keras_confusion import plot
+from keras_confusion.decisions import tune_threshold
 from keras_confusion.report import report
-from keras_confusion.thresholds import tune_threshold
 
 matplotlib.use("Agg")
 

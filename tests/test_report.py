@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from sklearn import metrics as skm
 
 from keras_confusion import formulas
-from keras_confusion.report import Report, bootstrap_matrices, report, write_atomic
+from keras_confusion._files import write_atomic
+from keras_confusion.report import Report, bootstrap_matrices, report
 
 
 def _binary_data(seed, n, pos_rate=0.2):
@@ -361,7 +362,7 @@ def test_numpy_integer_seed_is_the_same_seed_and_a_json_number():
 
 
 def test_write_all_atomic_writes_every_output_or_none(tmp_path):
-    from keras_confusion.report import write_all_atomic
+    from keras_confusion._files import write_all_atomic
 
     a = tmp_path / "a.json"
     a.write_text("old")
@@ -665,7 +666,7 @@ def test_bootstrap_matrices_check_squared_weights_and_give_an_empty_matrix_zeros
 
 
 def test_count_text_prints_integer_counts_whole_and_weighted_sums_to_6_digits():
-    from keras_confusion.report import count_text
+    from keras_confusion._counting import count_text
 
     assert count_text(np.int64(2 ** 53 + 1)) == "9007199254740993"
     assert count_text(12.0) == "12" and count_text(0.25) == "0.25"

@@ -88,8 +88,8 @@ def run(html: str | None = "keras-confusion-demo.html", epochs: int | None = Non
     epochs (for tests); ``png`` also writes the report's figure (docs/report.png)."""
     import keras
 
+    from keras_confusion.decisions import tune_threshold
     from keras_confusion.report import report
-    from keras_confusion.thresholds import tune_threshold
 
     start = time.perf_counter()
     epochs = epochs or (1 if quick else 40)
@@ -153,7 +153,7 @@ def run(html: str | None = "keras-confusion-demo.html", epochs: int | None = Non
     if png:
         import io
 
-        from keras_confusion.report import write_atomic
+        from keras_confusion._files import write_atomic
 
         buf = io.BytesIO()
         best.plot().savefig(buf, format="png", dpi=72)

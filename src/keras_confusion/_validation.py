@@ -187,3 +187,66 @@ def check_sample_weight(sample_weight, n: int) -> np.ndarray | None:
         i = int(np.argmax(bad))
         raise arg_error("sample_weight", f"<{w[i].item()} at sample {i}>", "finite and >= 0")
     return w
+
+
+def _first_bad(mask: np.ndarray) -> int:
+    return int(np.argmax(mask))
+
+
+def check_labels_scores(y_true, y_score, num_classes=None):
+    """Validate arrays for `report`: ``(labels (N,) intp, scores, K)``.
+
+    Scores of shape ``(N,)`` or ``(N, 1)`` are binary; ``(N, K)`` with ``K >= 2`` are
+    multiclass (decision: argmax). Labels are integers ``(N,)`` or one-hot ``(N, K)``.
+    """
+    num_classes = check_num_classes(num_classes)
+    try:
+        s = np.asarray(as_numpy(y_score), dtype="float64")
+    except (TypeError, ValueError):
+        raise arg_error("y_score", "<non-numeric array>", "numeric scores") from None
+    if s.ndim == 2 and s.shape[1] == 1:
+        s = s[:, 0]
+    if s.ndim == 1:
+        k = 2
+        if num_classes not in (None, 2):
+            raise arg_error("num_classes", num_classes,
+                            f"2 (or None) for scores of shape {s.shape}; pass (N, K) "
+                            "scores for a multiclass report")
+    elif s.ndim == 2 and s.shape[1] >= 2:
+        k = s.shape[1]
+        if num_classes not in (None, k):
+            raise arg_error("num_classes", num_classes,
+                            f"{k} to match y_score of shape {s.shape}")
+    else:
+        raise arg_error("y_score", f"<array of shape {s.shape}>",
+                        "binary scores (N,) or multiclass scores (N, K)")
+    n = s.shape[0]
+    if n == 0:
+        raise arg_error("y_score", "<empty array>", "at least one sample")
+    bad = ~np.isfinite(s)
+    if bad.any():
+        i = _first_bad(bad.reshape(n, -1).any(axis=1))
+        raise arg_error("y_score", f"<{s[i].tolist()} at sample {i}>",
+                        "finite scores (NaN or inf is not a prediction)")
+    try:
+        t = np.asarray(as_numpy(y_true), dtype="float64")
+    except (TypeError, ValueError):
+        raise arg_error("y_true", "<non-numeric array>", "integer class labels") from None
+    if t.ndim == 2 and t.shape[1] == 1:
+        t = t[:, 0]
+    if t.ndim == 2 and s.ndim == 2 and t.shape == s.shape:
+        bad = ~(np.all((t == 0) | (t == 1), axis=1) & (t.sum(axis=1) == 1))
+        if bad.any():
+            i = _first_bad(bad)
+            raise arg_error("y_true", f"<{t[i].tolist()} at sample {i}>",
+                            "one-hot rows with exactly one 1")
+        t = t.argmax(axis=1).astype("float64")
+    if t.shape != (n,):
+        raise arg_error("y_true", f"<array of shape {t.shape}>",
+                        f"labels of shape ({n},) to match y_score")
+    bad = ~((t >= 0) & (t < k) & (t == np.round(t)))
+    if bad.any():
+        i = _first_bad(bad)
+        raise arg_error("y_true", f"<{t[i].item()} at sample {i}>",
+                        f"integer class labels in {{0, ..., {k - 1}}}")
+    return t.astype(np.intp), s, k

@@ -26,15 +26,15 @@ from keras_confusion import formulas
 from keras_confusion._backend import keras_mask
 from keras_confusion._validation import arg_error, check_num_classes, check_sample_weight, warn
 from keras_confusion.counts import confusion_matrix
-from keras_confusion.thresholds import (
+from keras_confusion.decisions import (
     MultilabelThresholdResult,
-    Thresholded,
-    _check_binary_labels,
-    _check_scores,
-    _resolve_constraint,
-    _resolve_objective,
+    check_binary_labels,
+    check_scores,
+    resolve_constraint,
+    resolve_objective,
     tune_threshold,
 )
+from keras_confusion.thresholded import Thresholded
 
 __all__ = ["ConfusionHistory", "ThresholdTuner"]
 
@@ -263,9 +263,9 @@ class ThresholdTuner(_ValidationCallback):
         self.formula_kwargs = formula_kwargs
         self.result = None
         # Fail now, not after the first epoch, on a malformed objective or constraint.
-        self._objective_name = _resolve_objective(objective, cost_matrix, formula_kwargs,
+        self._objective_name = resolve_objective(objective, cost_matrix, formula_kwargs,
                                                   None, None, constraint)[1]
-        _resolve_constraint(constraint, cost_matrix)
+        resolve_constraint(constraint, cost_matrix)
         if thresholded is not None:
             t = thresholded.threshold
             if t is None or t.ndim != int(self.multilabel):
@@ -295,8 +295,8 @@ class ThresholdTuner(_ValidationCallback):
                 f"multilabel=True. Received: outputs of shape {s.shape} with "
                 f"multilabel={self.multilabel}.")
         try:
-            _check_scores(s)
-            _check_binary_labels(y, s.shape)
+            check_scores(s)
+            check_binary_labels(y, s.shape)
             check_sample_weight(w, s.shape[0])
         except ValueError as e:
             raise ValueError(f"ThresholdTuner: the validation data cannot be tuned on: "

@@ -41,6 +41,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from keras_confusion._counting import count_matrix, decide, tail_sums
 from keras_confusion._io import (
     DEFAULT_CHUNK_ROWS,
     Chunk,
@@ -51,7 +52,6 @@ from keras_confusion._io import (
     iter_chunks,
     read_cost_matrix,
 )
-from keras_confusion._validation import ceil_to
 
 EXACT_LIMIT = 5_000_000
 TUNE_BINS = 1 << 20  # a power of two: score * bins is exact, so bins are exact thresholds
@@ -83,8 +83,6 @@ class _Accumulator:
         self.curve = curve or tune
 
     def add(self, chunk, y):
-        from keras_confusion.report import count_matrix
-
         s, w = chunk.scores, chunk.weights
         n = len(y)
         self.rows += n
@@ -93,7 +91,7 @@ class _Accumulator:
             if self.tune:
                 self._keep(chunk, y, score, w)
                 return
-            pred = score >= ceil_to(self.threshold, score.dtype)
+            pred = decide(score, self.threshold)
             if w is not None:
                 pred = pred.view(np.int8)
                 self.counts += count_matrix(y, pred, 2, w)
@@ -146,11 +144,9 @@ class _Accumulator:
         if score.dtype.itemsize < 4:  # float16 * bins would overflow to inf
             score = score.astype(np.float32)
         b = np.minimum((score * self.bins).astype(np.intp), self.bins - 1)
-        codes = y.astype(np.intp) * self.bins + b
-        self.hist += np.bincount(codes, w, minlength=2 * self.bins).reshape(2, self.bins)
+        self.hist += count_matrix(y, b, 2, w, num_columns=self.bins)
         if w is not None:
-            self.hist_sq += np.bincount(codes, w * w, minlength=2 * self.bins).reshape(
-                2, self.bins)
+            self.hist_sq += count_matrix(y, b, 2, w * w, num_columns=self.bins)
 
     def scores(self):
         """``(labels, scores, weights)`` for an exact search or from the bins."""
@@ -178,11 +174,9 @@ class _Accumulator:
         """Weighted tuning: ``(2, 2)`` sums of the weights and of their squares at
         ``score >= threshold``, each summed directly (not as a difference of sums, which
         could leave a residue in a cell that has no sample)."""
-        from keras_confusion.report import count_matrix
-
         if self.kept is not None:
             y, s, w = self.scores()
-            pred = (s >= threshold).view(np.int8)
+            pred = decide(s, threshold).view(np.int8)
             return count_matrix(y, pred, 2, w), count_matrix(y, pred, 2, w * w)
         # Binned: the threshold is an edge k / bins (or inf, k = bins).
         k = int(np.searchsorted(np.arange(self.bins) / self.bins, threshold, side="left"))
@@ -193,12 +187,8 @@ class _Accumulator:
         """Candidates ascending and ``(T, 2, 2)`` counts at the bin edges."""
         if self.hist is None:
             return None
-        tail = np.cumsum(self.hist[:, ::-1], axis=1)[:, ::-1]  # count in bins >= k
-        tail = np.concatenate([tail, np.zeros((2, 1), np.int64)], axis=1)
-        fp, tp = tail[0], tail[1]
-        fn, tn = tp[0] - tp, fp[0] - fp
-        cms = np.stack([np.stack([tn, fp], -1), np.stack([fn, tp], -1)], -2)
-        return np.r_[np.arange(self.bins) / self.bins, np.inf], cms
+        # Bin k holds the scores in [k / bins, (k + 1) / bins): matrix k is at k / bins.
+        return np.r_[np.arange(self.bins) / self.bins, np.inf], tail_sums(self.hist)
 
 
 def _progress(paths, quiet):
@@ -254,7 +244,7 @@ def _stream(args, num_classes, threshold, *, tune, curve):
 def _formula_names():
     from keras_confusion import formulas
 
-    return sorted(formulas._BY_NAME)
+    return sorted(formulas.BY_NAME)
 
 
 def _check_formula(option, name):
@@ -317,7 +307,7 @@ def _class_names(args, k):
 
 
 def _tune(acc, args, cost, option):
-    from keras_confusion.thresholds import tune_threshold
+    from keras_confusion.decisions import tune_threshold
 
     y, s, w = acc.scores()
     objective = args.objective if args.objective else ("expected_cost" if cost is not None
@@ -333,7 +323,7 @@ def _tune(acc, args, cost, option):
 
 def _render(report_obj, extra, args):
     """Render every requested output, then write them all or none."""
-    from keras_confusion.report import write_all_atomic
+    from keras_confusion._files import write_all_atomic
 
     outputs = []
     if getattr(args, "json", None):
@@ -399,12 +389,12 @@ def _evaluate(args) -> int:
 
 
 def _result_dict(result, acc):
-    from keras_confusion.report import _json_number
+    from keras_confusion.report import json_number
 
     method = (f"exact over {acc.rows} scores" if acc.kept is not None
               else f"exact at thresholds k/{TUNE_BINS} (binned scores)")
     return {"objective": result.objective, "value": float(result.value),
-            "threshold": _json_number(float(result.threshold)),
+            "threshold": json_number(float(result.threshold)),
             "constraint": None if result.constraint is None else list(result.constraint),
             "method": method}
 
@@ -422,7 +412,7 @@ def _tune_command(args) -> int:
     acc = _stream(args, 2, 0.5, tune=True, curve=False)
     result = _tune(acc, args, cost, "--objective")
     info = _result_dict(result, acc)
-    from keras_confusion.report import count_text
+    from keras_confusion._counting import count_text
 
     if acc.weighted:
         tn, fp, fn, tp = acc.matrices_at(result.threshold)[0].ravel().tolist()
@@ -453,7 +443,7 @@ def _tune_command(args) -> int:
         buf = io.BytesIO()
         plot.threshold_curve(result).savefig(buf, format="png", dpi=100)
         outputs.append((args.plot, buf.getvalue()))
-    from keras_confusion.report import write_all_atomic
+    from keras_confusion._files import write_all_atomic
 
     write_all_atomic(outputs)
     for path, _ in outputs:

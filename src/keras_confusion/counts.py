@@ -36,6 +36,7 @@ import numpy as np
 from keras import ops
 
 from keras_confusion import _backend
+from keras_confusion._counting import cell_codes, tail_sums
 from keras_confusion._validation import arg_error, ceil_to, check_num_classes, check_threshold
 
 __all__ = ["confusion_matrix", "soft_confusion_matrix", "threshold_confusion_matrices"]
@@ -45,7 +46,7 @@ __all__ = ["confusion_matrix", "soft_confusion_matrix", "threshold_confusion_mat
 
 
 @dataclass
-class _Formatted:
+class Formatted:
     """Inputs flattened to samples: what every counting path works on."""
 
     task: str  # "binary" | "multiclass" | "multilabel"
@@ -97,14 +98,14 @@ def _to_tensor(x, dtype=None):
     return ops.convert_to_tensor(x, dtype=dtype)
 
 
-def _float_dtype(x) -> str:
+def float_dtype(x) -> str:
     """Count in at least float32: half-precision counts overflow at 65,504."""
     dtype = keras.backend.standardize_dtype(x.dtype)
     return dtype if dtype in ("float32", "float64") else "float32"
 
 
-def _format(y_true, y_pred, num_classes, multilabel, sample_weight, mask=None, *,
-            hard=True) -> _Formatted:
+def format_inputs(y_true, y_pred, num_classes, multilabel, sample_weight, mask=None, *,
+            hard=True) -> Formatted:
     """``mask`` (a Keras mask, True where a sample counts) leaves samples out: their
     weight becomes 0 and their labels and scores valid zeros, so that they are neither
     counted nor tallied as invalid, and give a loss no gradient. ``hard``: labels are
@@ -145,7 +146,7 @@ def _format(y_true, y_pred, num_classes, multilabel, sample_weight, mask=None, *
                             f"of the same shape as y_pred {ps} when multilabel=True")
         n_labels = ps[-1]
         sample_shape, sample_ref = ps, y_pred
-        fmt = _Formatted("multilabel", 2, n_labels, ops.reshape(y_true, (-1, n_labels)),
+        fmt = Formatted("multilabel", 2, n_labels, ops.reshape(y_true, (-1, n_labels)),
                          ops.reshape(y_pred, (-1, n_labels)), None)
     # A 1-D y_pred is always one score per sample; class scores need an (..., K) axis.
     elif num_classes is not None and (num_classes > 2 or (len(ps) >= 2 and ps[-1] == 2)):
@@ -169,7 +170,7 @@ def _format(y_true, y_pred, num_classes, multilabel, sample_weight, mask=None, *
                 raise arg_error("y_true", f"<tensor of shape {_shape(y_true)}>",
                                 f"integer labels of shape {sample_shape} or one-hot of shape {ps}")
             y_true = ops.reshape(y_true, (-1,))
-        fmt = _Formatted("multiclass", k, 1, y_true, ops.reshape(y_pred, (-1, k)), None, one_hot)
+        fmt = Formatted("multiclass", k, 1, y_true, ops.reshape(y_pred, (-1, k)), None, one_hot)
     else:
         ps0, ts0 = _drop_trailing_one(ps), _drop_trailing_one(ts)
         if not _compatible(ts0, ps0):
@@ -180,7 +181,7 @@ def _format(y_true, y_pred, num_classes, multilabel, sample_weight, mask=None, *
                             f"of the same shape as y_pred {ps}{hint}")
         sample_shape = ps0
         sample_ref = y_pred[..., 0] if len(ps0) < len(ps) else y_pred
-        fmt = _Formatted("binary", 2, 1, ops.reshape(y_true, (-1, 1)),
+        fmt = Formatted("binary", 2, 1, ops.reshape(y_true, (-1, 1)),
                          ops.reshape(y_pred, (-1, 1)), None)
 
     if exact is not None:
@@ -210,7 +211,7 @@ def _exact_scores(raw, tensor):
     return None
 
 
-def _apply_mask(fmt: _Formatted, keep):
+def _apply_mask(fmt: Formatted, keep):
     """Leave out the samples where ``keep`` (shaped as the formatted weights) is False."""
     fmt.exact = None  # a mask comes with a backend tensor, never with NumPy scores
     row = ops.expand_dims(keep, -1) if fmt.task == "multiclass" else keep
@@ -225,11 +226,11 @@ def _apply_mask(fmt: _Formatted, keep):
     fmt.sample_weight = ops.where(keep, weight, ops.zeros_like(weight))
 
 
-def _format_weight(sample_weight, sample_shape: tuple, sample_ref, fmt: _Formatted,
+def _format_weight(sample_weight, sample_shape: tuple, sample_ref, fmt: Formatted,
                    name="sample_weight"):
     """Broadcast weights to the samples (``(B,)`` weights a whole ``(B, H, W)`` map)."""
     w = _to_tensor(sample_weight)
-    w = ops.cast(w, _float_dtype(w) if "float" in str(w.dtype) else "float32")
+    w = ops.cast(w, float_dtype(w) if "float" in str(w.dtype) else "float32")
     ws = _shape(w)
     while len(ws) > len(sample_shape) and ws[-1] == 1:
         w, ws = ops.squeeze(w, -1), ws[:-1]
@@ -256,7 +257,7 @@ def _numpy(x) -> np.ndarray:
     return np.asarray(ops.convert_to_numpy(ops.stop_gradient(x)), dtype="float64")
 
 
-def _validate_values(fmt: _Formatted, *, from_logits: bool, soft: bool) -> bool:
+def validate_values(fmt: Formatted, *, from_logits: bool, soft: bool) -> bool:
     """Eagerly check values; skipped for symbolic tensors (tallied instead).
 
     Returns whether the values were checked (False when they are symbolic).
@@ -332,7 +333,7 @@ def _logit(p):
     return float(np.log(p) - np.log1p(-p))
 
 
-def _threshold_tensor(threshold, fmt: _Formatted, from_logits: bool):
+def _threshold_tensor(threshold, fmt: Formatted, from_logits: bool):
     """The threshold(s) to compare ``fmt.y_pred`` with, and the scores to compare:
     ``(scores, t)`` such that ``scores >= t`` is the exact rule."""
     dtype = keras.backend.standardize_dtype(fmt.y_pred.dtype)
@@ -353,12 +354,12 @@ def _threshold_tensor(threshold, fmt: _Formatted, from_logits: bool):
                         f"a number or a sequence of {fmt.num_labels} (one per label)")
     if from_logits:
         t = np.vectorize(_logit)(t) if np.ndim(t) else _logit(t)
-    if fmt.exact is not None:  # compared in NumPy, in float64 (`_hard_codes`)
+    if fmt.exact is not None:  # compared in NumPy, in float64 (`hard_codes`)
         return fmt.exact, np.asarray(t, dtype="float64")
     return fmt.y_pred, ops.convert_to_tensor(ceil_to(t, dtype))
 
 
-def _hard_codes(fmt: _Formatted, threshold, from_logits: bool, argmax=None):
+def hard_codes(fmt: Formatted, threshold, from_logits: bool, argmax=None):
     """Per-decision cell codes ``l*K*K + true*K + pred`` and a validity mask.
 
     ``argmax``: multiclass only, `_backend.row_argmax` of the scores when the caller
@@ -380,7 +381,7 @@ def _hard_codes(fmt: _Formatted, threshold, from_logits: bool, argmax=None):
                 valid = valid & (yt == ops.round(yt))
             valid = valid & (yt >= 0) & (yt < k)
             true = ops.cast(ops.where(valid, yt, ops.zeros_like(yt)), "int32")
-        codes = true * k + pred
+        codes = cell_codes(true, pred, k)
     else:
         scores, thr = _threshold_tensor(threshold, fmt, from_logits)
         if isinstance(thr, np.ndarray):  # float64 NumPy scores (`_exact_scores`)
@@ -402,7 +403,7 @@ def _hard_codes(fmt: _Formatted, threshold, from_logits: bool, argmax=None):
 
 
 # Weighted histograms are made per chunk of this many samples, then summed pairwise.
-_WEIGHTED_CHUNK = 1 << 20
+WEIGHTED_CHUNK = 1 << 20
 
 
 def _count_codes(codes, valid, weights, num_cells: int):
@@ -410,7 +411,7 @@ def _count_codes(codes, valid, weights, num_cells: int):
 
     A weighted histogram adds one float weight at a time, so a float32 cell would
     stop growing at 2**24 (2**24 + 1 rounds back to 2**24): a batch of more than
-    `_WEIGHTED_CHUNK` samples (of a size known when traced) is histogrammed per chunk,
+    `WEIGHTED_CHUNK` samples (of a size known when traced) is histogrammed per chunk,
     each exact for integer weights, and the chunks are summed pairwise (relative error
     about log2(chunks) * 2**-24 at worst, as for any sum of float32 partials).
     """
@@ -421,12 +422,12 @@ def _count_codes(codes, valid, weights, num_cells: int):
         counts = _backend.bincount(codes, None, num_cells + 1)
     else:
         weights = ops.reshape(weights, (-1,))
-        if n is None or n <= _WEIGHTED_CHUNK:
+        if n is None or n <= WEIGHTED_CHUNK:
             counts = _backend.bincount(codes, weights, num_cells + 1)
         else:
-            parts = [_backend.bincount(codes[i:i + _WEIGHTED_CHUNK],
-                                       weights[i:i + _WEIGHTED_CHUNK], num_cells + 1)
-                     for i in range(0, n, _WEIGHTED_CHUNK)]
+            parts = [_backend.bincount(codes[i:i + WEIGHTED_CHUNK],
+                                       weights[i:i + WEIGHTED_CHUNK], num_cells + 1)
+                     for i in range(0, n, WEIGHTED_CHUNK)]
             while len(parts) > 1:
                 parts = [parts[i] + parts[i + 1] if i + 1 < len(parts) else parts[i]
                          for i in range(0, len(parts), 2)]
@@ -437,9 +438,9 @@ def _count_codes(codes, valid, weights, num_cells: int):
     return counts, ops.sum(ops.cast(ops.logical_not(valid), "int32"))
 
 
-def _hard_counts(fmt: _Formatted, threshold=0.5, from_logits=False):
+def hard_counts(fmt: Formatted, threshold=0.5, from_logits=False):
     """``(L, K, K)`` (or ``(K, K)``) counts and the number of invalid decisions."""
-    codes, valid = _hard_codes(fmt, threshold, from_logits)
+    codes, valid = hard_codes(fmt, threshold, from_logits)
     w = fmt.sample_weight
     if w is not None and fmt.task != "multiclass":
         w = ops.broadcast_to(w, ops.shape(codes))
@@ -493,17 +494,17 @@ def confusion_matrix(
     >>> keras.ops.convert_to_numpy(cm).tolist()
     [[1, 1], [1, 1]]
     """
-    fmt = _format(y_true, y_pred, num_classes, multilabel, sample_weight)
-    _validate_values(fmt, from_logits=from_logits, soft=False)
-    cm, _ = _hard_counts(fmt, threshold, from_logits)
+    fmt = format_inputs(y_true, y_pred, num_classes, multilabel, sample_weight)
+    validate_values(fmt, from_logits=from_logits, soft=False)
+    cm, _ = hard_counts(fmt, threshold, from_logits)
     return cm
 
 
 # ------------------------------------------------------------------------ soft counts
 
 
-def _soft_counts(fmt: _Formatted, from_logits=False):
-    dtype = _float_dtype(fmt.y_pred)
+def soft_counts(fmt: Formatted, from_logits=False):
+    dtype = float_dtype(fmt.y_pred)
     logits_or_p = ops.cast(fmt.y_pred, dtype)
     w = None if fmt.sample_weight is None else ops.cast(fmt.sample_weight, dtype)
     if fmt.task == "multiclass":
@@ -565,9 +566,9 @@ def soft_confusion_matrix(
     >>> keras.ops.convert_to_numpy(cm).tolist()
     [[0.75, 0.25], [0.25, 0.75]]
     """
-    fmt = _format(y_true, y_pred, num_classes, multilabel, sample_weight, hard=False)
-    _validate_values(fmt, from_logits=from_logits, soft=True)
-    return _soft_counts(fmt, from_logits)
+    fmt = format_inputs(y_true, y_pred, num_classes, multilabel, sample_weight, hard=False)
+    validate_values(fmt, from_logits=from_logits, soft=True)
+    return soft_counts(fmt, from_logits)
 
 
 # ---------------------------------------------------------------- per-threshold counts
@@ -610,7 +611,7 @@ def _check_thresholds(thresholds) -> np.ndarray:
     return arr
 
 
-def _threshold_counts(fmt: _Formatted, thresholds: np.ndarray, from_logits: bool):
+def threshold_counts(fmt: Formatted, thresholds: np.ndarray, from_logits: bool):
     """``(T, 2, 2)`` counts in the order of ``thresholds`` plus the invalid tally.
 
     One pass: each score's bucket is the number of thresholds ``<=`` it (O(1) per score
@@ -619,12 +620,12 @@ def _threshold_counts(fmt: _Formatted, thresholds: np.ndarray, from_logits: bool
     decisions at every threshold: O(N + T), never O(N * T). The metric
     `ThresholdConfusion` accumulates the same histogram.
     """
-    plan = _threshold_plan(thresholds, from_logits)
-    codes, valid = _threshold_codes(fmt, plan)
+    plan = threshold_plan(thresholds, from_logits)
+    codes, valid = threshold_codes(fmt, plan)
     n_buckets = plan.num_thresholds + 1
     w = None if fmt.sample_weight is None else ops.reshape(fmt.sample_weight, (-1,))
     counts, invalid = _count_codes(codes, valid, w, 2 * n_buckets)
-    return _threshold_matrices(ops.reshape(counts, (2, n_buckets)), plan), invalid
+    return threshold_matrices(ops.reshape(counts, (2, n_buckets)), plan), invalid
 
 
 def threshold_confusion_matrices(
@@ -652,9 +653,9 @@ def threshold_confusion_matrices(
     [[[0, 1], [0, 2]], [[1, 0], [1, 1]]]
     """
     thresholds = _check_thresholds(thresholds)
-    fmt = _format(y_true, y_score, None, False, sample_weight)
-    _validate_values(fmt, from_logits=from_logits, soft=False)
-    cm, _ = _threshold_counts(fmt, thresholds, from_logits)
+    fmt = format_inputs(y_true, y_score, None, False, sample_weight)
+    validate_values(fmt, from_logits=from_logits, soft=False)
+    cm, _ = threshold_counts(fmt, thresholds, from_logits)
     return cm
 
 
@@ -702,7 +703,7 @@ class _BucketTable:
     window: int
 
 
-def _threshold_plan(thresholds, from_logits: bool) -> _ThresholdPlan:
+def threshold_plan(thresholds, from_logits: bool) -> _ThresholdPlan:
     thresholds = _check_thresholds(thresholds)
     order = np.argsort(thresholds, kind="stable")
     sorted_thr = thresholds[order]
@@ -875,7 +876,7 @@ def _threshold_buckets(scores, plan: _ThresholdPlan, finite=None):
     return _backend.take(ops.convert_to_tensor(table.count), distinct)
 
 
-def _threshold_codes(fmt: _Formatted, plan: _ThresholdPlan):
+def threshold_codes(fmt: Formatted, plan: _ThresholdPlan):
     """Histogram codes ``true * (T + 1) + bucket`` and a validity mask, per sample."""
     if fmt.exact is not None:  # float64 scores the backend would round: in NumPy
         exact = fmt.exact.reshape(-1)
@@ -900,19 +901,16 @@ def _threshold_codes(fmt: _Formatted, plan: _ThresholdPlan):
     if fmt.sample_weight is not None:
         w = ops.reshape(fmt.sample_weight, (-1,))
         valid = valid & ops.isfinite(w) & (w >= 0)
-    return true * (plan.num_thresholds + 1) + bucket, valid
+    return cell_codes(true, bucket, plan.num_thresholds + 1), valid
 
 
-def _threshold_matrices(hist, plan: _ThresholdPlan):
+def threshold_matrices(hist, plan: _ThresholdPlan):
     """``(T, 2, 2)`` in the given order from a ``(2, T + 1)`` bucket histogram.
 
-    ``tail[c, b]`` is the number of class-c scores with at least ``b`` thresholds below
-    them, so sorted threshold ``i`` calls ``tail[:, i + 1]`` positive.
+    Bucket ``b`` holds the scores with ``b`` thresholds at or below them, so sorted
+    threshold ``i`` calls buckets ``>= i + 1`` positive: `tail_sums` ``[1:-1]``.
     """
-    tail = ops.flip(_backend.cumsum(ops.flip(hist, axis=1), axis=1), axis=1)
-    fp, tp = tail[0, 1:], tail[1, 1:]
-    tn, fn = tail[0, 0] - fp, tail[1, 0] - tp
-    cm = ops.stack([ops.stack([tn, fp], axis=-1), ops.stack([fn, tp], axis=-1)], axis=-2)
+    cm = tail_sums(hist, ops, _backend.cumsum)[1:-1]
     if not np.array_equal(plan.restore, np.arange(plan.num_thresholds)):
         cm = ops.take(cm, ops.convert_to_tensor(plan.restore), axis=0)
     return cm

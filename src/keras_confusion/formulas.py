@@ -25,9 +25,7 @@ stay finite as well.
 
 from __future__ import annotations
 
-import keras
 import numpy as np
-from keras import ops
 
 from keras_confusion._validation import (
     arg_error,
@@ -67,9 +65,12 @@ def _prepare(cm):
         cm = np.asarray(cm, dtype="float64")
         xp = np
     else:
+        # Imported here: the core (command line, report, Dask workers) never loads Keras.
+        import keras
+        from keras import ops as xp
+
         dtype = keras.backend.standardize_dtype(cm.dtype)
-        cm = ops.cast(cm, dtype if dtype == "float64" else "float32")
-        xp = ops
+        cm = xp.cast(cm, dtype if dtype == "float64" else "float32")
     if cm.ndim < 2 or cm.shape[-1] != cm.shape[-2]:
         raise arg_error("cm", f"<array of shape {tuple(cm.shape)}>",
                         "a confusion matrix of shape (..., K, K)")
@@ -142,7 +143,7 @@ def _per_class(cm, ratio, average, zero_division, multilabel):
 def _constant(xp, value, like):
     if xp is np:
         return np.asarray(value, dtype="float64")
-    return ops.convert_to_tensor(np.asarray(value), dtype=like.dtype)
+    return xp.convert_to_tensor(np.asarray(value), dtype=like.dtype)
 
 
 # --------------------------------------------------------------- per-class formulas
@@ -456,7 +457,7 @@ expected_cost.greater_is_better = False
 
 # ------------------------------------------------------------------------- lookup
 
-_BY_NAME = {
+BY_NAME = {
     "accuracy": accuracy,
     "balanced_accuracy": balanced_accuracy,
     "cohen_kappa": cohen_kappa,
@@ -488,15 +489,15 @@ def get(identifier):
     """
     if callable(identifier):
         return identifier
-    if isinstance(identifier, str) and identifier in _BY_NAME:
-        return _BY_NAME[identifier]
+    if isinstance(identifier, str) and identifier in BY_NAME:
+        return BY_NAME[identifier]
     raise arg_error("formula", identifier,
-                    f"a callable or one of {', '.join(repr(n) for n in sorted(_BY_NAME))}")
+                    f"a callable or one of {', '.join(repr(n) for n in sorted(BY_NAME))}")
 
 
 def name_of(formula) -> str:
     """The registered name of a formula, or the callable's ``__name__``."""
-    for name, fn in _BY_NAME.items():
+    for name, fn in BY_NAME.items():
         if fn is formula:
             return name
     return getattr(formula, "__name__", type(formula).__name__)

@@ -74,7 +74,7 @@ _AVERAGES = ("auto", "binary", "macro", "micro", "weighted")
 
 def _serialize_formula(fn):
     name = formulas.name_of(fn)
-    if formulas._BY_NAME.get(name) is fn:
+    if formulas.BY_NAME.get(name) is fn:
         return name
     return keras.saving.serialize_keras_object(fn)
 
@@ -88,7 +88,7 @@ def _deserialize_formula(value):
 def _is_per_class(fn) -> bool:
     """Whether ``fn`` is one of the library's per-class formulas (takes ``average``)."""
     name = formulas.name_of(fn)
-    return name in formulas.PER_CLASS and formulas._BY_NAME.get(name) is fn
+    return name in formulas.PER_CLASS and formulas.BY_NAME.get(name) is fn
 
 
 def _plain(value):
@@ -103,13 +103,13 @@ def _sharpened(fmt, from_logits: bool, sharpness: float):
     hard decision at 0.5 (at the argmax) than the probability itself, so a rate
     computed from it is close to the rate at 0.5 while keeping a gradient.
     """
-    x = ops.cast(fmt.y_pred, counts._float_dtype(fmt.y_pred))
+    x = ops.cast(fmt.y_pred, counts.float_dtype(fmt.y_pred))
     if not from_logits:
         # Probabilities to logits; clipping keeps log() finite at exactly 0 and 1.
         eps = keras.config.epsilon()
         p = ops.clip(x, eps, 1.0 - eps)
         x = ops.log(p) if fmt.task == "multiclass" else ops.log(p) - ops.log1p(-p)
-    return counts._Formatted(fmt.task, fmt.num_classes, fmt.num_labels, fmt.y_true,
+    return counts.Formatted(fmt.task, fmt.num_classes, fmt.num_labels, fmt.y_true,
                              x * sharpness, fmt.sample_weight, fmt.one_hot)
 
 
@@ -274,20 +274,20 @@ class ConfusionLoss(keras.losses.Loss):
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         with keras.name_scope(self.name):
-            fmt = counts._format(y_true, y_pred, self.num_classes, self.multilabel,
+            fmt = counts.format_inputs(y_true, y_pred, self.num_classes, self.multilabel,
                                  sample_weight, _backend.keras_mask(y_pred), hard=False)
             # Values are checked on the first eager call only: that catches set-up
             # mistakes (logits without from_logits, labels outside the classes) without
             # a host copy at every step of an eager (torch) fit; compiled steps cannot
             # check values at all.
             if not self._values_checked:
-                self._values_checked = counts._validate_values(
+                self._values_checked = counts.validate_values(
                     fmt, from_logits=self.from_logits, soft=True)
             if self.sharpness != 1.0:
-                cm = counts._soft_counts(_sharpened(fmt, self.from_logits, self.sharpness),
+                cm = counts.soft_counts(_sharpened(fmt, self.from_logits, self.sharpness),
                                          True)
             else:
-                cm = counts._soft_counts(fmt, self.from_logits)
+                cm = counts.soft_counts(fmt, self.from_logits)
             # Data parallel: every replica applies the formula to the global batch's counts.
             cm = _backend.replica_sum(cm)
             loss = self.call_on_counts(cm)

@@ -42,6 +42,7 @@ import numpy as np
 from keras import ops
 
 from keras_confusion import _backend, counts, formulas
+from keras_confusion._counting import tail_sums
 from keras_confusion._validation import (
     arg_error,
     check_average,
@@ -51,11 +52,11 @@ from keras_confusion._validation import (
     warn,
 )
 from keras_confusion.counts import (
-    _format,
-    _hard_codes,
-    _threshold_codes,
-    _threshold_matrices,
-    _threshold_plan,
+    format_inputs,
+    hard_codes,
+    threshold_codes,
+    threshold_matrices,
+    threshold_plan,
     thresholds_grid,
 )
 
@@ -125,7 +126,7 @@ class _CountingMetric(keras.metrics.Metric):
 
     def _accumulate(self, codes, weights):
         """Add one batch from `_cell_codes`: flat codes in [0, num_cells], weights or None."""
-        n, chunk = codes.shape[0], counts._WEIGHTED_CHUNK
+        n, chunk = codes.shape[0], counts.WEIGHTED_CHUNK
         if weights is not None and n is not None and n > chunk:
             # A weighted histogram adds one float32 weight at a time: a cell past 2**24
             # would stop growing exactly (6 M weights of 3 counted 18,407,592). Chunk by
@@ -280,7 +281,7 @@ class ConfusionMatrix(_CountingMetric):
         if num_classes == 2 and len(getattr(y_pred, "shape", np.shape(y_pred))) < 2:
             # A 1-D batch of two scores is two samples, not the two class scores of one.
             num_classes = None
-        fmt = _format(y_true, y_pred, num_classes, self.multilabel, sample_weight,
+        fmt = format_inputs(y_true, y_pred, num_classes, self.multilabel, sample_weight,
                       _backend.keras_mask(y_pred))
         if fmt.num_labels != (self.num_labels or 1):
             raise arg_error("y_pred", f"<tensor with {fmt.num_labels} labels>",
@@ -291,7 +292,7 @@ class ConfusionMatrix(_CountingMetric):
                   else None)
 
         def cell_codes():
-            codes, valid = _hard_codes(fmt, self.threshold, self.from_logits, argmax)
+            codes, valid = hard_codes(fmt, self.threshold, self.from_logits, argmax)
             weights = fmt.sample_weight
             if weights is not None and fmt.task != "multiclass":
                 weights = ops.broadcast_to(weights, ops.shape(codes))
@@ -674,7 +675,7 @@ class ThresholdConfusion(_CountingMetric):
             grid = thresholds
         if not isinstance(from_logits, bool):
             raise arg_error("from_logits", from_logits, "True or False")
-        self._plan = _threshold_plan(grid, from_logits)
+        self._plan = threshold_plan(grid, from_logits)
         self.thresholds = np.asarray(grid, dtype="float64")
         self.num_thresholds = len(self.thresholds)
         self.spacing = spacing
@@ -684,21 +685,17 @@ class ThresholdConfusion(_CountingMetric):
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         """Add a batch of binary labels, scores and optional weights."""
-        fmt = _format(y_true, y_pred, None, False, sample_weight, _backend.keras_mask(y_pred))
+        fmt = format_inputs(y_true, y_pred, None, False, sample_weight, _backend.keras_mask(y_pred))
         self._accumulate(*_backend.fused(lambda: self._cell_codes(
-            *_threshold_codes(fmt, self._plan), fmt.sample_weight), fmt.y_pred))
+            *threshold_codes(fmt, self._plan), fmt.sample_weight), fmt.y_pred))
 
     def result(self):
-        return _threshold_matrices(ops.reshape(self._cells(), (2, -1)), self._plan)
+        return threshold_matrices(ops.reshape(self._cells(), (2, -1)), self._plan)
 
     def counts(self) -> np.ndarray:
         """The exact ``(T, 2, 2)`` counts as a float64 NumPy array (eager only)."""
         hist = self._exact()[: self._num_cells].reshape(2, -1)
-        tail = np.cumsum(hist[:, ::-1], axis=1)[:, ::-1]
-        fp, tp = tail[0, 1:], tail[1, 1:]
-        cm = np.stack([np.stack([tail[0, 0] - fp, fp], -1), np.stack([tail[1, 0] - tp, tp], -1)],
-                      -2)
-        return cm[self._plan.restore]
+        return tail_sums(hist)[1:-1][self._plan.restore]
 
     def get_config(self):
         return {

@@ -82,7 +82,7 @@ def _matrix_panels(fig, axes, cm, names, panels):
     support = cm.sum(axis=1, keepdims=True)
     for ax, panel in zip(axes, panels, strict=True):
         if panel == "counts":
-            from keras_confusion.report import count_text
+            from keras_confusion._counting import count_text
 
             annot = [[count_text(c) for c in row] for row in cm]
             im = _draw_matrix(ax, cm, annot, names, "counts", "Blues", max(cm.max(), 1.0))
@@ -187,12 +187,13 @@ def drawn_points(thresholds, cms, threshold=None) -> np.ndarray:
 
 
 def _stack(y_true, y_score, sample_weight=None):
-    from keras_confusion.report import _curve_stack, check_labels_scores
+    from keras_confusion._counting import exact_curve
+    from keras_confusion._validation import check_labels_scores
 
     t, s, _ = check_labels_scores(y_true, y_score)
     if s.ndim != 1:
         raise arg_error("y_score", f"<array of shape {s.shape}>", "binary scores of shape (N,)")
-    return _curve_stack(t, s, check_sample_weight(sample_weight, t.shape[0]))
+    return exact_curve(t, s, check_sample_weight(sample_weight, t.shape[0]))
 
 
 def _operating_point(ax, thresholds, xs, ys, threshold):
@@ -282,17 +283,17 @@ def threshold_curve(result, *, title=None):
     2,000 candidates, thinned as `precision_recall_curve` is).
 
     Args:
-        result: a `keras_confusion.thresholds.ThresholdResult` of one binary search
+        result: a `keras_confusion.decisions.ThresholdResult` of one binary search
             (its ``thresholds``, ``values``, ``threshold``, ``value``, ``objective``
             and, with a constraint, ``feasible``). For a
-            `keras_confusion.thresholds.MultilabelThresholdResult` pass one label's
+            `keras_confusion.decisions.MultilabelThresholdResult` pass one label's
             result, ``result.results[i]``.
         title: figure title. Defaults to `None`.
 
     Returns:
         A matplotlib Figure.
     """
-    from keras_confusion.thresholds import MultilabelThresholdResult, ThresholdResult
+    from keras_confusion.decisions import MultilabelThresholdResult, ThresholdResult
 
     if isinstance(result, MultilabelThresholdResult):
         raise arg_error("result", f"<MultilabelThresholdResult of "

@@ -44,22 +44,20 @@ interval built on them does; weighted sums taken as counts covered 0.30-0.90.
 from __future__ import annotations
 
 import base64
-import errno
 import html
 import io
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 
 import numpy as np
 
 from keras_confusion import formulas
+from keras_confusion._counting import count_matrix, count_text, decide, exact_curve
+from keras_confusion._files import write_atomic
 from keras_confusion._validation import (
     arg_error,
-    as_numpy,
     check_cost_matrix,
-    check_num_classes,
+    check_labels_scores,
     check_probability,
     check_sample_weight,
     check_zero_division,
@@ -83,27 +81,9 @@ OVERALL = {
 }
 
 
-# ------------------------------------------------------------------ counting helpers
+# ------------------------------------------------------------------ intervals
 
 
-def count_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int,
-                 weights: np.ndarray | None = None) -> np.ndarray:
-    """``(K, K)`` int64 counts of integer labels and decisions (one bincount), or the
-    float64 sums of ``weights`` ``(N,)`` in each cell."""
-    codes = y_true.astype(np.intp, copy=False) * num_classes + y_pred
-    return np.bincount(codes, weights=weights, minlength=num_classes * num_classes).reshape(
-        num_classes, num_classes)
-
-
-def count_text(c) -> str:
-    """A count as text: an integer as one (``12``), a weighted sum to 6 digits."""
-    if isinstance(c, (int, np.integer)):
-        return str(int(c))
-    c = float(c)
-    return str(int(c)) if c.is_integer() and abs(c) < 2.0 ** 53 else f"{c:.6g}"
-
-
-#: What the intervals are, as `Report.to_dict` names them.
 INTERVAL_METHOD = ("Bayesian bootstrap: equal-tailed quantiles over draws from the "
                    "Jeffreys-Dirichlet posterior Dirichlet(cm + 1/2) of the cells")
 #: What `INTERVAL_METHOD` adds for a weighted report.
@@ -176,15 +156,6 @@ def _class_expected_cost(cms: np.ndarray, cost: np.ndarray) -> np.ndarray:
     # (..., K, K, K): the matrix with only true class i kept, for each i.
     rows = cms[..., None, :, :] * np.eye(k)[:, :, None]
     return formulas.expected_cost(rows, cost)
-
-
-def _curve_stack(y_true: np.ndarray, y_score: np.ndarray, weights=None):
-    """Exact binary curve: candidates ascending (each distinct score, then ``inf``) and
-    their ``(T, 2, 2)`` counts (sums of ``weights`` when given), from the threshold
-    search's own sort."""
-    from keras_confusion.thresholds import _curve
-
-    return _curve(y_true, y_score, weights)
 
 
 # ------------------------------------------------------------------------- report
@@ -374,7 +345,7 @@ class Report:
             "num_samples": self.num_samples,
             "weighted": self.weighted,
             "class_names": list(self.class_names),
-            "threshold": _json_number(self.threshold),
+            "threshold": json_number(self.threshold),
             "confusion_matrix": self.confusion_matrix.tolist(),
             "cost_matrix": None if self.cost_matrix is None else self.cost_matrix.tolist(),
             "classes": classes,
@@ -500,7 +471,7 @@ td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}</style></head>
         return page
 
 
-def _json_number(x):
+def json_number(x):
     """A float for JSON: infinities as the strings "inf" / "-inf" (JSON has none)."""
     if x is None or np.isfinite(x):
         return x
@@ -642,119 +613,6 @@ def _check_class_names(class_names, k: int) -> list:
     return [str(n) for n in names]
 
 
-def write_atomic(path, data: bytes) -> None:
-    """Write ``data`` to ``path`` whole or not at all: a temporary file in the same
-    directory, then `os.replace`."""
-    write_all_atomic([(path, data)])
-
-
-def write_all_atomic(outputs) -> None:
-    """Write each ``(path, data)`` of ``outputs`` whole, and all of them or none.
-
-    Every file is first written in full to a temporary file in its own directory; only
-    then are they moved into place (`os.replace`, atomic within a directory). An
-    output that cannot be written (no such directory, a directory of that name, no
-    permission, a full disk) raises `OSError` naming its path before any output is
-    replaced, and the temporary files are removed.
-    """
-    staged = []
-    try:
-        for path, data in outputs:
-            path = os.fspath(path)
-            try:
-                if os.path.isdir(path):
-                    raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
-                directory = os.path.dirname(os.path.abspath(path))
-                # A short temporary name: the output's own name may be near NAME_MAX.
-                fd, tmp = tempfile.mkstemp(dir=directory, prefix=".keras-confusion-",
-                                           suffix=".tmp")
-                staged.append((tmp, path))
-                # mkstemp makes the file private (0600); give it a new file's usual mode.
-                umask = os.umask(0)
-                os.umask(umask)
-                os.chmod(tmp, 0o666 & ~umask)
-                with os.fdopen(fd, "wb") as f:
-                    f.write(data)
-            except OSError as e:
-                if e.filename == path:
-                    raise
-                # Name the output, not the temporary file.
-                raise type(e)(e.errno, e.strerror or str(e), path) from None
-        for tmp, path in staged:
-            os.replace(tmp, path)
-    except BaseException:
-        for tmp, _ in staged:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        raise
-
-
-# ----------------------------------------------------------------------- validation
-
-
-def _first_bad(mask: np.ndarray) -> int:
-    return int(np.argmax(mask))
-
-
-def check_labels_scores(y_true, y_score, num_classes=None):
-    """Validate arrays for `report`: ``(labels (N,) intp, scores, K)``.
-
-    Scores of shape ``(N,)`` or ``(N, 1)`` are binary; ``(N, K)`` with ``K >= 2`` are
-    multiclass (decision: argmax). Labels are integers ``(N,)`` or one-hot ``(N, K)``.
-    """
-    num_classes = check_num_classes(num_classes)
-    try:
-        s = np.asarray(as_numpy(y_score), dtype="float64")
-    except (TypeError, ValueError):
-        raise arg_error("y_score", "<non-numeric array>", "numeric scores") from None
-    if s.ndim == 2 and s.shape[1] == 1:
-        s = s[:, 0]
-    if s.ndim == 1:
-        k = 2
-        if num_classes not in (None, 2):
-            raise arg_error("num_classes", num_classes,
-                            f"2 (or None) for scores of shape {s.shape}; pass (N, K) "
-                            "scores for a multiclass report")
-    elif s.ndim == 2 and s.shape[1] >= 2:
-        k = s.shape[1]
-        if num_classes not in (None, k):
-            raise arg_error("num_classes", num_classes,
-                            f"{k} to match y_score of shape {s.shape}")
-    else:
-        raise arg_error("y_score", f"<array of shape {s.shape}>",
-                        "binary scores (N,) or multiclass scores (N, K)")
-    n = s.shape[0]
-    if n == 0:
-        raise arg_error("y_score", "<empty array>", "at least one sample")
-    bad = ~np.isfinite(s)
-    if bad.any():
-        i = _first_bad(bad.reshape(n, -1).any(axis=1))
-        raise arg_error("y_score", f"<{s[i].tolist()} at sample {i}>",
-                        "finite scores (NaN or inf is not a prediction)")
-    try:
-        t = np.asarray(as_numpy(y_true), dtype="float64")
-    except (TypeError, ValueError):
-        raise arg_error("y_true", "<non-numeric array>", "integer class labels") from None
-    if t.ndim == 2 and t.shape[1] == 1:
-        t = t[:, 0]
-    if t.ndim == 2 and s.ndim == 2 and t.shape == s.shape:
-        bad = ~(np.all((t == 0) | (t == 1), axis=1) & (t.sum(axis=1) == 1))
-        if bad.any():
-            i = _first_bad(bad)
-            raise arg_error("y_true", f"<{t[i].tolist()} at sample {i}>",
-                            "one-hot rows with exactly one 1")
-        t = t.argmax(axis=1).astype("float64")
-    if t.shape != (n,):
-        raise arg_error("y_true", f"<array of shape {t.shape}>",
-                        f"labels of shape ({n},) to match y_score")
-    bad = ~((t >= 0) & (t < k) & (t == np.round(t)))
-    if bad.any():
-        i = _first_bad(bad)
-        raise arg_error("y_true", f"<{t[i].item()} at sample {i}>",
-                        f"integer class labels in {{0, ..., {k - 1}}}")
-    return t.astype(np.intp), s, k
-
-
 def report(
     y_true,
     y_score,
@@ -816,12 +674,12 @@ def report(
             raise arg_error("threshold", threshold, "a number (inf: nothing positive)") from None
         if np.isnan(thr):  # inf is allowed: nothing positive, as tune_threshold may choose
             raise arg_error("threshold", threshold, "a number (inf: nothing positive)")
-        pred = (s >= thr).astype(np.intp)
+        pred = decide(s, thr).astype(np.intp)
         # Only the points its figure draws: the exact curve has one per distinct score
         # (40 bytes each: 400 MB kept for 10 M scores).
         from keras_confusion.plot import drawn_points
 
-        thresholds, cms = _curve_stack(t, s, w)
+        thresholds, cms = exact_curve(t, s, w)
         keep = drawn_points(thresholds, cms, thr)
         curve = (thresholds[keep], cms[keep])
     else:

@@ -7,10 +7,9 @@ which errors matter, not the overall scale of the loss (nor, so, the learning ra
 
 from __future__ import annotations
 
-import keras
 import numpy as np
 
-from keras_confusion._validation import arg_error, check_num_classes, check_probability
+from keras_confusion._validation import arg_error, as_numpy, check_num_classes, check_probability
 
 __all__ = ["class_weights"]
 
@@ -20,7 +19,7 @@ _METHODS = ("balanced", "inverse_sqrt", "effective_number")
 def _labels(y, num_classes):
     """Integer labels ``(n,)`` from integer labels or one-hot rows."""
     if not isinstance(y, (np.ndarray, list, tuple)):
-        y = keras.ops.convert_to_numpy(y)
+        y = as_numpy(y)
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]

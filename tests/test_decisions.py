@@ -12,12 +12,8 @@ from sklearn import metrics as skm
 from keras_confusion import formulas
 from keras_confusion._validation import ConfusionWarning
 from keras_confusion.counts import confusion_matrix
-from keras_confusion.thresholds import (
-    Thresholded,
-    cost_decisions,
-    tune_cost_offsets,
-    tune_threshold,
-)
+from keras_confusion.decisions import cost_decisions, tune_cost_offsets, tune_threshold
+from keras_confusion.thresholded import Thresholded
 
 from conftest import to_numpy
 

@@ -1,0 +1,602 @@
+"""Decisions: exact threshold tuning and cost-matrix decisions (NumPy; no Keras).
+
+* `tune_threshold`: the best binary threshold for a formula, a cost matrix or a
+  constraint, searched exactly over every distinct score (sort once, cumulative counts
+  give a ``(T, 2, 2)`` stack, the formula is applied to the stack). With
+  ``multilabel=True``, one threshold per label.
+* `cost_decisions` and `tune_cost_offsets`: the multiclass Bayes decision under a cost
+  matrix, ``argmin_j sum_i p_i cost[i, j]``, and per-class offsets tuned on validation
+  data where they lower the cost.
+
+`keras_confusion.thresholded.Thresholded` is the Keras model that applies these
+decisions; it lives in the Keras layer, this module in the core.
+
+The search runs offline on NumPy arrays in float64 (so that every distinct float64
+score stays distinct, which JAX's default float32 would not guarantee). Only
+`cost_decisions` handed a backend tensor imports ``keras.ops``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from keras_confusion import formulas
+from keras_confusion._counting import exact_curve
+from keras_confusion._validation import (
+    arg_error,
+    as_numpy,
+    check_cost_matrix,
+    check_sample_weight,
+    warn,
+)
+
+__all__ = [
+    "CostDecisionResult",
+    "MultilabelThresholdResult",
+    "ThresholdResult",
+    "cost_decisions",
+    "tune_cost_offsets",
+    "tune_threshold",
+]
+
+# Objective values closer than this (relative to the best) count as ties.
+_TIE_RTOL = 1e-12
+
+
+# ------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class ThresholdResult:
+    """The outcome of `tune_threshold`: the chosen threshold and the whole curve.
+
+    Attributes:
+        threshold: the chosen threshold, a score from the data (``inf`` when the best
+            decision is to predict nothing positive); positive when
+            ``score >= threshold``.
+        value: the objective at ``threshold``.
+        confusion_matrix: ``(2, 2)`` counts at ``threshold``, ``[[TN, FP], [FN, TP]]``.
+        objective: the objective's name (``"f1"``, ``"expected_cost"``, ...).
+        thresholds: ``(T,)`` every candidate, ascending: each distinct score, then
+            ``inf`` (predict nothing positive).
+        values: ``(T,)`` the objective at each candidate.
+        confusion_matrices: ``(T, 2, 2)`` counts at each candidate.
+        feasible: ``(T,)`` bool mask of the candidates that meet the constraint, or
+            `None` without a constraint.
+        greater_is_better: whether the objective was maximised (False for costs).
+        constraint: the constraint as ``(name, bound)``, or `None`.
+    """
+
+    threshold: float
+    value: float
+    confusion_matrix: np.ndarray
+    objective: str
+    thresholds: np.ndarray
+    values: np.ndarray
+    confusion_matrices: np.ndarray
+    feasible: np.ndarray | None = None
+    greater_is_better: bool = True
+    constraint: tuple | None = None
+
+
+@dataclass(frozen=True)
+class MultilabelThresholdResult:
+    """One `ThresholdResult` per label, with the chosen figures stacked.
+
+    Attributes:
+        threshold: ``(L,)`` thresholds, ready for ``Thresholded(model, threshold)``.
+        value: ``(L,)`` objective of each label at its threshold.
+        confusion_matrix: ``(L, 2, 2)`` counts at the chosen thresholds.
+        objective: the objective's name.
+        results: the per-label `ThresholdResult`s (each with its whole curve).
+    """
+
+    threshold: np.ndarray
+    value: np.ndarray
+    confusion_matrix: np.ndarray
+    objective: str
+    results: tuple
+
+
+@dataclass(frozen=True)
+class CostDecisionResult:
+    """The outcome of `tune_cost_offsets`.
+
+    Attributes:
+        offsets: ``(K,)`` per-class offsets for ``cost_decisions(..., offsets=...)``.
+        value: expected cost per sample with the offsets, on the tuning data.
+        bayes_value: expected cost per sample of the plain Bayes rule (zero offsets);
+            ``value <= bayes_value`` always.
+        confusion_matrix: ``(K, K)`` counts of the decisions with the offsets.
+        cost_matrix: the ``(K, K)`` cost matrix used.
+    """
+
+    offsets: np.ndarray
+    value: float
+    bayes_value: float
+    confusion_matrix: np.ndarray
+    cost_matrix: np.ndarray
+
+
+# ----------------------------------------------------------------- input checks
+
+
+def _first_bad(name, arr, bad, expected):
+    idx = np.unravel_index(int(np.argmax(bad)), bad.shape)
+    return arg_error(name, f"<{arr[idx].item()} at sample {idx[0]}>", expected)
+
+
+def check_scores(y_score, name="y_score") -> np.ndarray:
+    try:
+        s = np.asarray(as_numpy(y_score), dtype="float64")
+    except (TypeError, ValueError):
+        raise arg_error(name, y_score, "an array of numbers") from None
+    bad = ~np.isfinite(s)
+    if bad.any():
+        raise _first_bad(name, s, bad, "finite scores (NaN or inf is not a score)")
+    return s
+
+
+def check_binary_labels(y_true, shape, name="y_true") -> np.ndarray:
+    y = as_numpy(y_true)
+    if y.shape != shape:
+        raise arg_error(name, f"<array of shape {y.shape}>",
+                        f"of the same shape as y_score {shape}")
+    if y.dtype.kind not in "biuf":
+        raise arg_error(name, f"<array of dtype {y.dtype}>", "binary labels in {0, 1}")
+    bad = (y != 0) & (y != 1)
+    if bad.any():
+        raise _first_bad(name, y, bad, "binary labels in {0, 1}")
+    return y.astype("int8")
+
+
+# ------------------------------------------------------------------ curve and choice
+
+
+def _best_index(values, eligible, greater):
+    """Index of the best eligible value; ties go to the middle of the widest flat run.
+
+    Among candidates whose values tie with the best, the ones adjacent in threshold
+    order form flat runs; the middle of the widest run is farthest (in samples) from a
+    change of the objective, so it is the choice least sensitive to small shifts of the
+    scores on new data. Equally wide runs: the lowest thresholds win (more positives).
+    """
+    vals = np.where(eligible, values if greater else -values, -np.inf)
+    best = np.max(vals)
+    if np.isfinite(best):
+        # Relative to the largest eligible magnitude, so that scaling a cost matrix or
+        # the weights (by 1e-13, say) ties the same candidates.
+        finite = vals[eligible & np.isfinite(vals)]
+        tied = eligible & (np.abs(vals - best) <= _TIE_RTOL * np.max(np.abs(finite)))
+    else:  # a user objective at +-inf: a relative tolerance would tie every finite value
+        tied = eligible & (vals == best)
+    idx = np.flatnonzero(tied)
+    # Runs of consecutive indices.
+    breaks = np.flatnonzero(np.diff(idx) != 1)
+    run_starts = np.concatenate([[0], breaks + 1])
+    run_ends = np.concatenate([breaks + 1, [len(idx)]])
+    widest = int(np.argmax(run_ends - run_starts))
+    lo, hi = run_starts[widest], run_ends[widest]
+    return int(idx[lo + (hi - lo - 1) // 2])
+
+
+def _evaluate(fn, cms, kwargs, vectorized):
+    if vectorized:
+        return np.asarray(fn(cms, **kwargs), dtype="float64").reshape(len(cms))
+    # A user function of one (2, 2) matrix: called once per candidate.
+    return np.array([float(fn(cm, **kwargs)) for cm in cms], dtype="float64")
+
+
+def _is_library_formula(fn) -> bool:
+    return any(fn is f for f in formulas.BY_NAME.values())
+
+
+def _constrains_cost(constraint) -> bool:
+    """Whether ``constraint`` is a well-formed pair on the expected cost."""
+    if not (isinstance(constraint, (tuple, list)) and len(constraint) == 2):
+        return False
+    try:
+        return formulas.get(constraint[0]) is formulas.expected_cost
+    except (TypeError, ValueError):
+        return False
+
+
+def resolve_objective(objective, cost_matrix, formula_kwargs, vectorized, greater_is_better,
+                       constraint=None):
+    if greater_is_better not in (None, True, False):
+        raise arg_error("greater_is_better", greater_is_better, "True, False or None")
+    cost_objective = objective in (None, "expected_cost", formulas.expected_cost)
+    if cost_matrix is not None and (cost_objective or not _constrains_cost(constraint)):
+        # The cost matrix is the objective unless it serves an expected_cost constraint.
+        if not cost_objective:
+            raise arg_error("objective", objective,
+                            'None or "expected_cost" when cost_matrix is given (or a '
+                            'constraint on "expected_cost" for the cost matrix to bound)')
+        objective = "expected_cost"
+        formula_kwargs = {**formula_kwargs, "cost_matrix": check_cost_matrix(cost_matrix, 2)}
+    elif objective is None:
+        objective = "f1"
+    if objective in ("expected_cost", formulas.expected_cost) and \
+            "cost_matrix" not in formula_kwargs:
+        raise arg_error("cost_matrix", None, 'a (2, 2) cost matrix when objective="expected_cost"')
+    if not (isinstance(objective, str) or callable(objective)):
+        raise arg_error("objective", objective, "a formula name such as \"f1\" or a callable")
+    fn = formulas.get(objective)
+    formulas.check_kwargs(fn, formula_kwargs, owner="tune_threshold")
+    name = objective if isinstance(objective, str) else formulas.name_of(fn)
+    if vectorized is None:
+        vectorized = _is_library_formula(fn)
+    if greater_is_better is None:
+        greater_is_better = formulas.greater_is_better(fn)
+    return fn, name, formula_kwargs, vectorized, bool(greater_is_better)
+
+
+def resolve_constraint(constraint, cost_matrix):
+    if constraint is None:
+        return None
+    ok = isinstance(constraint, (tuple, list)) and len(constraint) == 2
+    if ok:
+        metric, bound = constraint
+        try:
+            bound = float(bound)
+            fn = formulas.get(metric)
+        except (TypeError, ValueError):
+            ok = False
+        else:
+            ok = np.isfinite(bound)
+    if not ok:
+        raise arg_error("constraint", constraint,
+                        'a pair (formula, bound) such as ("recall", 0.95) with a finite bound')
+    kwargs = {}
+    if fn is formulas.expected_cost:
+        if cost_matrix is None:
+            raise arg_error("cost_matrix", None, "given for an expected_cost constraint")
+        kwargs["cost_matrix"] = check_cost_matrix(cost_matrix, 2)
+    name = metric if isinstance(metric, str) else formulas.name_of(fn)
+    return fn, name, bound, kwargs, formulas.greater_is_better(fn)
+
+
+def _tune_binary(y, s, w, fn, name, kwargs, vectorized, greater, constraint):
+    if s.size == 0:
+        raise arg_error("y_score", "<empty array>", "at least one score")
+    present = np.unique(y if w is None else y[w > 0])
+    if len(present) < 2:
+        warn(f"tune_threshold: y_true holds only class {int(present[0]) if len(present) else 0}"
+             f" (with non-zero weight); {name} may not depend on the threshold.", stacklevel=4)
+    thresholds, cms = exact_curve(y, s, w)
+    values = _evaluate(fn, cms, kwargs, vectorized)
+    if np.isnan(values).any():
+        i = int(np.argmax(np.isnan(values)))
+        raise arg_error("objective", name, f"a function that returns numbers (it returned NaN "
+                        f"at threshold {thresholds[i]:.6g}, confusion matrix "
+                        f"{cms[i].tolist()})")
+    feasible = None
+    eligible = np.ones(len(values), dtype=bool)
+    if constraint is not None:
+        c_fn, c_name, bound, c_kwargs, c_greater = constraint
+        c_values = _evaluate(c_fn, cms, c_kwargs, _is_library_formula(c_fn))
+        feasible = c_values >= bound if c_greater else c_values <= bound
+        if not feasible.any():
+            i = int(np.argmax(c_values) if c_greater else np.argmin(c_values))
+            relation = ">=" if c_greater else "<="
+            raise arg_error(
+                "constraint", (c_name, bound),
+                f"reachable on this data: no threshold gives {c_name} {relation} {bound}; "
+                f"the best reachable is {c_name}={c_values[i]:.6g} at threshold "
+                f"{thresholds[i]:.6g}")
+        eligible = feasible
+    i = _best_index(values, eligible, greater)
+    return ThresholdResult(
+        threshold=float(thresholds[i]),
+        value=float(values[i]),
+        confusion_matrix=cms[i],
+        objective=name,
+        thresholds=thresholds,
+        values=values,
+        confusion_matrices=cms,
+        feasible=feasible,
+        greater_is_better=greater,
+        constraint=None if constraint is None else (constraint[1], constraint[2]),
+    )
+
+
+def tune_threshold(
+    y_true,
+    y_score,
+    objective=None,
+    *,
+    cost_matrix=None,
+    constraint=None,
+    sample_weight=None,
+    multilabel=False,
+    vectorized=None,
+    greater_is_better=None,
+    **formula_kwargs,
+):
+    """The best decision threshold, searched exactly over every distinct score.
+
+    Every distinct score is a candidate threshold (a sample is positive when
+    ``score >= threshold``), plus ``inf`` (predict nothing positive, which can be the
+    cheapest decision under a cost matrix). The scores are sorted once
+    (O(N log N)); cumulative counts give the ``(T, 2, 2)`` stack of confusion matrices
+    and the objective is the formula applied to that stack, in float64. The returned
+    threshold is a score from the data and reproduces ``value`` on the data given.
+
+    Ties: among candidates whose objective equals the best (to 1e-12 relative), the
+    middle of the widest run of adjacent candidates is chosen, the threshold farthest
+    from a change of the objective; equally wide runs go to the lowest thresholds.
+
+    Args:
+        y_true: binary labels in {0, 1}, array-like of shape ``(n_samples,)`` (or
+            ``(n_samples, L)`` with ``multilabel=True``).
+        y_score: scores of class 1 (probabilities or logits: the threshold is in the
+            same units), same shape as ``y_true``.
+        objective: a formula name (``"f1"``, ``"mcc"``, ``"fbeta"``, ...), a formula
+            from `keras_confusion.formulas`, or a function of one ``(2, 2)`` matrix
+            returning a number. Defaults to `"f1"`, or `"expected_cost"` when
+            ``cost_matrix`` is given.
+        cost_matrix: ``(2, 2)`` non-negative costs, rows the true class, columns the
+            decision: the threshold of minimum expected cost. Defaults to `None`.
+        constraint: ``(formula, bound)``, e.g. ``("recall", 0.95)``: optimise the
+            objective among thresholds where the formula is ``>= bound`` (``<= bound``
+            for a cost). Defaults to `None`.
+        sample_weight: optional weights of shape ``(n_samples,)``. Defaults to `None`.
+        multilabel: tune one threshold per label of ``(n_samples, L)`` inputs, each on
+            its own ``(2, 2)`` matrix. Defaults to `False`.
+        vectorized: whether ``objective`` accepts a ``(T, 2, 2)`` stack and returns
+            ``(T,)`` (true of every library formula, and much faster); a user function
+            is otherwise called once per candidate. Defaults to `None` (library
+            formulas only).
+        greater_is_better: maximise (True) or minimise (False) the objective.
+            Defaults to `None` (False for costs, True otherwise).
+        **formula_kwargs: passed to the objective, e.g. ``beta=2.0`` for ``"fbeta"``
+            or ``zero_division=1.0``.
+
+    Returns:
+        A `ThresholdResult` (``threshold``, ``value``, ``confusion_matrix`` and the
+        whole curve), or with ``multilabel=True`` a `MultilabelThresholdResult`.
+
+    Constant scores (a single sample, say) leave two candidates: the score itself (every
+    sample positive) and ``inf`` (none).
+
+    Raises:
+        ValueError: for empty or NaN scores, labels outside {0, 1}, a cost matrix of the
+            wrong shape or with negative entries, or a constraint no threshold meets
+            (the message gives the best reachable value).
+
+    Example:
+
+    >>> r = tune_threshold([0, 0, 1, 1, 0, 1], [0.1, 0.4, 0.35, 0.8, 0.6, 0.9])
+    >>> r.threshold, round(r.value, 4)
+    (0.8, 0.8)
+    """
+    fn, name, kwargs, vectorized, greater = resolve_objective(
+        objective, cost_matrix, formula_kwargs, vectorized, greater_is_better, constraint)
+    constraint = resolve_constraint(constraint, cost_matrix)
+    s = check_scores(y_score)
+    if multilabel:
+        if s.ndim != 2:
+            raise arg_error("y_score", f"<array of shape {s.shape}>",
+                            "of shape (n_samples, num_labels) when multilabel=True")
+    elif s.ndim == 2 and s.shape[1] == 1:
+        s = s[:, 0]
+    elif s.ndim != 1:
+        raise arg_error("y_score", f"<array of shape {s.shape}>",
+                        "of shape (n_samples,) (pass multilabel=True for (n_samples, L); "
+                        "for multiclass scores see cost_decisions and tune_cost_offsets)")
+    y_arr = as_numpy(y_true)
+    if not multilabel and y_arr.ndim == 2 and y_arr.shape[1] == 1:
+        y_arr = y_arr[:, 0]
+    y = check_binary_labels(y_arr, s.shape)
+    w = check_sample_weight(sample_weight, s.shape[0])
+    if not multilabel:
+        return _tune_binary(y, s, w, fn, name, kwargs, vectorized, greater, constraint)
+    results = []
+    for label in range(s.shape[1]):
+        try:
+            results.append(_tune_binary(y[:, label], s[:, label], w, fn, name, kwargs,
+                                        vectorized, greater, constraint))
+        except ValueError as e:
+            raise ValueError(f"Label {label}: {e}") from None
+    return MultilabelThresholdResult(
+        threshold=np.array([r.threshold for r in results]),
+        value=np.array([r.value for r in results]),
+        confusion_matrix=np.stack([r.confusion_matrix for r in results]),
+        objective=name,
+        results=tuple(results),
+    )
+
+
+# ------------------------------------------------------------- cost-matrix decisions
+
+
+def bayes_decide(xp, y_prob, cost, offsets):
+    """``argmin_j (sum_i p_i cost[i, j] - offsets[j])`` in NumPy or keras.ops."""
+    risk = xp.matmul(y_prob, cost)
+    if offsets is not None:
+        risk = risk - offsets
+    return xp.argmin(risk, axis=-1)
+
+
+def cost_decisions(y_prob, cost_matrix, offsets=None):
+    """Bayes decisions under a cost matrix: ``argmin_j sum_i p_i cost[i, j] - offsets[j]``.
+
+    With calibrated probabilities this is the decision of minimum expected cost
+    (ties go to the lowest class index). ``offsets`` (from `tune_cost_offsets`) shift
+    the decision towards classes with a larger offset.
+
+    Args:
+        y_prob: class probabilities of shape ``(n_samples, K)`` (or ``(n_samples, 1)``,
+            the probability of class 1, with a ``(2, 2)`` cost matrix); NumPy (computed
+            in float64) or a backend tensor (computed with ``keras.ops``).
+        cost_matrix: ``(K, K)`` non-negative costs, rows the true class, columns the
+            decision.
+        offsets: optional ``(K,)`` offsets subtracted from each decision's expected
+            cost. Defaults to `None`.
+
+    Returns:
+        Integer decisions of shape ``(n_samples,)``.
+
+    Example:
+
+    >>> cost_decisions(np.array([[0.7, 0.3], [0.95, 0.05]]), [[0, 1], [5, 0]]).tolist()
+    [1, 0]
+    """
+    expected = ("of shape (n_samples, K), or (n_samples, 1) probabilities of class 1 with a "
+                "(2, 2) cost matrix")
+    tensor = not isinstance(y_prob, (np.ndarray, list, tuple))
+    if not tensor or not _is_symbolic(y_prob):
+        p = check_scores(y_prob, "y_prob")  # eager tensors too: NaN is no probability
+    shape = tuple(y_prob.shape) if tensor else p.shape
+    if len(shape) != 2:
+        raise arg_error("y_prob", f"<array of shape {shape}>", expected)
+    k = int(shape[-1])
+    cost = check_cost_matrix(cost_matrix, 2 if k == 1 else k)
+    offsets_tensor = hasattr(offsets, "shape") and not isinstance(offsets, np.ndarray)
+    if offsets is not None and not offsets_tensor:
+        offsets = check_offsets(offsets, cost.shape[0])
+    if not tensor:
+        if k == 1:  # the probability of class 1, as `Thresholded` reads it
+            p = np.concatenate([1.0 - p, p], axis=-1)
+        return bayes_decide(np, p, cost, offsets)
+    import keras
+    from keras import ops
+
+    dtype = keras.backend.standardize_dtype(y_prob.dtype)
+    dtype = dtype if dtype == "float64" else "float32"
+    p = ops.cast(y_prob, dtype)
+    if k == 1:
+        p = ops.concatenate([1.0 - p, p], axis=-1)
+    o = None if offsets is None else ops.cast(offsets, dtype)
+    return bayes_decide(ops, p, ops.convert_to_tensor(cost.astype(dtype)), o)
+
+
+def _is_symbolic(x) -> bool:
+    from keras_confusion._backend import is_symbolic
+
+    return is_symbolic(x)
+
+
+def check_offsets(offsets, k):
+    o = np.asarray(offsets, dtype="float64")
+    if o.shape != (k,) or not np.all(np.isfinite(o)):
+        raise arg_error("offsets", offsets, f"{k} finite numbers (one per class)")
+    return o
+
+
+def _check_multiclass(y_true, y_prob, cost_matrix, sample_weight):
+    p = check_scores(y_prob, "y_prob")
+    if p.ndim != 2:
+        raise arg_error("y_prob", f"<array of shape {p.shape}>", "of shape (n_samples, K)")
+    n, k = p.shape
+    if n == 0:
+        raise arg_error("y_prob", "<empty array>", "at least one sample")
+    cost = check_cost_matrix(cost_matrix, k)
+    y = as_numpy(y_true)
+    if y.shape == (n, k):
+        y = np.argmax(y, axis=-1)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.shape != (n,):
+        raise arg_error("y_true", f"<array of shape {y.shape}>",
+                        f"integer labels of shape ({n},) or one-hot of shape ({n}, {k})")
+    y = y.astype("float64")
+    bad = ~((y >= 0) & (y < k) & (y == np.round(y)))
+    if bad.any():
+        raise _first_bad("y_true", y, bad, f"integer class labels in {{0, ..., {k - 1}}}")
+    w = check_sample_weight(sample_weight, n)
+    return y.astype("int64"), p, cost, np.ones(n) if w is None else w
+
+
+def _split_search(key, cost_in, cost_out):
+    """Best split of samples sorted by ``key``: those below it take ``cost_in``.
+
+    Returns (offset, total cost): an offset strictly between two distinct keys (or
+    beyond them), chosen as the middle of the widest flat run of best splits.
+    """
+    order = np.argsort(key, kind="stable")
+    ks = key[order]
+    # total(i) = the i lowest keys switch: sum(cost_in[:i]) + sum(cost_out[i:]).
+    totals = np.concatenate([[0.0], np.cumsum(cost_in[order] - cost_out[order])]) + cost_out.sum()
+    valid = np.concatenate([[True], ks[1:] != ks[:-1], [True]])
+    i = _best_index(totals, valid, greater=False)
+    if i == 0:
+        offset = ks[0] - 1.0
+    elif i == len(ks):
+        offset = ks[-1] + 1.0
+    else:
+        offset = 0.5 * (ks[i - 1] + ks[i])
+    return float(offset), float(totals[i])
+
+
+def tune_cost_offsets(y_true, y_prob, cost_matrix, *, sample_weight=None, max_rounds=10):
+    """Per-class offsets to the Bayes cost decision, tuned on validation data.
+
+    Starts from the Bayes rule (zero offsets) and runs a coordinate search: for one
+    class at a time, the exact best offset (every sample's switching point is a
+    candidate, as in `tune_threshold`), kept only when it lowers the total cost. The
+    result is never worse than the Bayes rule on the tuning data; it helps most when the
+    probabilities are miscalibrated.
+
+    Args:
+        y_true: integer labels ``(n_samples,)`` or one-hot ``(n_samples, K)``.
+        y_prob: class probabilities ``(n_samples, K)``.
+        cost_matrix: ``(K, K)`` non-negative costs, rows true class, columns decision.
+        sample_weight: optional weights ``(n_samples,)``. Defaults to `None`.
+        max_rounds: passes over the classes, at most. Defaults to `10`.
+
+    Returns:
+        A `CostDecisionResult`; pass its ``offsets`` to `cost_decisions` or
+        `Thresholded`.
+
+    Example:
+
+    >>> y = np.array([0, 1, 2, 1])
+    >>> p = np.array([[.8, .1, .1], [.5, .4, .1], [.2, .2, .6], [.3, .6, .1]])
+    >>> r = tune_cost_offsets(y, p, 1 - np.eye(3))
+    >>> r.bayes_value, r.value
+    (0.25, 0.0)
+    """
+    y, p, cost, w = _check_multiclass(y_true, y_prob, cost_matrix, sample_weight)
+    if isinstance(max_rounds, bool) or not isinstance(max_rounds, (int, np.integer)) \
+            or max_rounds < 0:
+        raise arg_error("max_rounds", max_rounds, "an integer >= 0")
+    k = cost.shape[0]
+    risk = p @ cost
+    sample_cost = cost[y] * w[:, None]  # (N, K): cost of each decision for each sample
+    rows = np.arange(len(y))
+
+    def total(offsets):
+        return float(sample_cost[rows, bayes_decide(np, p, cost, offsets)].sum())
+
+    offsets = np.zeros(k)
+    bayes = best = total(offsets)
+    for _ in range(max_rounds):
+        improved = False
+        for j in range(k):
+            adj = risk - offsets
+            adj[:, j] = np.inf
+            other = np.argmin(adj, axis=1)
+            # Sample n takes j when offsets[j] > risk[n, j] - min over the others.
+            key = risk[:, j] - adj[rows, other]
+            offset, _ = _split_search(key, sample_cost[:, j], sample_cost[rows, other])
+            trial = offsets.copy()
+            trial[j] = offset
+            value = total(trial)  # recount: the decision itself is the reference
+            if value < best * (1.0 - _TIE_RTOL):  # relative: costs and weights may be tiny
+                offsets, best, improved = trial, value, True
+        if not improved:
+            break
+    decisions = bayes_decide(np, p, cost, offsets)
+    cm = np.zeros((k, k))
+    np.add.at(cm, (y, decisions), w)
+    total_w = float(w.sum())
+    return CostDecisionResult(
+        offsets=offsets,
+        value=best / total_w if total_w > 0 else 0.0,
+        bayes_value=bayes / total_w if total_w > 0 else 0.0,
+        confusion_matrix=cm,
+        cost_matrix=cost,
+    )
