@@ -274,14 +274,14 @@ def _xla_calls(graph):
 def test_every_metric_updated_in_plain_tf_function_equals_eager_and_sklearn(
         monkeypatch, num_classes, weights):
     # In a plain graph on a machine with CPUs only (Keras' choice there) the cell codes
-    # of a large enough batch are computed by one XLA kernel (`_backend.fused`); the
+    # of a large enough batch are computed by one XLA kernel (`_backend.kernels.fused`); the
     # counts must not change. Here "large enough" is 64 values: the 150-sample batches
     # take the kernel, the empty one TensorFlow's ops.
     import tensorflow as tf
 
-    from keras_confusion import _backend
+    from keras_confusion._backend import kernels
 
-    monkeypatch.setattr(_backend, "_FUSED_MIN_SIZE", 64)
+    monkeypatch.setattr(kernels, "_FUSED_MIN_SIZE", 64)
     rng = np.random.default_rng(num_classes)
     y, y_pred, w = _random_data(rng, num_classes, n=300, weights=weights)
     decisions = _decisions(y_pred, num_classes)
@@ -538,14 +538,14 @@ def test_deferred_renormalisation_keeps_a_count_exact_past_2_24():
     # 2**24 after 8 batches, which float32 cannot hold; without the renormalisation at
     # 2**22 pending samples, counts_lo would pass 2**24 and round.
     from keras_confusion import _backend
-    from keras_confusion.metrics import _RENORM_AT, _two_sum
+    from keras_confusion.metrics import _RENORM_AT
 
     hi, lo, pending = (keras.Variable(keras.ops.zeros(shape), dtype="float32", trainable=False)
                        for shape in [(3,), (3,), ()])
     hi_now, lo_now, pending_now = (_backend.in_place_tensor(v) for v in (hi, lo, pending))
     indices = keras.ops.zeros((2**21 + 1,), dtype="int32")
     for batch in range(1, 13):
-        _backend.compensated_add_(hi_now, lo_now, indices, None, _two_sum, dense=False,
+        _backend.compensated_add_(hi_now, lo_now, indices, None, dense=False,
                                   pending=pending_now, renorm_at=_RENORM_AT)
         total = (np.asarray(to_numpy(hi.value), "float64")
                  + np.asarray(to_numpy(lo.value), "float64"))
@@ -659,13 +659,13 @@ def test_threshold_bucketing_is_exact_at_and_next_to_every_threshold(rng, monkey
     elif mode == "fused":
         import tensorflow as tf
 
-        from keras_confusion import _backend
+        from keras_confusion._backend import kernels
 
-        monkeypatch.setattr(_backend, "_FUSED_MIN_SIZE", 0)  # whatever the batch's size
-        buckets = tf.function(lambda s: _backend.fused(lambda: _threshold_buckets(s, plan), s),
+        monkeypatch.setattr(kernels, "_FUSED_MIN_SIZE", 0)  # whatever the batch's size
+        buckets = tf.function(lambda s: kernels.fused(lambda: _threshold_buckets(s, plan), s),
                               jit_compile=False)
         graph = buckets.get_concrete_function(tf.TensorSpec(scores.shape, tf.float32)).graph
-        assert len(_xla_calls(graph)) == _backend._tf_cpu_only()
+        assert len(_xla_calls(graph)) == kernels._tf_cpu_only()
     got = to_numpy(buckets(keras.ops.convert_to_tensor(scores)))
     # The exact rule: float32 scores against the float64 thresholds.
     expected = np.searchsorted(plan.sorted_edges, scores.astype("float64"), side="right")

@@ -359,18 +359,15 @@ def _threshold_tensor(threshold, fmt: Formatted, from_logits: bool):
     return fmt.y_pred, ops.convert_to_tensor(ceil_to(t, dtype))
 
 
-def hard_codes(fmt: Formatted, threshold, from_logits: bool, argmax=None):
-    """Per-decision cell codes ``l*K*K + true*K + pred`` and a validity mask.
-
-    ``argmax``: multiclass only, `_backend.row_argmax` of the scores when the caller
-    has it already.
-    """
+def hard_codes(fmt: Formatted, threshold, from_logits: bool):
+    """Per-decision cell codes ``l*K*K + true*K + pred`` and a validity mask."""
     k = fmt.num_classes
     if fmt.task == "multiclass":
-        if argmax is None and fmt.exact is not None:
+        if fmt.exact is not None:  # float64 NumPy scores on JAX without x64
             index, finite = _backend.numpy_row_argmax(fmt.exact)
-            argmax = ops.convert_to_tensor(index), ops.convert_to_tensor(finite)
-        pred, valid = _backend.row_argmax(fmt.y_pred) if argmax is None else argmax
+            pred, valid = ops.convert_to_tensor(index), ops.convert_to_tensor(finite)
+        else:
+            pred, valid = _backend.row_argmax(fmt.y_pred)
         if fmt.one_hot:
             yt = fmt.y_true
             valid = valid & ops.all((yt == 0) | (yt == 1), axis=-1) & (ops.sum(yt, axis=-1) == 1)

@@ -84,14 +84,6 @@ _DENSE_CELLS = 1 << 17
 _RENORM_AT = float(1 << 22)
 
 
-def _two_sum(a, b):
-    """``a + b`` as ``(s, err)`` with ``s + err`` exact (Knuth's TwoSum, no branch)."""
-    s = a + b
-    b_virtual = s - a
-    err = (a - (s - b_virtual)) + (b - b_virtual)
-    return s, err
-
-
 class _CountingMetric(keras.metrics.Metric):
     """Keeps ``num_cells`` counts plus an invalid tally as a compensated float32 pair
     (``counts_hi + counts_lo``, exact for integer counts); a state of more than
@@ -147,14 +139,14 @@ class _CountingMetric(keras.metrics.Metric):
         if hi_now is not None and lo_now is not None \
                 and (pending is not None or self.counts_pending is None):
             # A torch tensor or a tf.Variable: the same arithmetic, in the state's storage.
-            _backend.compensated_add_(hi_now, lo_now, codes, weights, _two_sum,
+            _backend.compensated_add_(hi_now, lo_now, codes, weights,
                                       dense=cells <= _DENSE_CELLS, pending=pending,
                                       renorm_at=_RENORM_AT)
             return
         hi = self.counts_hi.value
         if cells <= _DENSE_CELLS:
             lo = _backend.add_counts(self.counts_lo.value, codes, weights)
-            hi, lo = _two_sum(hi, lo)
+            hi, lo = _backend.two_sum(hi, lo)
         else:
             lo = self.counts_lo.value
             if weights is None:
@@ -165,12 +157,13 @@ class _CountingMetric(keras.metrics.Metric):
                 # (JAX never updates in place; there, a conditional would copy the state.)
                 pending = self.counts_pending.value
                 if _backend.backend() in _backend.IN_PLACE_BACKENDS:
-                    hi, lo = ops.cond(pending > 0, lambda: _two_sum(hi, lo), lambda: (hi, lo))
+                    hi, lo = ops.cond(pending > 0, lambda: _backend.two_sum(hi, lo),
+                                      lambda: (hi, lo))
                 self.counts_pending.assign(-ops.ones_like(pending))
             lo = _backend.scatter_add(lo, codes, weights)
             # Only the touched cells change; the duplicates of a code all compute the
             # same pair, so scattering it back is safe.
-            s, err = _two_sum(ops.take(hi, codes), ops.take(lo, codes))
+            s, err = _backend.two_sum(ops.take(hi, codes), ops.take(lo, codes))
             index = ops.expand_dims(codes, -1)
             hi = ops.scatter_update(hi, index, s)
             lo = ops.scatter_update(lo, index, err)
@@ -286,19 +279,15 @@ class ConfusionMatrix(_CountingMetric):
         if fmt.num_labels != (self.num_labels or 1):
             raise arg_error("y_pred", f"<tensor with {fmt.num_labels} labels>",
                             f"of shape (..., {self.num_labels}) to match num_labels")
-        # NumPy's argmax (TensorFlow's plain graph, 64 classes and up) cannot be fused.
-        argmax = (_backend.row_argmax(fmt.y_pred)
-                  if fmt.task == "multiclass" and _backend.argmax_by_numpy(fmt.y_pred)
-                  else None)
 
         def cell_codes():
-            codes, valid = hard_codes(fmt, self.threshold, self.from_logits, argmax)
+            codes, valid = hard_codes(fmt, self.threshold, self.from_logits)
             weights = fmt.sample_weight
             if weights is not None and fmt.task != "multiclass":
                 weights = ops.broadcast_to(weights, ops.shape(codes))
             return self._cell_codes(codes, valid, weights)
 
-        self._accumulate(*_backend.fused(cell_codes, fmt.y_pred if argmax is None else argmax[0]))
+        self._accumulate(*_backend.fused(cell_codes, fmt.y_pred))
 
     def _matrix(self):
         return ops.reshape(self._cells(), self._shape)

@@ -1,0 +1,332 @@
+"""CPU kernels: the backends' own ops are slow on a CPU for these, so they are
+rebuilt. Each is switched off by setting its `TRICKS` entry to False, which
+``benchmarks/bench_counting.py`` does to print its gain."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from keras_confusion._backend import backend, has_value
+
+#: The CPU tricks in use, each on by default; the benchmark switches them off one at a
+#: time to measure its gain. Read when a step is traced (compiled steps keep theirs).
+TRICKS = {
+    "xla_cpu_argmax": True,  # row argmax from min/max reductions under XLA on a CPU
+    "torch_cpu_argmax": True,  # NumPy's argmax (64+ classes) or torch.max, on torch's CPU
+    "tf_fused_codes": True,  # cell codes as one XLA kernel inside a plain TF graph
+}
+
+
+def row_argmax(x):
+    """``(argmax, finite)`` of each row of ``(N, K)`` scores: the first index of the
+    row's maximum (int32) and whether every score of the row is finite.
+
+    On an accelerator this is each backend's own argmax. On a CPU every backend has
+    a slow argmax, measured on an ``(8192, 1000)`` float32 batch
+    (benchmarks/bench_counting.py): XLA's (JAX) takes 16 ms where its max takes 0.8 ms,
+    torch's 9 ms and TensorFlow's 3.7 ms where NumPy's takes 2 ms. There:
+
+    - XLA on CPU (JAX, and TensorFlow under ``jit_compile=True``), from 28 classes:
+      the argmax is rebuilt from fast reductions (`_xla_cpu_argmax`).
+    - torch eager on a CPU, from 64 classes: NumPy's argmax of the same memory (no
+      copy), on as many threads as torch's own ops use (`_numpy_rows`).
+
+    TensorFlow outside XLA keeps its own argmax: NumPy's, called from the graph through
+    ``tf.numpy_function``, gained 3.7 -> 3.2 ms (inside the run-to-run noise) and made
+    the update impossible to export in a SavedModel.
+
+    Finiteness comes from one sum (of the whole batch on JAX, and on torch below 64
+    classes; else of each row), checked row by row, then exactly, only where it is not
+    finite.
+
+    Each backend's own argmax is called, not ``keras.ops.argmax``: on a CPU that one
+    ranks -0.0 below 0.0 (and not on a GPU), where NumPy and scikit-learn see a tie
+    and take the first. Rows with a NaN or an infinite score get an arbitrary index;
+    callers use ``finite`` to leave them out.
+    """
+    name = backend()
+    shape = tuple(x.shape)
+    if name == "jax":
+        import jax
+        from jax import numpy as jnp
+
+        dtype = keras.backend.standardize_dtype(x.dtype)
+        # XLA's own argmax is the faster up to 27 classes (65,536 rows: 0.93 ms against
+        # 1.26 ms at 27) and 3x slower from 28 (3.9 ms against 1.3 ms).
+        if TRICKS["xla_cpu_argmax"] and jax.default_backend() == "cpu" and len(shape) == 2 \
+                and 28 <= shape[-1] < 2 ** 24 and dtype in ("float16", "bfloat16", "float32"):
+            return _xla_cpu_argmax(x.astype("float32"))
+        return jnp.argmax(x, axis=-1).astype("int32"), _finite_rows(x)
+    if name == "tensorflow":
+        import tensorflow as tf
+
+        x = tf.convert_to_tensor(x)
+        if TRICKS["xla_cpu_argmax"] and len(shape) == 2 and _tf_cpu_only() \
+                and _tf_in_xla() is True \
+                and 28 <= shape[-1] < 2 ** 24 and x.dtype in (tf.float16, tf.bfloat16, tf.float32):
+            return _xla_cpu_argmax(tf.cast(x, tf.float32), finite_in_min=True)
+        return tf.math.argmax(x, axis=-1, output_type=tf.int32), _finite_rows(x)
+    if name == "torch":
+        import torch
+
+        if TRICKS["torch_cpu_argmax"] and has_value(x) and x.device.type == "cpu" \
+                and len(shape) == 2 \
+                and x.dtype in (torch.float32, torch.float64):
+            return _torch_cpu_argmax(x)
+        return torch.argmax(x, dim=-1).int(), torch.isfinite(x).all(dim=-1)
+    x = keras.ops.convert_to_tensor(x)
+    index = keras.ops.cast(keras.ops.argmax(x, axis=-1), "int32")
+    return index, keras.ops.all(keras.ops.isfinite(x), axis=-1)
+
+
+def _tf_cpu_only() -> bool:
+    """Whether TensorFlow has only CPUs to run on (no GPU or TPU)."""
+    import tensorflow as tf
+
+    return all(d.device_type == "CPU" for d in tf.config.list_logical_devices())
+
+
+def _tf_in_xla():
+    """Whether TensorFlow is tracing for XLA (``jit_compile=True``), or None when this
+    TensorFlow cannot tell (the check is a private function that may move)."""
+    import tensorflow as tf
+
+    try:
+        from tensorflow.python.ops import control_flow_util
+    except ImportError:  # TensorFlow's own argmax then: slower but exact
+        return None
+    return bool(control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph()))
+
+
+def _tf_plain_cpu() -> bool:
+    """Whether TensorFlow runs the step here as it is: not traced for XLA, on a machine
+    with CPUs only, in this process (no parameter-server strategy)."""
+    return _tf_in_xla() is False and _tf_cpu_only() and not _tf_remote_workers()
+
+
+def _tf_fuses() -> bool:
+    """Whether `fused` compiles on TensorFlow: while tracing a plain graph."""
+    import tensorflow as tf
+
+    return not tf.executing_eagerly() and _tf_plain_cpu()
+
+
+# Below this many values, a batch's TensorFlow ops cost less than an XLA kernel's launch.
+_FUSED_MIN_SIZE = 1 << 14
+
+
+def fused(fn, x):
+    """``fn()``, a function of the tensors it closes over (elementwise work and
+    reductions: no state, no Python callbacks), as one XLA kernel where that pays;
+    ``x`` is the batch tensor whose size measures the work.
+
+    That is TensorFlow in a plain graph (Keras' ``jit_compile="auto"`` on a machine
+    with CPUs only): every TensorFlow op on a batch is a kernel launch and a pass over
+    memory, and the ~20 ops that turn a batch into cell codes cost more than the
+    counting. Compiled with XLA they are one pass, while the counting itself stays
+    TensorFlow's own ``DenseBincount``, faster there than XLA's scatter. Measured at
+    65,536 scores and 10,000 thresholds (2 cores): codes 0.14 ms against 0.63 ms, the
+    whole update 0.64 ms against 1.13 ms. XLA compiles the kernel once per batch shape.
+    Launching it costs about 0.1 ms, so batches of fewer than `_FUSED_MIN_SIZE` values
+    run as TensorFlow ops (decided when tracing where the size is known, by a
+    ``tf.cond`` where it is not).
+
+    Elsewhere ``fn()`` runs as it is: eagerly (a kernel per call would be compiled
+    anew), under XLA already (JAX, ``jit_compile=True``), on GPUs and TPUs, and
+    with a parameter-server strategy (the step may run on another machine).
+    """
+    if TRICKS["tf_fused_codes"] and backend() == "tensorflow" and _tf_fuses():
+        import tensorflow as tf
+
+        kernel = tf.function(fn, jit_compile=True, autograph=False)
+        size = tf.TensorShape(x.shape).num_elements()
+        if size is not None:
+            return kernel() if size >= _FUSED_MIN_SIZE else fn()
+        return tf.cond(tf.size(x) >= _FUSED_MIN_SIZE, kernel, fn)
+    return fn()
+
+
+def _tf_remote_workers() -> bool:
+    """Whether steps may run in other processes (a parameter-server strategy), where a
+    graph cannot call back into this process's Python."""
+    import tensorflow as tf
+
+    strategy = tf.distribute.get_strategy() if tf.distribute.has_strategy() else None
+    return strategy is not None and "ParameterServer" in type(strategy).__name__
+
+
+def _xla_cpu_argmax(x, finite_in_min: bool = False):
+    """Row argmax and finiteness of float32 ``(N, K)`` from min- and max-reductions
+    only (XLA on CPU).
+
+    XLA vectorises a max over a fused elementwise expression but not its argmax (a
+    reduction of (value, index) pairs). With ``m`` the row maximum, the first maximum
+    is ``min_j((m - a_j) * 2**108 + j)``: the term is exactly ``j`` where ``a_j == m``
+    and at least ``2**24 > K`` everywhere else.
+
+    Exactness: every float32 is a multiple of 2**-149. When ``|m| >= 2**-60``, a score
+    different from ``m`` differs from it by at least 2**-84, so ``(m - a) * 2**108 >=
+    2**24`` (an overflow to inf only makes it larger). Rows with a smaller maximum
+    (all-zero rows included) are first scaled by 2**64 (exact), after which any two
+    distinct scores differ by at least 2**-85; that costs an extra multiply per
+    score, so it runs only for batches that have such a row. No difference is
+    subnormal, so flushing subnormal results to zero (as XLA on CPU does) cannot
+    create a false tie; ``j`` is exact in float32 for ``K < 2**24``. Subnormal scores
+    themselves read as zero on XLA's CPU, as they do for its own argmax. -0.0 and 0.0
+    tie, and the first is taken, as in NumPy. Written with ``keras.ops`` for JAX and
+    TensorFlow's XLA alike.
+
+    Finiteness: ``finite_in_min`` (TensorFlow) makes every score that is not finite
+    (``|a| < inf`` is false for NaN and +-inf) a term of -1, so a row's minimum is
+    negative exactly when it has such a score: two passes over the scores instead of
+    three (`_finite_rows` is a third). TensorFlow's XLA gains by it: at 8,192 x 1,000,
+    a ``jit_compile`` update of `ConfusionMatrix` over four batches in turn took 6.6
+    ms against 8.3 ms (2 cores). JAX's loses: the select stops its XLA from
+    vectorising the minimum (argmax 7.2 ms against 2.9 ms), so JAX uses `_finite_rows`.
+    """
+    k = x.shape[-1]
+    top = keras.ops.max(x, axis=-1, keepdims=True)
+    column = keras.ops.arange(k, dtype="float32")
+    big = 2.0 ** 108
+
+    def first_max(gap):
+        term = gap * big + column
+        if finite_in_min:
+            term = keras.ops.where(keras.ops.abs(x) < np.inf, term, -1.0)
+        return keras.ops.min(term, axis=-1)
+
+    def scaled():
+        scale = keras.ops.cast(keras.ops.where(keras.ops.abs(top) < 2.0 ** -60, 2.0 ** 64, 1.0),
+                               "float32")
+        return first_max(top * scale - x * scale)
+
+    tiny = keras.ops.any(keras.ops.abs(top) < 2.0 ** -60)
+    first = keras.ops.cond(tiny, scaled, lambda: first_max(top - x))
+    # Rows with a NaN or an inf get an arbitrary index in range; ``finite`` marks them.
+    if finite_in_min:
+        # NaN when XLA's minimum propagates a NaN (its vectorised one drops them).
+        finite = first >= 0
+        return keras.ops.cast(keras.ops.where(finite & (first < k), first, 0.0), "int32"), finite
+    index = keras.ops.cast(keras.ops.where(first < k, first, 0.0), "int32")
+    # XLA's vectorised max and min drop NaNs, so finiteness is not read from them.
+    return index, _finite_rows(x)
+
+
+def _finite_rows(x):
+    """Whether every score of each row of ``x`` is finite, compiled (JAX, TensorFlow).
+
+    A row sum is finite iff every score is, except when large finite scores overflow:
+    only a batch with a non-finite sum pays for the exact check (TensorFlow at 8,192 x
+    1,000: 1.7 ms against 2.7 ms). On JAX the sum of the whole batch comes first, and
+    only a batch whose sum is not finite sums its rows: XLA vectorises that sum where
+    it does not a sum per row of a few classes (65,536 x 10: 0.11 ms against 0.29 ms;
+    x 27: 0.23 ms against 0.55 ms for ``all(isfinite)``; a jitted ConfusionMatrix
+    update at 10 and 40 classes: 0.52 and 1.85 ms against 0.75 and 2.15 ms). From 64
+    classes the row sums are as fast (1,000: 4.77 against 4.68 ms per update), and
+    TensorFlow's XLA is slower with the batch's sum from 40 classes (1.6 ms against
+    1.2 ms): both keep the row sums.
+    """
+    def by_rows():
+        sums_finite = keras.ops.isfinite(keras.ops.sum(x, axis=-1))
+        return keras.ops.cond(keras.ops.all(sums_finite), lambda: sums_finite,
+                              lambda: keras.ops.all(keras.ops.isfinite(x), axis=-1))
+
+    if backend() != "jax" or x.shape[-1] is None or x.shape[-1] >= 64:
+        return by_rows()
+    return keras.ops.cond(keras.ops.isfinite(keras.ops.sum(x)),
+                          lambda: keras.ops.ones(keras.ops.shape(x)[:1], dtype="bool"), by_rows)
+
+
+def _torch_cpu_argmax(x):
+    """Row argmax and finiteness of an eager CPU torch tensor."""
+    import torch
+
+    x = x.detach()
+    # NumPy's argmax against torch.max at 65,536 rows: slower at 10 and 40 classes,
+    # faster at 64 and 100.
+    if x.shape[-1] >= 64:
+        # In NumPy throughout: a torch op on this many values would start torch's
+        # OpenMP threads, which then spin on the cores the next batch's argmax needs.
+        index, finite = _numpy_argmax(x.numpy(), torch.get_num_threads())
+        return torch.from_numpy(index), torch.from_numpy(finite)
+    # torch.max returns the first maximum's index, as argmax does, in 0.7x its time
+    # (65,536 x 10: 1.3 ms against 1.8 ms).
+    index = torch.max(x, dim=-1).indices.int()
+    # The batch's sum is finite when every score is: one vectorised pass (65,536 x 10:
+    # 0.08 ms, where row sums take 0.63 ms). In a batch whose sum is not, a row sum is
+    # finite when every score of the row is, and the rare rows whose sum is not (a NaN,
+    # an inf, or an overflow of large finite scores) are checked exactly.
+    if bool(torch.isfinite(x.sum())):
+        return index, torch.ones(x.shape[:1], dtype=torch.bool)
+    finite = torch.isfinite(x.sum(dim=-1))
+    if not bool(finite.all()):
+        rows = torch.nonzero(~finite)[:, 0]
+        finite[rows] = torch.isfinite(x[rows]).all(dim=-1)
+    return index, finite
+
+
+def numpy_row_argmax(a):
+    """`row_argmax` of a 2-D NumPy array, in NumPy (its own dtype, one thread)."""
+    return _numpy_argmax(np.asarray(a), 1)
+
+
+def _numpy_argmax(a, threads: int):
+    """Row argmax (int32) and finiteness (bool) of a 2-D NumPy array (`_numpy_rows`).
+
+    A row sum is finite when every score is; the rare rows whose sum is not (a NaN,
+    an inf, or an overflow of large finite scores) are checked exactly.
+    """
+    index, sums = _numpy_rows(a, threads)
+    finite = np.isfinite(sums)
+    if not finite.all():
+        rows = np.flatnonzero(~finite)
+        finite[rows] = np.isfinite(a[rows]).all(axis=-1)
+    return index, finite
+
+
+_POOL = None  # (process id, workers, thread pool) for `_numpy_rows`
+
+
+def _numpy_rows(a, threads: int):
+    """Row argmax (int32) and row sums of a 2-D NumPy array, on up to ``threads`` threads.
+
+    One read of the scores: they are taken in blocks of about 2 MB, and each block's
+    sums are computed while it is still in cache. NumPy's argmax and einsum run on one
+    core and release the GIL, so large batches are split between threads, as many as
+    the calling backend runs its own ops on. Measured on an
+    (8,192, 1,000) float32 batch on 2 cores: 2.0 ms, where NumPy's argmax and torch's
+    sum take 1.9 ms + 0.9 ms run apart and 4.9 ms one after the other (torch's idle
+    OpenMP threads spin on the core the argmax needs).
+    """
+    global _POOL
+    n, k = a.shape
+    index = np.empty(n, np.intp)
+    sums = np.empty(n, a.dtype)
+    rows = max(1, (1 << 19) // max(k, 1))
+
+    def part(lo, hi):
+        for i in range(lo, hi, rows):
+            j = min(i + rows, hi)
+            np.argmax(a[i:j], axis=-1, out=index[i:j])
+            np.einsum("ij->i", a[i:j], out=sums[i:j])
+
+    threads = min(threads, -(-n // rows))
+    if threads < 2:
+        part(0, n)
+    else:
+        import os
+        from concurrent.futures import ThreadPoolExecutor
+
+        # A pool made before a fork has no threads in the child: make a fresh one there.
+        if _POOL is None or _POOL[0] != os.getpid() or _POOL[1] < threads - 1:
+            _POOL = (os.getpid(), threads - 1,
+                     ThreadPoolExecutor(threads - 1, "keras_confusion_rows"))
+        bounds = [n * t // threads for t in range(threads + 1)]
+        pending = [_POOL[2].submit(part, bounds[t], bounds[t + 1]) for t in range(1, threads)]
+        part(0, bounds[1])
+        for done in pending:
+            done.result()
+    return index.astype("int32"), sums
+
+
