@@ -20,6 +20,17 @@ settings.load_profile("default")
 
 BACKEND = keras.backend.backend()
 
+# Test files of the Keras-free core (files, command line, report, figures): CI runs them
+# once (`-m keras_free`), not once per backend. A test in them that needs the backend
+# says so with ``@pytest.mark.backend``.
+KERAS_FREE_FILES = {"test_cli.py", "test_report.py", "test_plot.py"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.name in KERAS_FREE_FILES and not item.get_closest_marker("backend"):
+            item.add_marker(pytest.mark.keras_free)
+
 
 def to_numpy(x):
     return np.asarray(keras.ops.convert_to_numpy(x))

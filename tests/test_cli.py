@@ -380,6 +380,7 @@ def test_evaluate_float32_scores_decide_as_float64_at_the_threshold(tmp_path):
     assert d["confusion_matrix"] == expected.tolist() == [[2, 0], [1, 1]]
 
 
+@pytest.mark.backend
 def test_demo_quick_trains_compares_and_writes_the_html_report(tmp_path, capsys):
     html = tmp_path / "demo.html"
     assert main(["demo", "--quick", "--html", str(html)]) == 0

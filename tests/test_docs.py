@@ -12,8 +12,8 @@ import pytest
 
 import keras_confusion as kc
 
-MODULES = ["counts", "formulas", "losses", "metrics", "thresholds", "report", "plot",
-           "callbacks", "weights"]
+MODULES = ["counts", "formulas", "losses", "metrics", "decisions", "thresholded", "report",
+           "plot", "callbacks", "weights"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -424,6 +424,7 @@ def _tensor_values(x):
     return keras.ops.convert_to_numpy(keras.ops.cast(x, "float32")).astype("float64")
 
 
+@pytest.mark.backend
 @pytest.mark.parametrize("dtype", ["bfloat16", "float16", "float32"])
 def test_report_of_backend_low_precision_tensors_equals_sklearn_on_the_same_values(dtype):
     y, s = _binary_data(21, 500)

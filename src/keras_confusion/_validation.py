@@ -33,6 +33,39 @@ def check_num_classes(num_classes, *, allow_none: bool = True):
     return int(num_classes)
 
 
+def _check_bool(name: str, value) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise arg_error(name, value, "True or False")
+    return bool(value)
+
+
+#: The task arguments that losses, metrics and callbacks share, and their one check
+#: each (scikit-learn's ``validate_params`` idea): they agree by construction.
+TASK_ARGS = {
+    "num_classes": check_num_classes,
+    "multilabel": lambda value: _check_bool("multilabel", value),
+    "from_logits": lambda value: _check_bool("from_logits", value),
+}
+
+
+def check_task_args(*, binary_num_classes=None, **task) -> dict:
+    """The task arguments given (a subset of `TASK_ARGS`), checked and normalised.
+
+    ``binary_num_classes``: what ``num_classes`` must be when ``multilabel=True``
+    (``None`` or 2 for losses and callbacks, which default to None; 2 for metrics).
+    """
+    out = {}
+    for name, value in task.items():
+        if name not in TASK_ARGS:
+            raise TypeError(f"unknown task argument {name!r}")
+        out[name] = TASK_ARGS[name](value)
+    if out.get("multilabel") and out.get("num_classes") not in (None, 2):
+        raise arg_error("num_classes", task["num_classes"],
+                        "None or 2 when multilabel=True" if binary_num_classes is None
+                        else "2 when multilabel=True")
+    return out
+
+
 def check_probability(name: str, value, *, open_low=False, open_high=False) -> float:
     low, high = ("(" if open_low else "["), (")" if open_high else "]")
     expected = f"a number in the range {low}0, 1{high}"

@@ -24,7 +24,13 @@ import numpy as np
 
 from keras_confusion import formulas
 from keras_confusion._backend import keras_mask
-from keras_confusion._validation import arg_error, check_num_classes, check_sample_weight, warn
+from keras_confusion._counting import decide
+from keras_confusion._validation import (
+    arg_error,
+    check_sample_weight,
+    check_task_args,
+    warn,
+)
 from keras_confusion.counts import confusion_matrix
 from keras_confusion.decisions import (
     MultilabelThresholdResult,
@@ -259,7 +265,7 @@ class ThresholdTuner(_ValidationCallback):
         self.cost_matrix = cost_matrix
         self.constraint = constraint
         self.thresholded = thresholded
-        self.multilabel = bool(multilabel)
+        self.multilabel = check_task_args(multilabel=multilabel)["multilabel"]
         self.formula_kwargs = formula_kwargs
         self.result = None
         # Fail now, not after the first epoch, on a malformed objective or constraint.
@@ -399,7 +405,8 @@ class ConfusionHistory(_ValidationCallback):
     def __init__(self, validation_data, *, num_classes=None, threshold=0.5, from_logits=False,
                  figures=DEFAULT_FIGURES, average="macro", batch_size=None):
         super().__init__(validation_data, batch_size)
-        self.num_classes = check_num_classes(num_classes)
+        self.num_classes, from_logits = check_task_args(
+            num_classes=num_classes, from_logits=from_logits).values()
         if isinstance(threshold, ThresholdTuner):
             if from_logits:
                 raise arg_error("from_logits", from_logits,
@@ -409,7 +416,7 @@ class ConfusionHistory(_ValidationCallback):
             # Checked here through the counting path itself: the message names threshold.
             confusion_matrix([0, 1], [0.0, 1.0], threshold=threshold)
         self.threshold = threshold
-        self.from_logits = bool(from_logits)
+        self.from_logits = from_logits
         if isinstance(figures, str) or not figures:
             raise arg_error("figures", figures, "a non-empty sequence of formula names")
         self.figures = tuple(figures)
@@ -441,7 +448,7 @@ class ConfusionHistory(_ValidationCallback):
             # predicts nothing positive: count the decisions ``score >= t`` themselves,
             # as 0/1 scores at 0.5 (a NaN score stays NaN: invalid, not a negative).
             scores = np.asarray(scores, dtype="float64")
-            scores = np.where(np.isnan(scores), np.nan, (scores >= t).astype("float64"))
+            scores = np.where(np.isnan(scores), np.nan, decide(scores, t).astype("float64"))
             t, from_logits = 0.5, False
         cm = confusion_matrix(y, scores, self.num_classes, threshold=t,
                               from_logits=from_logits, sample_weight=w)

@@ -36,7 +36,7 @@ import numpy as np
 from keras import ops
 
 from keras_confusion import _backend
-from keras_confusion._counting import cell_codes, tail_sums
+from keras_confusion._counting import cell_codes, decide, tail_sums
 from keras_confusion._validation import arg_error, ceil_to, check_num_classes, check_threshold
 
 __all__ = ["confusion_matrix", "soft_confusion_matrix", "threshold_confusion_matrices"]
@@ -382,11 +382,10 @@ def hard_codes(fmt: Formatted, threshold, from_logits: bool):
     else:
         scores, thr = _threshold_tensor(threshold, fmt, from_logits)
         if isinstance(thr, np.ndarray):  # float64 NumPy scores (`_exact_scores`)
-            with np.errstate(invalid="ignore"):
-                pred = ops.convert_to_tensor((fmt.exact >= thr).astype("int32"))
+            pred = ops.convert_to_tensor(decide(fmt.exact, thr).astype("int32"))
             finite = ops.convert_to_tensor(np.isfinite(fmt.exact))
         else:
-            pred = ops.cast(scores >= thr, "int32")
+            pred = ops.cast(decide(scores, thr), "int32")
             finite = ops.isfinite(fmt.y_pred)
         yt = fmt.y_true
         valid = finite & ((yt == 0) | (yt == 1))

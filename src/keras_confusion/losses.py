@@ -33,9 +33,9 @@ from keras_confusion._validation import (
     arg_error,
     check_cost_matrix,
     check_non_negative,
-    check_num_classes,
     check_positive,
     check_probability,
+    check_task_args,
     warn,
 )
 
@@ -201,13 +201,9 @@ class ConfusionLoss(keras.losses.Loss):
         super().__init__(name=name, reduction="none", dtype=dtype)
         self._values_checked = False
         self.formula = formulas.get(_deserialize_formula(formula))
-        self.num_classes = check_num_classes(num_classes)
-        if not isinstance(multilabel, bool):
-            raise arg_error("multilabel", multilabel, "True or False")
-        if multilabel and self.num_classes not in (None, 2):
-            raise arg_error("num_classes", num_classes, "None or 2 when multilabel=True")
-        self.multilabel = multilabel
-        self.from_logits = bool(from_logits)
+        task = check_task_args(num_classes=num_classes, multilabel=multilabel,
+                               from_logits=from_logits)
+        self.num_classes, self.multilabel, self.from_logits = task.values()
         if average not in _AVERAGES:
             raise arg_error("average", average,
                             'one of "auto", "binary", "macro", "micro", "weighted"')
@@ -634,11 +630,9 @@ class WeightedCrossentropy(keras.losses.Loss):
     def __init__(self, class_weight, *, num_classes=None, multilabel=False, from_logits=False,
                  reduction="sum_over_batch_size", name=None, dtype=None):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
-        self.num_classes = check_num_classes(num_classes)
-        if multilabel and self.num_classes not in (None, 2):
-            raise arg_error("num_classes", num_classes, "None or 2 when multilabel=True")
-        self.multilabel = bool(multilabel)
-        self.from_logits = bool(from_logits)
+        task = check_task_args(num_classes=num_classes, multilabel=multilabel,
+                               from_logits=from_logits)
+        self.num_classes, self.multilabel, self.from_logits = task.values()
         self.class_weight = _check_class_weight(class_weight, self.num_classes or 2,
                                                 self.multilabel)
 

@@ -48,6 +48,7 @@ from keras_confusion._validation import (
     check_average,
     check_cost_matrix,
     check_num_classes,
+    check_task_args,
     check_threshold,
     warn,
 )
@@ -240,13 +241,9 @@ class ConfusionMatrix(_CountingMetric):
     def __init__(self, num_classes=2, threshold=0.5, from_logits=False, multilabel=False,
                  num_labels=None, *, name="confusion_matrix", dtype=None):
         num_classes = check_num_classes(num_classes, allow_none=False)
-        if not isinstance(from_logits, bool):
-            raise arg_error("from_logits", from_logits, "True or False")
-        if not isinstance(multilabel, bool):
-            raise arg_error("multilabel", multilabel, "True or False")
+        check_task_args(num_classes=num_classes, multilabel=multilabel, from_logits=from_logits,
+                        binary_num_classes=2)
         if multilabel:
-            if num_classes != 2:
-                raise arg_error("num_classes", num_classes, "2 when multilabel=True")
             if isinstance(num_labels, bool) or not isinstance(num_labels, (int, np.integer)) \
                     or num_labels < 1:
                 raise arg_error("num_labels", num_labels,
@@ -347,6 +344,10 @@ class ConfusionMetric(ConfusionMatrix):
             formula = keras.saving.deserialize_keras_object(formula)
         fn = formulas.get(formula)
         kwargs = dict(formula_kwargs or {})
+        # The task first: the formula's arguments are checked against it.
+        num_classes = check_num_classes(num_classes, allow_none=False)
+        check_task_args(num_classes=num_classes, multilabel=multilabel, from_logits=from_logits,
+                        binary_num_classes=2)
         per_class = formulas.name_of(fn) in formulas.PER_CLASS
         if per_class:
             average = check_average(kwargs.get("average", "binary"))
@@ -662,8 +663,7 @@ class ThresholdConfusion(_CountingMetric):
                                 "a 1-D sequence of thresholds (for a grid of N thresholds, "
                                 "pass num_thresholds=N)")
             grid = thresholds
-        if not isinstance(from_logits, bool):
-            raise arg_error("from_logits", from_logits, "True or False")
+        check_task_args(from_logits=from_logits)
         self._plan = threshold_plan(grid, from_logits)
         self.thresholds = np.asarray(grid, dtype="float64")
         self.num_thresholds = len(self.thresholds)

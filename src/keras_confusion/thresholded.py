@@ -7,6 +7,7 @@ import numpy as np
 from keras import ops
 
 from keras_confusion import _backend
+from keras_confusion._counting import decide
 from keras_confusion._validation import arg_error, ceil_to, check_cost_matrix, check_num_classes
 from keras_confusion.decisions import bayes_decide, check_offsets
 
@@ -151,7 +152,7 @@ class Thresholded(keras.Model):
                 raise arg_error("threshold", self.threshold.tolist(),
                                 f"one threshold per output column: the model outputs "
                                 f"shape {tuple(x.shape)}")
-            decisions = ops.cast(ops.cast(x, t.dtype) >= t, "int32")
+            decisions = ops.cast(decide(ops.cast(x, t.dtype), t), "int32")
         else:
             k = self.cost_matrix.shape[0]
             if k == 2 and (len(x.shape) == 1 or x.shape[-1] == 1):

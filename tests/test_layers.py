@@ -1,0 +1,175 @@
+"""The layers of DESIGN.md hold: a core that never imports Keras, a Keras layer that
+registers itself, task arguments checked one way, counting written once."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import BACKEND
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "keras_confusion"
+HEAVY = ("keras", "jax", "tensorflow", "torch")
+
+
+def _run(args, *, env=None, cwd=None, code=None):
+    """Run the command line (or ``python -c code``) in a fresh process; return it."""
+    command = [sys.executable, "-c", code] if code is not None else [
+        sys.executable, "-c", "import sys; from keras_confusion.cli import main; "
+        "sys.exit(main(sys.argv[1:]))", *args]
+    full_env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    full_env.update(env or {})
+    return subprocess.run(command, capture_output=True, text=True, env=full_env, cwd=cwd,
+                          timeout=300)
+
+
+def _imported_top_level(stderr: str) -> set[str]:
+    """Top-level packages named in a ``PYTHONPROFILEIMPORTTIME`` report."""
+    return {m.group(1).split(".")[0]
+            for m in re.finditer(r"\|\s+([\w.]+)\s*$", stderr, flags=re.MULTILINE)}
+
+
+@pytest.fixture
+def predictions(tmp_path):
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 1000)
+    p = np.clip(0.3 * y + 0.7 * rng.random(1000), 0, 1)
+    path = tmp_path / "preds.csv"
+    path.write_text("y,p\n" + "".join(f"{a},{b:.6f}\n" for a, b in zip(y, p, strict=True)))
+    return path
+
+
+@pytest.mark.keras_free
+@pytest.mark.parametrize("command", [
+    ["--help"],
+    ["evaluate", "{file}", "--label", "y", "--score", "p", "--bootstrap", "200"],
+    ["evaluate", "{file}", "--label", "y", "--score", "p", "--tune", "f1", "--html",
+     "{dir}/r.html", "--json", "{dir}/r.json"],
+    ["tune", "{file}", "--label", "y", "--score", "p", "--objective", "specificity",
+     "--constraint", "recall=0.9"],
+], ids=["help", "evaluate", "evaluate-tune-html", "tune"])
+def test_command_line_imports_no_keras_and_no_backend(command, predictions, tmp_path):
+    args = [a.format(file=predictions, dir=tmp_path) for a in command]
+    done = _run(args, env={"PYTHONPROFILEIMPORTTIME": "1"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    heavy = _imported_top_level(done.stderr) & set(HEAVY)
+    assert not heavy, f"keras-confusion {command[0]} imported {sorted(heavy)}"
+
+
+@pytest.mark.keras_free
+def test_help_without_keras_backend_writes_nothing_to_stderr():
+    done = _run(["--help"])
+    assert done.returncode == 0
+    assert "evaluate" in done.stdout
+    assert done.stderr == ""
+
+
+@pytest.mark.keras_free
+def test_core_modules_import_no_keras_and_no_backend():
+    code = ("import sys, keras_confusion as kc\n"
+            "from keras_confusion import decisions, report, plot, formulas, cli, _io, _files\n"
+            "kc.tune_threshold([0, 1, 1, 0], [0.1, 0.8, 0.6, 0.3])\n"
+            "kc.report([0, 1, 1, 0], [0.1, 0.8, 0.6, 0.3], bootstrap=10)\n"
+            "kc.formulas.mcc([[3, 1], [2, 4]]); kc.class_weights([0, 1, 1])\n"
+            f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))")
+    done = _run([], code=code)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("keras_first", [True, False], ids=["keras-first", "ours-first"])
+def test_load_model_in_a_fresh_process_after_importing_keras_confusion(tmp_path, keras_first):
+    """``import keras_confusion`` alone registers every Keras object, whether Keras was
+    imported before it or is imported after it."""
+    import keras
+
+    import keras_confusion as kc
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1, activation="sigmoid")])
+    model.compile("adam", loss=kc.losses.SpecificityLoss(min_sensitivity=0.9),
+                  metrics=[kc.metrics.MCC(), kc.metrics.ThresholdConfusion(num_thresholds=5)])
+    x = np.random.default_rng(0).random((32, 3)).astype("float32")
+    y = (x[:, 0] > 0.5).astype("float32")
+    model.fit(x, y, epochs=1, verbose=0)
+    applied = kc.Thresholded(model, threshold=0.3)
+    path = tmp_path / "m.keras"
+    applied.save(path)
+    expected = np.asarray(keras.ops.convert_to_numpy(applied.predict(x, verbose=0)))
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", y)
+    imports = "import keras; import keras_confusion" if keras_first else \
+        "import keras_confusion; import keras"
+    code = (f"{imports}\nimport numpy as np\n"
+            f"m = keras.saving.load_model({str(path)!r})\n"
+            f"x = np.load({str(tmp_path / 'x.npy')!r})\n"
+            f"np.save({str(tmp_path / 'got.npy')!r}, "
+            "np.asarray(keras.ops.convert_to_numpy(m.predict(x, verbose=0))))\n"
+            f"y = np.load({str(tmp_path / 'y.npy')!r})\n"
+            "logs = m.model.evaluate(x, y, return_dict=True, verbose=0)\n"
+            "print(type(m).__name__, type(m.model.loss).__name__, *sorted(logs))")
+    done = _run([], code=code, env={"KERAS_BACKEND": BACKEND})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split()[:2] == ["Thresholded", "SpecificityLoss"]
+    assert {"mcc", "threshold_confusion"} <= set(done.stdout.split()[2:]), done.stdout
+    np.testing.assert_array_equal(np.load(tmp_path / "got.npy"), expected)
+
+
+def _task_arg_owners():
+    import keras_confusion as kc
+
+    data = (np.zeros((4, 3)), np.zeros(4))
+    return {
+        "ConfusionLoss": lambda **kw: kc.losses.ConfusionLoss("f1", **kw),
+        "WeightedCrossentropy": lambda **kw: kc.losses.WeightedCrossentropy([1, 2], **kw),
+        "ConfusionMatrix": lambda **kw: kc.metrics.ConfusionMatrix(**kw),
+        "Specificity": lambda **kw: kc.metrics.Specificity(**kw),
+        "ConfusionHistory": lambda **kw: kc.callbacks.ConfusionHistory(data, **kw),
+    }
+
+
+@pytest.mark.parametrize("owner", list(_task_arg_owners()))
+def test_task_arguments_are_refused_alike_by_losses_metrics_and_callbacks(owner):
+    make = _task_arg_owners()[owner]
+    with pytest.raises(ValueError, match=r"`from_logits`.*Received: from_logits='yes'"):
+        make(from_logits="yes")
+    with pytest.raises(ValueError, match=r"`num_classes`.*Received: num_classes=1\b"):
+        make(num_classes=1)
+    make(from_logits=True)  # a bool is taken as it is
+
+
+def test_thresholds_module_names_still_import_with_a_deprecation_warning():
+    from keras_confusion import decisions, thresholded, thresholds
+
+    with pytest.warns(DeprecationWarning, match="moved to keras_confusion.decisions"):
+        assert thresholds.tune_threshold is decisions.tune_threshold
+    with pytest.warns(DeprecationWarning, match="moved to keras_confusion.thresholded"):
+        assert thresholds.Thresholded is thresholded.Thresholded
+
+
+@pytest.mark.keras_free
+def test_counting_rules_are_written_once_in_the_core():
+    """The decision rule and the reverse cumulative sum live in `_counting`; no other
+    module compares scores with a threshold or writes a tail sum itself."""
+    import ast
+
+    offenders = []
+    for path in SRC.rglob("*.py"):
+        if path.name == "_counting.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            code = ast.unparse(node)
+            sides = [node.left, *node.comparators] if isinstance(node, ast.Compare) else []
+            if any(isinstance(o, ast.GtE) for o in getattr(node, "ops", ())) \
+                    and not any(isinstance(v, ast.Constant) for v in sides) \
+                    and re.search(r"\b(t|thr|threshold|thresholds)\b", code):
+                offenders.append(f"{path.relative_to(SRC)}:{node.lineno}: {code}")
+            if isinstance(node, ast.Call) and code.startswith(("np.cumsum", "ops.cumsum")) \
+                    and ("[::-1]" in code or "flip" in code):
+                offenders.append(f"{path.relative_to(SRC)}:{node.lineno}: {code}")
+    assert not offenders, offenders
