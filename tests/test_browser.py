@@ -1,4 +1,4 @@
-"""The HTML report's explorer in a real headless Chromium, against NumPy counts.
+"""The HTML report (`Report.to_html`) in a real headless Chromium, against NumPy counts.
 
 Needs Debian's ``chromium`` and the ``playwright`` package (no browser download:
 Playwright drives the system executable). Outside CI the tests skip when either is
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from keras_confusion import _explorer, formulas
+from keras_confusion import formulas
 
 try:
     from playwright.sync_api import expect, sync_playwright
@@ -141,24 +141,40 @@ def _nearest(candidates, x):
     return float(candidates[i])
 
 
-def _binary_page(tmp_path, y, s, *, threshold=0.5, tuned=None, class_names=("ok", "fraud"),
-                 sample_weight=None, guarantee=None, name="report.html"):
-    r = report(y, s, threshold=threshold, class_names=list(class_names), cost_matrix=COST,
-               bootstrap=0, sample_weight=sample_weight)
-    body = _explorer.binary_explorer(*r.curve, class_names=r.class_names,
-                                     threshold=r.threshold, tuned=tuned,
-                                     cost_matrix=r.cost_matrix, guarantee=guarantee)
-    path = tmp_path / name
-    path.write_text(_explorer.page("report", body), encoding="utf-8")
-    return path, r
+@pytest.fixture(scope="module")
+def pages(tmp_path_factory):
+    """Where the pages are written; each page is built once (matplotlib takes ~1 s)."""
+    return tmp_path_factory.mktemp("pages"), {}
 
 
-def _multiclass_page(tmp_path, y, scores, class_names, name="multiclass.html"):
-    r = report(y, scores, class_names=class_names, bootstrap=0)
-    path = tmp_path / name
-    path.write_text(_explorer.page("report", _explorer.multiclass_explorer(
-        r.confusion_matrix, class_names=r.class_names)), encoding="utf-8")
-    return path, r
+def _built(pages, key, build):
+    folder, done = pages
+    if key not in done:
+        path = folder / f"page-{len(done)}.html"
+        done[key] = path, build(path)
+    return done[key]
+
+
+def _binary_page(pages, y, s, *, threshold=0.5, tuned=None, class_names=("ok", "fraud"),
+                 sample_weight=None, guarantee=None):
+    def build(path):
+        r = report(y, s, threshold=threshold, class_names=list(class_names),
+                   cost_matrix=COST, bootstrap=0, sample_weight=sample_weight)
+        r.to_html(path, tuned=tuned, guarantee=guarantee)
+        return r
+
+    key = (y.tobytes(), s.tobytes(), threshold, tuned, class_names,
+           None if sample_weight is None else sample_weight.tobytes(), repr(guarantee))
+    return _built(pages, key, build)
+
+
+def _multiclass_page(pages, y, scores, class_names):
+    def build(path):
+        r = report(y, scores, class_names=class_names, bootstrap=0)
+        r.to_html(path)
+        return r
+
+    return _built(pages, (y.tobytes(), scores.tobytes(), tuple(class_names)), build)
 
 
 def _assert_figures_match(page, cm):
@@ -174,10 +190,9 @@ def _assert_figures_match(page, cm):
 
 @pytest.mark.parametrize("fragment", ["0.5", "0.123", "0.90001", "0%2E3", "-5", "2",
                                       "inf", "1e-3"])
-def test_linked_threshold_shows_nearest_candidate_with_numpy_counts(
-        open_page, tmp_path, fragment):
+def test_linked_threshold_shows_nearest_candidate_with_numpy_counts(open_page, pages, fragment):
     y, s = _binary_data()
-    path, r = _binary_page(tmp_path, y, s)
+    path, r = _binary_page(pages, y, s)
     page = open_page()
     page.open(path, f"#threshold={fragment}")
     t, cm = page.shown()
@@ -190,9 +205,9 @@ def test_linked_threshold_shows_nearest_candidate_with_numpy_counts(
     page.shot(f"binary-threshold-{fragment}")
 
 
-def test_page_without_fragment_opens_at_the_reports_threshold(open_page, tmp_path):
+def test_page_without_fragment_opens_at_the_reports_threshold(open_page, pages):
     y, s = _binary_data()
-    path, r = _binary_page(tmp_path, y, s, threshold=0.437)
+    path, r = _binary_page(pages, y, s, threshold=0.437)
     page = open_page()
     page.open(path)
     t, cm = page.shown()
@@ -202,9 +217,9 @@ def test_page_without_fragment_opens_at_the_reports_threshold(open_page, tmp_pat
     np.testing.assert_array_equal(cm, r.confusion_matrix)
 
 
-def test_arrow_keys_step_candidates_and_update_matrix_and_fragment(open_page, tmp_path):
+def test_arrow_keys_step_candidates_and_update_matrix_and_fragment(open_page, pages):
     y, s = _binary_data()
-    path, r = _binary_page(tmp_path, y, s)
+    path, r = _binary_page(pages, y, s)
     candidates = list(r.curve[0])
     page = open_page()
     page.open(path, "#threshold=0.5")
@@ -230,9 +245,9 @@ def test_arrow_keys_step_candidates_and_update_matrix_and_fragment(open_page, tm
     np.testing.assert_array_equal(page.matrix(), _count(y, s, candidates[start + 1]))
 
 
-def test_slider_ends_are_everything_and_nothing_positive(open_page, tmp_path):
+def test_slider_ends_are_everything_and_nothing_positive(open_page, pages):
     y, s = _binary_data()
-    path, _ = _binary_page(tmp_path, y, s)
+    path, _ = _binary_page(pages, y, s)
     page = open_page()
     page.open(path)
     slider = page.page.locator(".kc-slider")
@@ -248,9 +263,9 @@ def test_slider_ends_are_everything_and_nothing_positive(open_page, tmp_path):
     assert page.page.evaluate("location.hash") == "#threshold=inf"
 
 
-def test_typed_threshold_snaps_to_nearest_candidate(open_page, tmp_path):
+def test_typed_threshold_snaps_to_nearest_candidate(open_page, pages):
     y, s = _binary_data()
-    path, r = _binary_page(tmp_path, y, s)
+    path, r = _binary_page(pages, y, s)
     page = open_page()
     page.open(path)
     field = page.page.locator(".kc-field")
@@ -266,9 +281,9 @@ def test_typed_threshold_snaps_to_nearest_candidate(open_page, tmp_path):
     assert "not a number" in page.page.locator(".kc-status").inner_text()
 
 
-def test_changed_fragment_moves_the_explorer(open_page, tmp_path):
+def test_changed_fragment_moves_the_explorer(open_page, pages):
     y, s = _binary_data()
-    path, r = _binary_page(tmp_path, y, s)
+    path, r = _binary_page(pages, y, s)
     page = open_page()
     page.open(path, "#threshold=0.2")
     page.page.evaluate("location.hash = '#threshold=0.7'")
@@ -278,11 +293,11 @@ def test_changed_fragment_moves_the_explorer(open_page, tmp_path):
     np.testing.assert_array_equal(cm, _count(y, s, t))
 
 
-def test_tuned_and_chosen_marks_jump_to_their_exact_counts(open_page, tmp_path):
+def test_tuned_and_chosen_marks_jump_to_their_exact_counts(open_page, pages):
     y, s = _binary_data()
     # A tuned threshold from the scores, as tune_threshold chooses one.
     tuned = float(np.unique(s)[1234])
-    path, _ = _binary_page(tmp_path, y, s, threshold=0.5, tuned=tuned)
+    path, _ = _binary_page(pages, y, s, threshold=0.5, tuned=tuned)
     page = open_page()
     page.open(path, "#threshold=0.9")
     page.page.locator("[data-kc-mark=tuned]").click()
@@ -294,9 +309,9 @@ def test_tuned_and_chosen_marks_jump_to_their_exact_counts(open_page, tmp_path):
     page.shot("binary-marks")
 
 
-def test_copy_button_copies_the_shown_threshold(open_page, tmp_path):
+def test_copy_button_copies_the_shown_threshold(open_page, pages):
     y, s = _binary_data()
-    path, _ = _binary_page(tmp_path, y, s)
+    path, _ = _binary_page(pages, y, s)
     page = open_page()
     page.open(path, "#threshold=0.42")
     page.page.locator("button", has_text="copy threshold").click()
@@ -306,10 +321,10 @@ def test_copy_button_copies_the_shown_threshold(open_page, tmp_path):
         re.compile(f"^(copied|copy this:) {re.escape(shown)}$"))
 
 
-def test_weighted_counts_shown_equal_numpy_weighted_sums(open_page, tmp_path):
+def test_weighted_counts_shown_equal_numpy_weighted_sums(open_page, pages):
     y, s = _binary_data(n=3000, seed=1)
     w = np.random.default_rng(2).uniform(0.5, 3.0, y.size)
-    path, r = _binary_page(tmp_path, y, s, sample_weight=w)
+    path, r = _binary_page(pages, y, s, sample_weight=w)
     page = open_page()
     for x in ("0.3", "0.55", "0.8"):
         page.open(path, f"#threshold={x}")
@@ -320,10 +335,10 @@ def test_weighted_counts_shown_equal_numpy_weighted_sums(open_page, tmp_path):
 
 
 @pytest.mark.parametrize("name", ["recall", "precision"])
-def test_guarantee_floor_is_shown_with_where_it_holds(open_page, tmp_path, name):
+def test_guarantee_floor_is_shown_with_where_it_holds(open_page, pages, name):
     y, s = _binary_data()
     tuned = 0.4
-    path, _ = _binary_page(tmp_path, y, s, tuned=tuned, guarantee={
+    path, _ = _binary_page(pages, y, s, tuned=tuned, guarantee={
         "name": name, "floor": 0.9, "confidence": 0.95, "bound": 0.912})
     page = open_page()
     page.open(path, "#threshold=0.4")
@@ -338,9 +353,9 @@ def test_guarantee_floor_is_shown_with_where_it_holds(open_page, tmp_path, name)
     page.shot(f"binary-guarantee-{name}")
 
 
-def test_page_policy_refuses_network_requests(open_page, tmp_path):
+def test_page_policy_refuses_network_requests(open_page, pages):
     y, s = _binary_data(n=500)
-    path, _ = _binary_page(tmp_path, y, s)
+    path, _ = _binary_page(pages, y, s)
     page = open_page()
     page.open(path)
     policy = page.page.locator("meta[http-equiv=Content-Security-Policy]").get_attribute(
@@ -362,10 +377,10 @@ def test_page_policy_refuses_network_requests(open_page, tmp_path):
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-def test_binary_page_fits_the_window_without_horizontal_scroll(open_page, tmp_path, width):
+def test_binary_page_fits_the_window_without_horizontal_scroll(open_page, pages, width):
     y, s = _binary_data()
     long = "fraudulent transactions flagged by the review team"
-    path, _ = _binary_page(tmp_path, y, s, class_names=("legitimate", long), tuned=0.4,
+    path, _ = _binary_page(pages, y, s, class_names=("legitimate", long), tuned=0.4,
                            guarantee={"name": "recall", "floor": 0.9, "confidence": 0.95,
                                       "bound": 0.91})
     page = open_page(width)
@@ -377,11 +392,11 @@ def test_binary_page_fits_the_window_without_horizontal_scroll(open_page, tmp_pa
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-def test_multiclass_page_fits_the_window_without_horizontal_scroll(open_page, tmp_path,
+def test_multiclass_page_fits_the_window_without_horizontal_scroll(open_page, pages,
                                                                   width):
     y, scores = _multiclass_data(k=12)
     names = [f"species number {i} of the survey" for i in range(12)]
-    path, _ = _multiclass_page(tmp_path, y, scores, names)
+    path, _ = _multiclass_page(pages, y, scores, names)
     page = open_page(width)
     page.open(path)
     assert page.fits()
@@ -396,11 +411,11 @@ def _multiclass_data(k=5, n=3000, seed=3):
     return y, scores
 
 
-def test_multiclass_click_shows_one_vs_rest_numpy_counts(open_page, tmp_path):
+def test_multiclass_click_shows_one_vs_rest_numpy_counts(open_page, pages):
     y, scores = _multiclass_data()
     pred = scores.argmax(axis=1)
     names = ["cat", "dog", "bird", "fish", "newt"]
-    path, _ = _multiclass_page(tmp_path, y, scores, names)
+    path, _ = _multiclass_page(pages, y, scores, names)
     page = open_page()
     page.open(path)
     for c in (0, 3, 4, 1):
@@ -414,18 +429,61 @@ def test_multiclass_click_shows_one_vs_rest_numpy_counts(open_page, tmp_path):
     page.shot("multiclass-one-vs-rest")
 
 
-def test_class_names_are_shown_as_written_and_never_run(open_page, tmp_path):
+def test_class_names_are_shown_as_written_and_never_run(open_page, pages):
     y, s = _binary_data(n=800)
     names = ("</script><script>alert(1)</script>", "<img src=x onerror=alert(2)> & \u2028")
-    path, _ = _binary_page(tmp_path, y, s, class_names=names)
+    path, _ = _binary_page(pages, y, s, class_names=names)
     page = open_page()
     page.open(path)
     heads = page.page.locator(".kc-matrix thead th").all_inner_texts()
     assert heads[1:] == [f"predicted {n}" for n in names]
     assert page.page.locator("img[src=x]").count() == 0
     y3, scores = _multiclass_data(k=3, n=300)
-    path, _ = _multiclass_page(tmp_path, y3, scores, [*names, "a\"b'c"])
+    path, _ = _multiclass_page(pages, y3, scores, [*names, "a\"b'c"])
     page.open(path)
     assert page.page.locator("[data-kc-class]").all_inner_texts()[:3] == [
         *names, "a\"b'c"]
     # The dialog handler records any alert() as an error: close() asserts there is none.
+
+
+def test_command_line_html_opens_at_the_tuned_threshold_with_numpy_counts(open_page, tmp_path):
+    from keras_confusion.cli import main
+    from keras_confusion.decisions import tune_threshold
+
+    y, s = _binary_data(n=4000, seed=5)
+    csv = tmp_path / "scores.csv"
+    csv.write_text("y,p\n" + "".join(f"{a},{float(b)!r}\n" for a, b in zip(y, s, strict=True)))
+    html = tmp_path / "cli.html"
+    assert main(["evaluate", str(csv), "--label", "y", "--score", "p", "--tune", "f1",
+                 "--bootstrap", "0", "--html", str(html), "--quiet"]) == 0
+    tuned = tune_threshold(y, s, "f1").threshold
+    page = open_page()
+    page.open(html)
+    t, cm = page.shown()
+    assert t == tuned
+    np.testing.assert_array_equal(cm, _count(y, s, tuned))
+    assert page.page.locator("[data-kc-mark=tuned]").inner_text() == f"tuned {tuned!r}"
+    page.page.locator(".kc-slider").focus()
+    page.page.keyboard.press("ArrowLeft")
+    t, cm = page.shown()
+    assert t < tuned
+    np.testing.assert_array_equal(cm, _count(y, s, t))
+    page.shot("command-line-tuned")
+
+
+def test_command_line_multiclass_html_shows_one_vs_rest_numpy_counts(open_page, tmp_path):
+    from keras_confusion.cli import main
+
+    y, scores = _multiclass_data(k=3, n=900)
+    csv = tmp_path / "scores.csv"
+    csv.write_text("y,a,b,c\n" + "".join(f"{t}," + ",".join(repr(float(v)) for v in r) + "\n"
+                                          for t, r in zip(y, scores, strict=True)))
+    html = tmp_path / "cli.html"
+    assert main(["evaluate", str(csv), "--label", "y", "--score", "a", "--score", "b",
+                 "--score", "c", "--bootstrap", "0", "--html", str(html), "--quiet"]) == 0
+    page = open_page()
+    page.open(html)
+    page.page.locator("[data-kc-class='2']").first.click()
+    pred = scores.argmax(axis=1)
+    np.testing.assert_array_equal(page.matrix(),
+                                  _count((y == 2).astype(int), (pred == 2).astype(float), 0.5))

