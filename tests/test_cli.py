@@ -398,6 +398,11 @@ def test_demo_quick_trains_compares_and_writes_the_html_report(tmp_path, capsys)
     assert starred == [int(np.argmin(costs))]
     name = re.split(r"\s{2,}", rows[starred[0]][2:].strip())[0]
     assert f"chosen on validation (lowest expected validation cost): {name}" in out
+    # The page: the recipes' table, then the chosen model's report with its explorer.
+    page = html.read_text()
+    assert page.index("recipes chosen on validation") < page.index(
+        f"<h1>The chosen model on the test set: {name}") < page.index("data-kc-explorer")
+    assert page.count("(chosen)</td>") == 1 and f"{name} (chosen)</td>" in page
 
 
 def test_tune_help_describes_score_as_one_column_as_tune_takes(capsys):

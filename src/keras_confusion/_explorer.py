@@ -531,6 +531,8 @@ h1{font-size:1.6em}
 p,li,h1,h2{overflow-wrap:anywhere}
 table{border-collapse:collapse;margin:.5em 0}
 td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}
+tr>:first-child{text-align:left}
+.kc-chosen{font-weight:bold}
 """
 
 

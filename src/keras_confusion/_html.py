@@ -62,8 +62,9 @@ def explorer(report, *, tuned=None, guarantee=None) -> str:
 
 def report_html(report, *, tuned=None, guarantee=None, title="Classification report",
                 before: str = "", after: str = "") -> str:
-    """The page of a `Report` (see `Report.to_html`); ``before`` and ``after`` are
-    sections of trusted HTML put around the report (escape what goes in them)."""
+    """The page of a `Report` (see `Report.to_html`), headed ``title``; ``before`` and
+    ``after`` are sections of trusted HTML put around the report (escape what goes in
+    them)."""
     from keras_confusion.report import _fmt_interval
 
     esc = html.escape
@@ -82,9 +83,9 @@ def report_html(report, *, tuned=None, guarantee=None, title="Classification rep
     cost = ("" if report.cost_matrix is None else
             " Expected cost per sample under the cost matrix (rows: true, columns: "
             f"decision) {esc(str(report.cost_matrix.tolist()))}.")
-    body = f"""<h1>{esc(title)}</h1>
+    body = f"""{before}
+<h1>{esc(title)}</h1>
 <p>{report.size_text()}, {decision}. {esc(report._method())}.{cost}</p>
-{before}
 {explorer(report, tuned=tuned, guarantee=guarantee)}
 <h2>Per class</h2>{per_class}
 <h2>Overall</h2>{overall}
