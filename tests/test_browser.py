@@ -215,6 +215,8 @@ def test_page_without_fragment_opens_at_the_reports_threshold(open_page, pages):
     assert t == s[s >= 0.437].min()
     np.testing.assert_array_equal(cm, _count(y, s, 0.437))
     np.testing.assert_array_equal(cm, r.confusion_matrix)
+    assert "the same decisions as the chosen threshold 0.437" in page.page.locator(
+        ".kc-where").inner_text()
 
 
 def test_arrow_keys_step_candidates_and_update_matrix_and_fragment(open_page, pages):

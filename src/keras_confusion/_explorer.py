@@ -355,8 +355,11 @@ function binary(root, d) {
     slider.value = String(i);
     field.value = thresholdText(t);
     shown.textContent = thresholdText(t);
+    var chosen = asNumber(d.chosen_threshold);
     where.textContent = "(candidate " + (i + 1) + " of " + n + (t === Infinity
-      ? ": nothing positive)" : ")");
+      ? ": nothing positive" : "") + (i === d.chosen && d.chosen_threshold !== null &&
+      chosen !== t ? "; the same decisions as the chosen threshold " + thresholdText(chosen)
+      : "") + ")";
     matrix.set(c);
     figs.set(figures(c, z, d.cost));
     pr.move(i);
@@ -686,7 +689,8 @@ def binary_explorer(thresholds, confusion_matrices, *, class_names=None, thresho
             "tp": _counts_json(flat[:, 3]), "fp": _counts_json(flat[:, 1]),
             "cost": None if cost is None else cost.tolist(),
             "zero_division": float(zero_division),
-            "chosen": at(threshold) if threshold is not None else 0}
+            "chosen": at(threshold) if threshold is not None else 0,
+            "chosen_threshold": None if threshold is None else _threshold_json(threshold)}
     positives, negatives = flat[:, 2] + flat[:, 3], flat[:, 0] + flat[:, 1]
     if np.all(positives == positives[0]) and np.all(negatives == negatives[0]) \
             and isinstance(data["tp"][0], int) and isinstance(data["fp"][0], int):
