@@ -366,3 +366,61 @@ def test_callbacks_leave_masked_steps_out_equal_sklearn_and_evaluate(pad_label):
     steps_w = np.broadcast_to(w[:, None], pad.shape)[keep]
     assert tuner.result.value == pytest.approx(
         _best_f1_by_brute_force(y[keep].ravel(), scores[keep], steps_w))
+
+
+def _explorer_data(page):
+    import json
+    import re
+
+    block = re.search(r'<script type="application/json" class="kc-data">(.*?)</script>', page)
+    return json.loads(block.group(1))
+
+
+def test_confusion_history_html_explores_the_last_epochs_validation_scores(binary_run,
+                                                                            tmp_path):
+    _, tuner, confusion, _, scores, y_val, _ = binary_run
+    path = tmp_path / "history.html"
+    page = confusion.to_html(path, class_names=["no", "yes"], bootstrap=0)
+    assert path.read_text(encoding="utf-8") == page
+    data = _explorer_data(page)
+    s = scores[:, 0].astype("float64")
+    kept = np.array([float(t) for t in data["thresholds"]])
+    # Each kept candidate's counts are NumPy's count of score >= candidate.
+    pos = s[None, :] >= kept[:, None]
+    np.testing.assert_array_equal(data["tp"], (pos & (y_val == 1)).sum(axis=1))
+    np.testing.assert_array_equal(data["fp"], (pos & (y_val == 0)).sum(axis=1))
+    # It opens at the tuner's threshold, marked tuned, with the last epoch's matrix.
+    chosen = data["chosen"]
+    assert [data["fp"][chosen], data["tp"][chosen]] == confusion.matrices[-1][:, 1].tolist()
+    tuned = {m["label"]: m for m in data["marks"]}["tuned"]
+    assert tuned["threshold"] == tuner.threshold and tuned["index"] == chosen
+    assert page.count("<tr><td>") >= 3 and "Validation figures per epoch" in page
+
+
+def test_confusion_history_html_of_a_multiclass_model_has_the_heat_table():
+    keras.utils.set_random_seed(0)
+    x_val, y_val = _data(3, 150, k=3)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
+    confusion = ConfusionHistory((x_val, y_val), num_classes=3)
+    with pytest.raises(ValueError, match="no epochs to report"):
+        confusion.to_html()
+    confusion.set_model(model)
+    confusion.on_epoch_end(0, {})
+    data = _explorer_data(confusion.to_html(bootstrap=0))
+    assert data["kind"] == "multiclass"
+    assert data["matrix"] == confusion.matrices[-1].tolist()
+
+
+def test_confusion_history_html_of_logits_opens_at_the_threshold_in_logit_units():
+    keras.utils.set_random_seed(0)
+    x_val, y_val = _data(6, 300)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    confusion = ConfusionHistory((x_val, y_val), threshold=0.3, from_logits=True)
+    confusion.set_model(model)
+    confusion.on_epoch_end(0, {})
+    data = _explorer_data(confusion.to_html(bootstrap=0))
+    logits = np.asarray(model.predict(x_val, verbose=0), dtype="float64")[:, 0]
+    chosen = data["chosen"]
+    # The decision sigmoid(logit) >= 0.3 is logit >= log(0.3 / 0.7).
+    assert float(data["thresholds"][chosen]) == logits[logits >= np.log(0.3 / 0.7)].min()
+    assert [data["fp"][chosen], data["tp"][chosen]] == confusion.matrices[-1][:, 1].tolist()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pyarrow as pa
@@ -389,6 +390,19 @@ def test_demo_quick_trains_compares_and_writes_the_html_report(tmp_path, capsys)
     assert "F1 loss (soft counts)" in out
     assert "expected_cost" in out and "wrote" in out
     assert "data:image/png;base64," in html.read_text()
+    # The model is chosen on validation: the starred row has the lowest validation cost.
+    table = out.split("chosen on validation (", 1)[1].split("* chosen:", 1)[0]
+    rows = [line for line in table.splitlines()[2:] if line.strip()]
+    costs = [float(re.split(r"\s{2,}", line[2:].strip())[1]) for line in rows]
+    starred = [i for i, line in enumerate(rows) if line.startswith("* ")]
+    assert starred == [int(np.argmin(costs))]
+    name = re.split(r"\s{2,}", rows[starred[0]][2:].strip())[0]
+    assert f"chosen on validation (lowest expected validation cost): {name}" in out
+    # The page: the recipes' table, then the chosen model's report with its explorer.
+    page = html.read_text()
+    assert page.index("recipes chosen on validation") < page.index(
+        f"<h1>The chosen model on the test set: {name}") < page.index("data-kc-explorer")
+    assert page.count("(chosen)</td>") == 1 and f"{name} (chosen)</td>" in page
 
 
 def test_tune_help_describes_score_as_one_column_as_tune_takes(capsys):

@@ -673,3 +673,36 @@ def test_count_text_prints_integer_counts_whole_and_weighted_sums_to_6_digits():
     assert count_text(12.0) == "12" and count_text(0.25) == "0.25"
     assert count_text(1234.56789) == "1234.57"
 
+
+
+def _explorer_data(page: str) -> dict:
+    block = re.search(r'<script type="application/json" class="kc-data">(.*?)</script>', page)
+    return json.loads(block.group(1))
+
+
+def test_report_html_explorer_marks_a_tuned_result_and_states_its_guarantee():
+    from types import SimpleNamespace
+
+    from keras_confusion.decisions import tune_threshold
+
+    y, s = _binary_data(7, 400)
+    result = tune_threshold(y, s, "f1")
+    r = report(y, s, threshold=result.threshold, bootstrap=0)
+    data = _explorer_data(r.to_html(tuned=result))
+    assert data["kind"] == "binary" and "guarantee" not in data
+    tuned = {m["label"]: m for m in data["marks"]}["tuned"]
+    assert tuned["threshold"] == result.threshold == data["thresholds"][tuned["index"]]
+    # A result that states a guarantee (a confidence and its bound under a constraint).
+    stated = SimpleNamespace(threshold=result.threshold, constraint=("recall", 0.8),
+                             confidence=0.95, bound=0.83)
+    g = _explorer_data(r.to_html(tuned=stated))["guarantee"]
+    assert (g["name"], g["floor"], g["confidence"], g["bound"]) == ("recall", 0.8, 0.95, 0.83)
+    assert g["threshold"] == result.threshold
+
+
+def test_report_html_of_a_matrix_without_curve_has_the_heat_table_explorer():
+    r = Report.from_confusion_matrix([[5, 1, 0], [2, 7, 1], [0, 3, 9]], bootstrap=0)
+    data = _explorer_data(r.to_html())
+    assert data["kind"] == "multiclass" and data["matrix"] == r.confusion_matrix.tolist()
+    binary = Report.from_confusion_matrix([[50, 3], [7, 40]], threshold=0.5, bootstrap=0)
+    assert _explorer_data(binary.to_html())["kind"] == "multiclass"  # no curve to slide on

@@ -14,8 +14,10 @@ The same small network is trained with
    to a sensitivity of at least 0.8), with larger batches (a batch-level figure needs
    positives in each batch) and 1.5 times the epochs,
 
-then every model is scored on the test set with bootstrap intervals, the comparison is
-printed, and the HTML report of the best model (lowest expected test cost) is written.
+then the model with the lowest expected cost on the validation set is chosen (the test
+set takes no part in the choice), every model is scored on the test set with bootstrap
+intervals, the comparison is printed, and the HTML report of the chosen model is
+written, the comparison above it.
 """
 
 from __future__ import annotations
@@ -82,6 +84,65 @@ def _library_losses(quick: bool):
     return pairs
 
 
+def validation_cost(y, s, threshold) -> float:
+    """Expected cost per sample of deciding ``s >= threshold`` on labels ``y``."""
+    from keras_confusion import formulas
+    from keras_confusion._counting import count_matrix, decide
+
+    cm = count_matrix(y, decide(s, threshold).astype(np.intp), 2)
+    return float(formulas.expected_cost(cm, COST))
+
+
+#: The comparison's test figures (class "8").
+FIGURES = ("precision", "recall", "f1")
+
+
+def comparison_text(comparison, chosen: int, n_val: int, n_test: int) -> str:
+    """The recipes as text: ``comparison`` holds (name, validation cost, test report)."""
+    width = max(len(name) for name, _, _ in comparison) + 2
+    lines = [f"chosen on validation ({n_val} samples), reported on test ({n_test} samples): "
+             "class '8', 95 % intervals, Bayesian bootstrap",
+             f"{'model':<{width}}  {'val. cost':<9}" + "".join(f"  {f:<21}" for f in FIGURES)
+             + f"  {'test expected cost':<21}  {'MCC':<6}"]
+    for i, (name, val_cost, r) in enumerate(comparison):
+        cost = r.overall["expected_cost"]
+        mark = "* " if i == chosen else "  "
+        lines.append(f"{mark + name:<{width}}  {val_cost:<9.3f}"
+                     + "".join(f"  {r._cell(f, 1):<21}" for f in FIGURES)
+                     + f"  {cost[0]:.3f} [{cost[1]:.3f}, {cost[2]:.3f}]"
+                     + f"  {r.overall['mcc'][0]:.3f}")
+    lines.append("* chosen: lowest expected cost on validation (the tuned threshold was "
+                 "tuned there, so its validation cost is optimistic)")
+    return "\n".join(lines)
+
+
+def comparison_html(comparison, chosen: int, n_val: int, n_test: int) -> str:
+    """The recipes as an HTML section (as `comparison_text`), the chosen one marked."""
+    import html
+
+    from keras_confusion._html import table
+
+    esc = html.escape
+    rows = []
+    for i, (name, val_cost, r) in enumerate(comparison):
+        cost = r.overall["expected_cost"]
+        mark = ' class="kc-chosen"' if i == chosen else ""
+        rows.append([f"<td{mark}>{esc(name)}{' (chosen)' if i == chosen else ''}</td>",
+                     f"<td>{val_cost:.3f}</td>",
+                     *(f"<td>{esc(r._cell(f, 1))}</td>" for f in FIGURES),
+                     f"<td>{cost[0]:.3f} [{cost[1]:.3f}, {cost[2]:.3f}]</td>",
+                     f"<td>{r.overall['mcc'][0]:.3f}</td>"])
+    head = ["recipe", "validation expected cost", *(f"test {f} (class 8)" for f in FIGURES),
+            "test expected cost", "test MCC"]
+    return (f"<h1>keras-confusion demo: recipes chosen on validation, reported on test</h1>"
+            f"<p>Digits, &quot;8&quot; against the rest; a missed 8 costs {COST[1, 0]:g} "
+            f"false alarms. The recipe with the lowest expected cost on the validation set "
+            f"({n_val} samples) is chosen; the test set ({n_test} samples) only reports, "
+            "with 95% intervals (Bayesian bootstrap). The tuned threshold was tuned on the "
+            "validation set, so its validation cost is optimistic.</p>"
+            + table(head, rows))
+
+
 def run(html: str | None = "keras-confusion-demo.html", epochs: int | None = None,
         seed: int = 0, quick: bool = False, png: str | None = None) -> int:
     """Train, compare and report; returns 0. ``quick`` trains fewer models for fewer
@@ -106,7 +167,7 @@ def run(html: str | None = "keras-confusion-demo.html", epochs: int | None = Non
     per_batch = {"epochs": epochs if quick else int(1.5 * epochs), "batch_size": 256,
                  "learning_rate": 3e-3}
 
-    rows = []  # (name, threshold, test scores)
+    rows = []  # (name, threshold, validation scores, test scores)
 
     def train(loss, settings, **kwargs):
         model = _model(seed, loss, x_tr.shape[1], settings["learning_rate"])
@@ -116,39 +177,45 @@ def run(html: str | None = "keras-confusion-demo.html", epochs: int | None = Non
         return (lambda x: np.asarray(model.predict(x, batch_size=512, verbose=0),
                                      dtype="float64").ravel())
 
+    def scores(predict):
+        return predict(x_val), predict(x_te)
+
     predict = train("binary_crossentropy", per_sample)
-    rows.append(("BCE, 0.5", 0.5, predict(x_te)))
-    tuned = tune_threshold(y_val, predict(x_val), cost_matrix=COST)
+    rows.append(("BCE, 0.5", 0.5, *scores(predict)))
+    tuned = tune_threshold(y_val, rows[0][2], cost_matrix=COST)
     rows.append((f"BCE, threshold tuned for cost ({tuned.threshold:.3f})", tuned.threshold,
-                 rows[0][2]))
+                 *rows[0][2:]))
     if not quick:
         from keras_confusion.weights import class_weights
 
         predict = train("binary_crossentropy", per_sample, class_weight=class_weights(y_tr))
-        rows.append(("BCE + class weights, 0.5", 0.5, predict(x_te)))
+        rows.append(("BCE + class weights, 0.5", 0.5, *scores(predict)))
     for name, loss in _library_losses(quick):
         predict = train(loss, per_batch)
-        rows.append((name, 0.5, predict(x_te)))
+        rows.append((name, 0.5, *scores(predict)))
 
+    # Chosen on validation: the test set only reports. The tuned threshold was tuned on
+    # the same validation set, so its validation cost is optimistic.
+    val_costs = [validation_cost(y_val, s, t) for _, t, s, _ in rows]
+    chosen = int(np.argmin(val_costs))
     reports = [(name, report(y_te, s, threshold=t, class_names=CLASS_NAMES, cost_matrix=COST,
-                             bootstrap=1000, seed=seed)) for name, t, s in rows]
-    width = max(len(n) for n, _ in reports)
-    figs = ("precision", "recall", "f1")
+                             bootstrap=1000, seed=seed)) for name, t, _, s in rows]
+    comparison = [(name, cost, r) for (name, r), cost in zip(reports, val_costs, strict=True)]
     print()
-    print(f"test set, class '8', 95 % intervals, Bayesian bootstrap ({len(y_te)} samples)")
-    print(f"{'model':<{width}}" + "".join(f"  {f:<21}" for f in figs)
-          + f"  {'expected cost':<21}  {'MCC':<6}")
-    for name, r in reports:
-        cells = [r._cell(f, 1) for f in figs]
-        cost = r.overall["expected_cost"]
-        print(f"{name:<{width}}" + "".join(f"  {c:<21}" for c in cells)
-              + f"  {cost[0]:.3f} [{cost[1]:.3f}, {cost[2]:.3f}]  {r.overall['mcc'][0]:.3f}")
-    best_name, best = min(reports, key=lambda nr: nr[1].overall["expected_cost"][0])
+    print(comparison_text(comparison, chosen, len(y_val), len(y_te)))
+    best_name, best = reports[chosen]
     print()
-    print(f"lowest expected test cost: {best_name}")
+    print(f"chosen on validation (lowest expected validation cost): {best_name}")
     print(best.to_text())
     if html:
-        best.to_html(html)
+        from keras_confusion._files import write_atomic
+        from keras_confusion._html import report_html
+
+        # The tuned threshold belongs to the cross-entropy model (rows 0 and 1).
+        page = report_html(best, tuned=tuned if chosen < 2 else None,
+                           title=f"The chosen model on the test set: {best_name}",
+                           before=comparison_html(comparison, chosen, len(y_val), len(y_te)))
+        write_atomic(html, page.encode("utf-8"))
         print(f"wrote {html}")
     if png:
         import io

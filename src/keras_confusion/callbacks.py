@@ -19,6 +19,8 @@ these ones (pass them before e.g. ``EarlyStopping`` that monitors ``val_threshol
 
 from __future__ import annotations
 
+import html
+
 import keras
 import numpy as np
 
@@ -31,7 +33,7 @@ from keras_confusion._validation import (
     check_task_args,
     warn,
 )
-from keras_confusion.counts import confusion_matrix
+from keras_confusion.counts import _logit, confusion_matrix
 from keras_confusion.decisions import (
     MultilabelThresholdResult,
     check_binary_labels,
@@ -428,10 +430,12 @@ class ConfusionHistory(_ValidationCallback):
         self.average = average
         self.matrices = []
         self.history = {name: [] for name in self.figures}
+        self._last = None  # binary: the last epoch's curve, for to_html
 
     def on_train_begin(self, logs=None):
         self.matrices = []
         self.history = {name: [] for name in self.figures}
+        self._last = None
 
     def _current_threshold(self):
         if isinstance(self.threshold, ThresholdTuner):
@@ -458,6 +462,8 @@ class ConfusionHistory(_ValidationCallback):
         y, scores, w = self._validation_samples()
         cm = self._matrix(y, scores, w)
         self.matrices.append(cm)
+        if self.num_classes is None:
+            self._last = self._curve(y, scores, w)
         k = cm.shape[-1]
         for name in self.figures:
             kwargs = {"average": self.average} if name in formulas.PER_CLASS and k > 2 else {}
@@ -465,6 +471,78 @@ class ConfusionHistory(_ValidationCallback):
             self.history[name].append(value)
             if logs is not None:
                 logs[f"val_{name}"] = value
+
+    def _curve(self, y, scores, w):
+        """The epoch's binary curve as a report keeps it (`plot.drawn_points`), in the
+        model's output units, with the threshold in those units and, for weighted
+        samples, the sums of squared weights of the matrix (what a report's intervals
+        need)."""
+        from keras_confusion._counting import exact_curve
+        from keras_confusion.plot import drawn_points
+
+        t = float(self._current_threshold())
+        squares = None if w is None else self._matrix(y, scores, np.square(w))
+        if self.from_logits:  # the exact rule: logit >= log(t / (1 - t))
+            t = _logit(t)
+        y, s, w = _tuning_samples(y, scores, w, False)
+        y = np.asarray(y, dtype="float64").reshape(-1)
+        s = np.asarray(s, dtype="float64").reshape(-1)
+        # Samples the matrix counts: finite scores, labels 0 or 1 (others are invalid).
+        ok = np.isfinite(s) & ((y == 0) | (y == 1))
+        w = None if w is None else np.asarray(w, dtype="float64").reshape(-1)[ok]
+        thresholds, cms = exact_curve(y[ok].astype(np.intp), s[ok], w)
+        keep = drawn_points(thresholds, cms, t)
+        return thresholds[keep], cms[keep], squares, t
+
+    def to_html(self, path=None, *, class_names=None, cost_matrix=None, bootstrap=1000,
+                seed=0):
+        """The last epoch's validation report as one self-contained HTML page (as
+        `Report.to_html`), with the figures per epoch after it.
+
+        A binary model's page has the threshold explorer over that epoch's validation
+        scores, in the model's output units (logits with ``from_logits=True``), at the
+        threshold of the last epoch (a `ThresholdTuner`'s, marked "tuned"); a
+        multiclass model's has the matrix as a heat table.
+
+        Args:
+            path: where to write the page (whole or not at all); `None` only returns
+                it. Defaults to `None`.
+            class_names: ``K`` class names. Defaults to `None` (``"0"``, ``"1"``, ...).
+            cost_matrix: ``(K, K)`` costs for the expected cost. Defaults to `None`.
+            bootstrap: replicas for the intervals (`keras_confusion.report`). Defaults
+                to `1000`.
+            seed: seed of the replicas. Defaults to `0`.
+
+        Returns:
+            The HTML text.
+        """
+        from keras_confusion._files import write_atomic
+        from keras_confusion._html import figure_png, report_html, table
+        from keras_confusion.report import Report
+
+        if not self.matrices:
+            raise ValueError("ConfusionHistory has no epochs to report yet: call it through "
+                             "model.fit(..., callbacks=[history]) first.")
+        curve = squares = threshold = None
+        if self._last is not None:
+            thresholds, cms, squares, threshold = self._last
+            curve = (thresholds, cms)
+        report = Report(self.matrices[-1], class_names=class_names, cost_matrix=cost_matrix,
+                        bootstrap=bootstrap, seed=seed, threshold=threshold, curve=curve,
+                        squared_weights=squares)
+        tuned = self.threshold.threshold if isinstance(self.threshold, ThresholdTuner) \
+            else None
+        epochs = table(["epoch", *(html.escape(f) for f in self.figures)],
+                       [[f"<td>{i + 1}</td>",
+                         *(f"<td>{self.history[f][i]:.4f}</td>" for f in self.figures)]
+                        for i in range(len(self.matrices))])
+        after = (f"<h2>Validation figures per epoch</h2>{epochs}"
+                 f"{figure_png(self.plot())}")
+        page = report_html(report, tuned=tuned, after=after,
+                           title=f"Validation report after epoch {len(self.matrices)}")
+        if path is not None:
+            write_atomic(path, page.encode("utf-8"))
+        return page
 
     def plot(self, *, title=None):
         """The figures per epoch, a matplotlib Figure (`keras_confusion.plot`)."""

@@ -321,8 +321,9 @@ def _tune(acc, args, cost, option):
         raise _as_options(e, option) from None
 
 
-def _render(report_obj, extra, args):
-    """Render every requested output, then write them all or none."""
+def _render(report_obj, extra, args, tuned=None):
+    """Render every requested output, then write them all or none; ``tuned``, the
+    `ThresholdResult` of --tune, is marked in the HTML's explorer."""
     from keras_confusion._files import write_all_atomic
 
     outputs = []
@@ -333,7 +334,7 @@ def _render(report_obj, extra, args):
         data.update(extra)
         outputs.append((args.json, json.dumps(data, indent=2).encode()))
     if getattr(args, "html", None):
-        outputs.append((args.html, report_obj.to_html().encode("utf-8")))
+        outputs.append((args.html, report_obj.to_html(tuned=tuned).encode("utf-8")))
     write_all_atomic(outputs)
     return [p for p, _ in outputs]
 
@@ -362,7 +363,7 @@ def _evaluate(args) -> int:
     class_names = _class_names(args, k)
     threshold = 0.5 if args.threshold is None else args.threshold
     acc = _stream(args, k, threshold, tune=tune, curve=bool(args.html) and binary)
-    extra, curve, cm, squares = {}, None, acc.counts, acc.squares
+    extra, curve, cm, squares, result = {}, None, acc.counts, acc.squares, None
     if tune:
         result = _tune(acc, args, cost, "--tune")
         threshold = result.threshold
@@ -383,7 +384,7 @@ def _evaluate(args) -> int:
         print(f"threshold tuned for {extra['threshold_search']['objective']}"
               + (f" subject to {args.constraint}" if args.constraint else "")
               + f" ({extra['threshold_search']['method']})")
-    for path in _render(report_obj, extra, args):
+    for path in _render(report_obj, extra, args, tuned=result):
         print(f"wrote {path}")
     return 0
 

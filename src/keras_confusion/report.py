@@ -43,9 +43,6 @@ interval built on them does; weighted sums taken as counts covered 0.30-0.90.
 
 from __future__ import annotations
 
-import base64
-import html
-import io
 import json
 from collections.abc import Sequence
 
@@ -422,50 +419,35 @@ class Report:
 
         return plot.report_figure(self)
 
-    def to_html(self, path=None) -> str:
-        """One self-contained HTML page: tables and the figure as a base64 PNG.
+    def to_html(self, path=None, *, tuned=None, guarantee=None) -> str:
+        """One self-contained HTML page that works offline: an explorer, the tables and
+        the figure (a base64 PNG, for print and readers without scripts).
+
+        Binary reports with a curve get a threshold explorer: a slider and a number
+        field over the stored curve points (the report's ``curve``), the confusion
+        matrix, precision, recall, specificity, F1, MCC and the expected cost following
+        it, on precision-recall and ROC curves drawn by the page. ``#threshold=X`` in
+        the page's address opens it at the stored candidate nearest ``X``. Multiclass
+        reports get the matrix as a heat table; clicking a class shows its one-vs-rest
+        figures. The page makes no network request (its Content-Security-Policy
+        forbids them) and fits windows from 390 px wide.
 
         Args:
             path: where to write the page (written whole or not at all); `None` only
                 returns it. Defaults to `None`.
+            tuned: a tuned threshold to mark, or the `ThresholdResult` of
+                `tune_threshold` (its threshold; and its guarantee when it states one,
+                a ``confidence`` and ``bound`` under a constraint). Defaults to `None`.
+            guarantee: a floor guaranteed on new data, ``{"name", "floor",
+                "confidence", "bound"}`` (optionally ``"threshold"``; defaults to the
+                tuned one, else the report's). Defaults to `None`.
 
         Returns:
             The HTML text.
         """
-        fig = self.plot()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
-        png = base64.b64encode(buf.getvalue()).decode("ascii")
-        esc = html.escape
-        rows = "".join(
-            "<tr><td>" + esc(str(n)) + f"</td><td>{count_text(self.table['support'][i])}</td>"
-            + "".join(f"<td>{esc(self._cell(f, i))}</td>" for f in self.figures) + "</tr>"
-            for i, n in enumerate(self.class_names))
-        head = "".join(f"<th>{esc(f)}</th>" for f in ("class", "support", *self.figures))
-        cm_head = "".join(f"<th>{esc(str(n))}</th>" for n in self.class_names)
-        cm_rows = "".join(
-            f"<tr><th>{esc(str(n))}</th>" + "".join(f"<td>{count_text(c)}</td>" for c in row)
-            + "</tr>" for n, row in zip(self.class_names, self.confusion_matrix, strict=True))
-        overall = "".join(f"<tr><th>{esc(k)}</th><td>{esc(_fmt_interval(*v))}</td></tr>"
-                          for k, v in self.overall.items())
-        decision = (f"positive when score &ge; {self.threshold!r}"
-                    if self.threshold is not None else "decision: argmax")
-        cost = ("" if self.cost_matrix is None else
-                " Expected cost per sample under the cost matrix (rows: true, columns: "
-                f"decision) {esc(str(self.cost_matrix.tolist()))}.")
-        page = f"""<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>Classification report</title>
-<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse;margin:1em 0}}
-td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}</style></head>
-<body><h1>Classification report</h1>
-<p>{self.size_text()}, {decision}. {esc(self._method())}.{cost}</p>
-<h2>Per class</h2><table><tr>{head}</tr>{rows}</table>
-<h2>Overall</h2><table>{overall}</table>
-<h2>Confusion matrix</h2><p>rows: true class, columns: predicted class</p>
-<table><tr><th></th>{cm_head}</tr>{cm_rows}</table>
-<img alt="report figure" src="data:image/png;base64,{png}">
-</body></html>
-"""
+        from keras_confusion._html import report_html
+
+        page = report_html(self, tuned=tuned, guarantee=guarantee)
         if path is not None:
             write_atomic(path, page.encode("utf-8"))
         return page

@@ -1,0 +1,95 @@
+"""The report's HTML page, a renderer beside `keras_confusion.report.Report`.
+
+One self-contained file that works offline: the explorer (`_explorer`: a threshold
+slider over the stored curve points, or a multiclass heat table), the tables, and the
+static figure as a base64 PNG for print and for readers without scripts. The page's
+Content-Security-Policy forbids every network request.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+
+from keras_confusion import _explorer
+from keras_confusion._counting import count_text
+
+
+def figure_png(fig, dpi: int = 100) -> str:
+    """A matplotlib figure as an ``<img>`` with a base64 PNG that scales to the page."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    png = base64.b64encode(buf.getvalue()).decode("ascii")
+    return f'<img class="kc-figure" alt="report figure" src="data:image/png;base64,{png}">'
+
+
+def table(head, rows) -> str:
+    """An HTML table of already escaped cells, in a box that scrolls on a narrow page."""
+    head = "<tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>" if head else ""
+    body = "".join("<tr>" + "".join(row) + "</tr>" for row in rows)
+    return f'<div class="kc-scroll"><table>{head}{body}</table></div>'
+
+
+def _guarantee(tuned, guarantee):
+    """The guarantee a tuning result states (``confidence``, ``bound`` and a constraint),
+    unless one is given."""
+    if guarantee is not None or tuned is None:
+        return guarantee
+    confidence = getattr(tuned, "confidence", None)
+    bound = getattr(tuned, "bound", None)
+    constraint = getattr(tuned, "constraint", None)
+    if confidence is None or bound is None or constraint is None:
+        return None
+    return {"name": constraint[0], "floor": constraint[1], "confidence": confidence,
+            "bound": bound, "threshold": tuned.threshold}
+
+
+def explorer(report, *, tuned=None, guarantee=None) -> str:
+    """The report's explorer fragment: a threshold explorer over its binary curve, or
+    the heat table of its matrix (multiclass, or binary counts without a curve)."""
+    if report.curve is None:
+        return _explorer.multiclass_explorer(report.confusion_matrix,
+                                             class_names=report.class_names,
+                                             zero_division=report.zero_division)
+    guarantee = _guarantee(tuned, guarantee)
+    tuned = getattr(tuned, "threshold", tuned)
+    return _explorer.binary_explorer(*report.curve, class_names=report.class_names,
+                                     threshold=report.threshold, tuned=tuned,
+                                     cost_matrix=report.cost_matrix, guarantee=guarantee,
+                                     zero_division=report.zero_division)
+
+
+def report_html(report, *, tuned=None, guarantee=None, title="Classification report",
+                before: str = "", after: str = "") -> str:
+    """The page of a `Report` (see `Report.to_html`), headed ``title``; ``before`` and
+    ``after`` are sections of trusted HTML put around the report (escape what goes in
+    them)."""
+    from keras_confusion.report import _fmt_interval
+
+    esc = html.escape
+    rows = [[f"<td>{esc(str(n))}</td>", f"<td>{count_text(report.table['support'][i])}</td>",
+             *(f"<td>{esc(report._cell(f, i))}</td>" for f in report.figures)]
+            for i, n in enumerate(report.class_names)]
+    per_class = table([esc(f) for f in ("class", "support", *report.figures)], rows)
+    overall = table([], [[f"<th>{esc(k)}</th>", f"<td>{esc(_fmt_interval(*v))}</td>"]
+                         for k, v in report.overall.items()])
+    matrix = table(["", *(esc(str(n)) for n in report.class_names)],
+                   [[f"<th>{esc(str(n))}</th>", *(f"<td>{count_text(c)}</td>" for c in row)]
+                    for n, row in zip(report.class_names, report.confusion_matrix,
+                                      strict=True)])
+    decision = (f"positive when score &ge; {report.threshold!r}"
+                if report.threshold is not None else "decision: argmax")
+    cost = ("" if report.cost_matrix is None else
+            " Expected cost per sample under the cost matrix (rows: true, columns: "
+            f"decision) {esc(str(report.cost_matrix.tolist()))}.")
+    body = f"""{before}
+<h1>{esc(title)}</h1>
+<p>{report.size_text()}, {decision}. {esc(report._method())}.{cost}</p>
+{explorer(report, tuned=tuned, guarantee=guarantee)}
+<h2>Per class</h2>{per_class}
+<h2>Overall</h2>{overall}
+<h2>Confusion matrix</h2><p>rows: true class, columns: predicted class</p>{matrix}
+<h2>Figure</h2>{figure_png(report.plot())}
+{after}"""
+    return _explorer.page(title, body)
