@@ -112,6 +112,28 @@ class _Accumulator:
             if w is not None:
                 self.squares += count_matrix(y, pred, self.k, w * w)
 
+    def merge(self, other: _Accumulator) -> _Accumulator:
+        """Add the counts of ``other`` (of another part of the data) into these: what
+        the Dask engine does with the accumulators of its partitions. Counts at a fixed
+        threshold or argmax only (scores kept for tuning are not merged)."""
+        if self.tune or other.tune:
+            raise ValueError("merge: accumulators that keep scores for tuning are not merged")
+        self.rows += other.rows
+        self.counts = self.counts + other.counts
+        if self.weighted:
+            self.squares = self.squares + other.squares
+        # A curve needs every part's scores in [0, 1].
+        if self.curve and other.curve:
+            if self.hist is None:
+                self.hist, self.hist_sq = other.hist, other.hist_sq
+            elif other.hist is not None:
+                self.hist = self.hist + other.hist
+                if self.weighted:
+                    self.hist_sq = self.hist_sq + other.hist_sq
+        else:
+            self.curve, self.hist, self.hist_sq = False, None, None
+        return self
+
     def _keep(self, chunk, y, score, w):
         if self.kept is not None and self.rows <= self.exact_limit:
             # With where it came from: an error found when binning it names the row.
