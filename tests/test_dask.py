@@ -6,8 +6,10 @@ Keras-free (marker ``keras_free``): CI runs this file once, not once per backend
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -24,6 +26,7 @@ from sklearn.metrics import multilabel_confusion_matrix  # noqa: E402
 
 from keras_confusion import dask as kd  # noqa: E402
 from keras_confusion import formulas  # noqa: E402
+from keras_confusion.cli import main  # noqa: E402
 from keras_confusion.decisions import tune_threshold  # noqa: E402
 from keras_confusion.report import report  # noqa: E402
 
@@ -301,3 +304,82 @@ def test_bin_bounds_hold_at_every_candidate_inside_the_bin(name, kwargs):
                     continue  # not inside: the edges are counted exactly
                 v = float(fn(np.array([[n - fp, fp], [p - tp, tp]]), **kwargs))
                 assert low[0] <= v <= up[0], (tp, fp, low, up, v)
+
+
+# ------------------------------------------------------------------- command line
+
+
+def _write(tmp_path, df, name):
+    path = tmp_path / name
+    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), path)
+    return str(path)
+
+
+def _json(tmp_path, argv):
+    out = tmp_path / "out.json"
+    assert main([*argv, "--json", str(out), "--quiet"]) == 0
+    return json.loads(out.read_text())
+
+
+@pytest.mark.parametrize("argv", [
+    ["evaluate", "--threshold", "0.4", "--bootstrap", "200"],
+    ["evaluate", "--tune", "f1"],
+    ["evaluate", "--tune", "precision", "--constraint", "recall=0.9", "--weight", "w"],
+    ["evaluate", "--cost", "0,1;5,0", "--weight", "w"],
+    ["tune", "--objective", "mcc"],
+    ["tune", "--cost", "0,1;5,0", "--weight", "w"],
+], ids=["evaluate", "evaluate-tune", "evaluate-constraint-weighted", "evaluate-cost",
+        "tune", "tune-cost-weighted"])
+def test_cli_scheduler_json_equals_one_machine_json(client, tmp_path, argv):
+    df, _ = _binary(3000, seed=21, weights=True)
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    for i, f in enumerate(_split(df, [1000, 1000, 2500])):
+        _write(parts, f, f"part-{i}.parquet")
+    files = [str(parts), "--label", "y", "--score", "p"]
+    one = _json(tmp_path, [argv[0], *files, *argv[1:]])
+    got = _json(tmp_path, [argv[0], *files, *argv[1:], "--scheduler",
+                           client.scheduler.address])
+    assert got == one
+
+
+def test_cli_scheduler_multiclass_csv_equals_one_machine(client, tmp_path):
+    rng = np.random.default_rng(22)
+    y = rng.integers(0, 3, 900)
+    p = rng.dirichlet(np.ones(3), 900)
+    lines = ["y,a,b,c"] + [f"{a},{b},{c},{d}" for a, (b, c, d) in zip(y, p, strict=True)]
+    (tmp_path / "m.csv").write_text("\n".join(lines) + "\n")
+    files = [str(tmp_path / "m.csv"), "--label", "y", "--score", "a", "--score", "b",
+             "--score", "c", "--chunk-rows", "100"]
+    one = _json(tmp_path, ["evaluate", *files])
+    got = _json(tmp_path, ["evaluate", *files, "--scheduler", client.scheduler.address])
+    assert got == one
+
+
+def test_cli_scheduler_bad_value_names_the_file_and_row(client, tmp_path, capsys):
+    df, _ = _binary(600, seed=23)
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    _write(parts, df.iloc[:300], "a.parquet")
+    bad = df.iloc[300:].copy()
+    bad.iloc[41, bad.columns.get_loc("y")] = 3
+    _write(parts, bad, "b.parquet")
+    messages = []
+    for extra in ([], ["--scheduler", client.scheduler.address]):
+        for command in (["evaluate"], ["tune"]):
+            argv = [*command, str(parts), "--label", "y", "--score", "p", "--quiet", *extra]
+            assert main(argv) == 2
+            messages.append(capsys.readouterr().err)
+    assert "b.parquet: column 'y', row 42: label 3 is not a class" in messages[0]
+    assert messages[2:] == messages[:2]
+
+
+def test_cli_scheduler_unreachable_exits_2_naming_the_option(tmp_path, capsys):
+    df, _ = _binary(50)
+    path = _write(tmp_path, df, "a.parquet")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        code = main(["evaluate", path, "--label", "y", "--score", "p", "--quiet",
+                     "--scheduler", "tcp://127.0.0.1:9"])
+    assert code == 2
+    assert "--scheduler 'tcp://127.0.0.1:9': cannot connect" in capsys.readouterr().err
