@@ -236,21 +236,26 @@ def _gather_task(source, cols, lo, hi, bins, gather, extremes):
     ys, ss, ws = [], [], []
     mins = np.full(len(extremes), np.inf)
     maxs = np.full(len(extremes), -np.inf)
+    # Lookup tables over the bins: one gather per row instead of a search.
+    wanted = np.zeros(bins, dtype=bool)
+    wanted[gather] = True
+    slot = np.full(bins, -1, dtype=np.intp)
+    slot[extremes] = np.arange(len(extremes))
     for y, chunk in _chunks(source, cols):
         s = chunk.scores[:, 0].astype(np.float64)
         b = _bin_of(s, lo, hi, bins)
         if len(gather):
-            keep = np.isin(b, gather, assume_unique=False)
+            keep = wanted[b]
             ys.append(y[keep].astype(np.int8))
             ss.append(s[keep])
             if cols.weight:
                 ws.append(chunk.weights[keep])
         if len(extremes):
-            at = np.isin(b, extremes)
+            i = slot[b]
+            at = i >= 0
             if at.any():
-                i = np.searchsorted(extremes, b[at])
-                np.minimum.at(mins, i, s[at])
-                np.maximum.at(maxs, i, s[at])
+                np.minimum.at(mins, i[at], s[at])
+                np.maximum.at(maxs, i[at], s[at])
     cat = (lambda a, dt: np.concatenate(a) if a else np.zeros(0, dt))  # noqa: E731
     return (cat(ys, np.int8), cat(ss, np.float64),
             cat(ws, np.float64) if cols.weight else None, mins, maxs)
