@@ -218,6 +218,21 @@ def test_logit_scores_tune_as_on_one_machine(client):
     assert len(got.thresholds) < len(one.thresholds) / 10
 
 
+def test_split_bins_gather_fewer_rows_and_tune_as_one_machine(client):
+    df, ddf = _binary(6000, decimals=6, seed=17, weights=True)
+    for kwargs in (dict(objective="f1"), dict(objective="mcc"),
+                   dict(objective="precision", constraint=("recall", 0.9))):
+        one = tune_threshold(df["y"].to_numpy(), df["p"].to_numpy(),
+                             sample_weight=df["w"].to_numpy(), **kwargs)
+        coarse = kd.tune_threshold(ddf, label="y", score="p", sample_weight="w", bins=16,
+                                   gather_rows=10**9, **kwargs)
+        split = kd.tune_threshold(ddf, label="y", score="p", sample_weight="w", bins=16,
+                                  gather_rows=50, **kwargs)
+        _same(coarse, one)
+        _same(split, one)
+        assert len(split.thresholds) < len(coarse.thresholds)
+
+
 def test_multilabel_tuning_equals_one_machine(client):
     rng = np.random.default_rng(15)
     y = (rng.random((2000, 2)) < 0.3).astype(int)
@@ -268,6 +283,8 @@ def test_bad_arguments_are_value_errors_naming_them(client):
         kd.report(ddf, label="y", score="p", sample_weight=np.ones(100))
     with pytest.raises(ValueError, match="`bins`"):
         kd.tune_threshold(ddf, label="y", score="p", bins=0)
+    with pytest.raises(ValueError, match="`gather_rows`"):
+        kd.tune_threshold(ddf, label="y", score="p", gather_rows=-1)
     with pytest.raises(ValueError, match="`label`"):
         kd.confusion_matrix(ddf, label=["y", "y"], score="p")
     with pytest.raises(ValueError, match="`ddf`"):
@@ -374,7 +391,8 @@ def test_cli_scheduler_bad_value_names_the_file_and_row(client, tmp_path, capsys
     assert messages[2:] == messages[:2]
 
 
-def test_cli_scheduler_unreachable_exits_2_naming_the_option(tmp_path, capsys):
+def test_cli_scheduler_unreachable_exits_2_naming_the_option(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("keras_confusion.cli.CONNECT_TIMEOUT", "1s")
     df, _ = _binary(50)
     path = _write(tmp_path, df, "a.parquet")
     with warnings.catch_warnings():

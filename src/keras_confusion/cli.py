@@ -64,6 +64,7 @@ EXACT_LIMIT = 5_000_000
 TUNE_BINS = 1 << 20  # a power of two: score * bins is exact, so bins are exact thresholds
 CURVE_BINS = 1 << 12  # curves for the HTML figure at a fixed threshold
 PROGRESS_MIN_ROWS = 2_000_000
+CONNECT_TIMEOUT = "20s"  # --scheduler: how long to wait for the scheduler
 
 
 # --------------------------------------------------------------------- accumulation
@@ -267,7 +268,7 @@ def _connect(address):
         raise InputError("--scheduler needs dask and distributed: "
                          "pip install 'keras-confusion[dask]'") from None
     try:
-        return Client(address, timeout="20s")
+        return Client(address, timeout=CONNECT_TIMEOUT)
     except (OSError, TimeoutError, ValueError) as e:
         raise InputError(f"--scheduler {address!r}: cannot connect ({_one_line(e)})") from None
 

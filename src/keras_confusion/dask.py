@@ -10,7 +10,7 @@ exactly what the one-machine function returns on the same rows:
   a tree; the report's intervals are drawn from the merged counts, so the same seed
   gives the same intervals as `keras_confusion.report.report`.
 * `tune_threshold`: exact over every distinct score, without bringing the scores to
-  the client. Three reads of the data:
+  the client. Three reads of the data (four when the bins are split):
 
   1. the range: rows, the smallest and largest score (and every value is checked, so
      bad input fails here, naming the partition or file and the row);
@@ -20,7 +20,10 @@ exactly what the one-machine function returns on the same rows:
      bin, TP and FP lie between the bin's two edge matrices, so the objective there
      has an upper bound (`_bounds`: the formula at the box's best corner, or a
      closed-form bound for MCC and Cohen's kappa);
-  3. only the scores of the bins whose bound can reach the best edge value (branch
+  3. when those bins hold more than ``gather_rows`` rows, they are split again
+     (another ``bins`` bins among them) and counted in one more pass, as long as
+     that halves the rows to gather: the same bound on finer bins;
+  4. only the scores of the bins whose bound can reach the best edge value (branch
      and bound) come back to the client, where the search is exact
      (`keras_confusion._counting.exact_curve`); the choice is made by
      `keras_confusion.decisions.choose_threshold`, the same code and the same tie
@@ -32,12 +35,15 @@ exactly what the one-machine function returns on the same rows:
 
 Memory, for ``N`` rows in ``P`` partitions and ``B`` bins: a worker holds one
 partition's columns (or a file's chunk of ``chunk_rows`` from the command line) and
-``16 B`` bytes of histogram (``32 B`` weighted); the client holds the merged histogram
-and its ``(B + 1, 2, 2)`` tail sums (about ``56 B`` bytes: 3.7 MB at the default
-``B = 2**16``), and the gathered scores, 17 bytes per row (25 weighted) for about
-``g N / B`` rows, ``g`` the number of bins gathered (tens, near the optimum, on the
-data of ``benchmarks/bench_dask.py``). Bytes sent to the client: ``O(B)`` for the
-histogram, tree-reduced on the workers, plus the gathered rows.
+``16 B`` bytes of histogram (``32 B`` weighted; up to twice that after a split); the
+client holds the merged histogram and its ``(B + 1, 2, 2)`` tail sums (about ``56 B``
+bytes: 3.7 MB at the default ``B = 2**16``), and the gathered scores, 17 bytes per row
+(25 weighted): about ``g N / B`` rows, ``g`` the number of bins that can win (7 for F1
+and 84 for MCC on the data of ``benchmarks/bench_dask.py``), split again while that
+exceeds ``gather_rows`` (2**22 by default: at most about 70 MB). Bytes sent to the
+client: ``O(B)`` for the histogram, tree-reduced on the workers, plus the gathered rows.
+Each pass reads the DataFrame again: persist it first if it fits in the cluster's
+memory.
 
 Unweighted counts are integers and equal bit for bit. Weighted sums are added in
 another order than on one machine and may differ in the last bits (exact for weights
@@ -67,6 +73,8 @@ __all__ = ["DEFAULT_BINS", "confusion_matrix", "report", "tune_threshold"]
 
 #: Histogram bins of the exact search (a worker sends 16 bytes per bin).
 DEFAULT_BINS = 1 << 16
+#: Rows the client gathers at most before the bins that can win are split again.
+DEFAULT_GATHER_ROWS = 1 << 22
 _SPLIT_EVERY = 8  # partitions summed per task of the reduction tree
 
 
@@ -202,21 +210,48 @@ def _merge_ranges(parts):
             np.logical_or.reduce([p[3] for p in parts]), sum(p[4] for p in parts))
 
 
-def _bin_of(s, lo, hi, bins):
-    """Bin ``(N,)`` of float64 scores in ``[lo, hi]``: non-decreasing in the score
-    (every rounding step is monotone), so a bin is a run of the sorted scores."""
-    span = hi - lo
-    if not np.isfinite(span) or span <= 0:
-        return np.zeros(len(s), dtype=np.intp)
-    b = np.floor((s - lo) * (bins / span))
-    return np.clip(b, 0, bins - 1).astype(np.intp)
+@dataclass(frozen=True)
+class _Bins:
+    """Contiguous score ranges: ``count`` equal bins of ``[lo, hi]``, or the bins
+    between sorted ``edges`` (after a refinement). A row's bin is non-decreasing in its
+    score (every rounding step is monotone), so a bin is a run of the sorted scores."""
+
+    lo: float
+    hi: float
+    count: int
+    edges: np.ndarray | None = None
+
+    def index(self, s):
+        """Bin ``(N,)`` of float64 scores in ``[lo, hi]``."""
+        if self.edges is not None:
+            return np.clip(np.searchsorted(self.edges, s, side="right") - 1, 0,
+                           self.count - 1)
+        span = self.hi - self.lo
+        if not np.isfinite(span) or span <= 0:
+            return np.zeros(len(s), dtype=np.intp)
+        b = np.floor((s - self.lo) * (self.count / span))
+        return np.clip(b, 0, self.count - 1).astype(np.intp)
+
+    def refine(self, which, parts):
+        """These bins with each bin of ``which`` split in ``parts``, or `None` when
+        they cannot be split (a range too wide for float64 arithmetic)."""
+        span = self.hi - self.lo
+        if not np.isfinite(span) or span <= 0:
+            return None
+        edges = self.edges if self.edges is not None else \
+            self.lo + span * (np.arange(self.count + 1) / self.count)
+        steps = np.arange(1, parts) / parts
+        inner = edges[which, None] + (edges[which + 1] - edges[which])[:, None] * steps
+        edges = np.unique(np.concatenate([edges, inner.ravel()]))
+        return _Bins(self.lo, self.hi, len(edges) - 1, edges)
 
 
-def _hist_task(source, cols, lo, hi, bins):
+def _hist_task(source, cols, grid):
+    bins = grid.count
     n = np.zeros((2, bins), dtype=np.int64)
     w_sum = np.zeros((2, bins)) if cols.weight else None
     for y, chunk in _chunks(source, cols):
-        b = _bin_of(chunk.scores[:, 0].astype(np.float64), lo, hi, bins)
+        b = grid.index(chunk.scores[:, 0].astype(np.float64))
         codes = y.astype(np.intp) * bins + b
         n += np.bincount(codes, minlength=2 * bins).reshape(2, bins)
         if w_sum is not None:
@@ -230,20 +265,21 @@ def _merge_hists(parts):
     return n, w
 
 
-def _gather_task(source, cols, lo, hi, bins, gather, extremes):
+def _gather_task(source, cols, grid, gather, extremes):
     """The rows in the bins ``gather`` (sorted), and the smallest and largest score in
     each bin of ``extremes`` (sorted)."""
     ys, ss, ws = [], [], []
     mins = np.full(len(extremes), np.inf)
     maxs = np.full(len(extremes), -np.inf)
     # Lookup tables over the bins: one gather per row instead of a search.
+    bins = grid.count
     wanted = np.zeros(bins, dtype=bool)
     wanted[gather] = True
     slot = np.full(bins, -1, dtype=np.intp)
     slot[extremes] = np.arange(len(extremes))
     for y, chunk in _chunks(source, cols):
         s = chunk.scores[:, 0].astype(np.float64)
-        b = _bin_of(s, lo, hi, bins)
+        b = grid.index(s)
         if len(gather):
             keep = wanted[b]
             ys.append(y[keep].astype(np.int8))
@@ -360,39 +396,16 @@ def _bounds(fn, kwargs, hi_cm, lo_cm, weighted):
     return lower, upper
 
 
-def _tune_column(sources, cols, fn, name, kwargs, vectorized, greater, constraint, bins,
-                 no_rows=None, no_weight=None):
-    """`tune_threshold` of one binary label and score column, exactly (module docstring):
-    the result and the number of rows. ``no_rows`` and ``no_weight``: the errors to
-    raise for no rows and for weights that are all zero (the command line's)."""
-    rows, lo, hi, present, total = _reduce(sources, _range_task, _merge_ranges, cols)
-    if rows == 0:
-        raise no_rows or arg_error("y_score", "<empty array>", "at least one score")
-    if total == 0 and no_weight is not None:
-        raise no_weight
-    if present.sum() < 2:
-        warn(f"tune_threshold: y_true holds only class {int(np.argmax(present))} (with "
-             f"non-zero weight); {name} may not depend on the threshold.", stacklevel=4)
-    hist_n, hist_w = _reduce(sources, _hist_task, _merge_hists, cols, lo, hi, bins)
+def _bin_state(sources, cols, grid, fn, kwargs, vectorized, greater, constraint, evaluate,
+               as_vals):
+    """The histogram pass over ``grid`` and what it gives: the exact matrix and value at
+    every bin's first score (its edge), and bounds of the values inside each bin."""
+    hist_n, hist_w = _reduce(sources, _hist_task, _merge_hists, cols, grid)
     weighted = hist_w is not None
     tails = tail_sums(hist_w if weighted else hist_n)  # (B + 1, 2, 2): edge matrices
     nonempty = np.flatnonzero(hist_n.sum(axis=0))  # bins holding a row: each an edge
     edge_cms = tails[nonempty]
     inner_cms = tails[nonempty + 1]  # the next edge: the bin's candidates lie between
-
-    def as_vals(v):  # objective values as the tie rule compares them (maximised)
-        return v if greater else -v
-
-    def evaluate(cms):
-        from keras_confusion.decisions import _evaluate, _is_library_formula
-
-        v = _evaluate(fn, cms, kwargs, vectorized)
-        if constraint is None:
-            return v, np.ones(len(v), dtype=bool)
-        c_fn, _, bound, c_kwargs, c_greater = constraint
-        c = _evaluate(c_fn, cms, c_kwargs, _is_library_formula(c_fn))
-        return v, (c >= bound) if c_greater else (c <= bound)
-
     edge_v, edge_ok = evaluate(np.concatenate([edge_cms, tails[-1:]]))
     edge_vals = as_vals(edge_v)
     bounded = vectorized and any(fn is f for f in formulas.BY_NAME.values())
@@ -407,7 +420,69 @@ def _tune_column(sources, cols, fn, name, kwargs, vectorized, greater, constrain
         c_low, c_up = _bounds(c_fn, c_kwargs, inner_cms, edge_cms, weighted)
         infeasible = (c_up < c_bound) if c_greater else (c_low > c_bound)
         low[infeasible], up[infeasible] = np.nan, np.nan
-    gather = (up == np.inf) | (low == -np.inf)  # bins without a bound (NaN: no inside)
+    return hist_n, hist_w, tails, nonempty, edge_cms, edge_vals, edge_ok, low, up
+
+
+def _to_gather(known, gather, low, up):
+    """The bins not yet gathered whose inside can reach the best known value (within
+    the tie tolerance), and that value's band."""
+    best = np.max(known, initial=-np.inf)
+    pruned = ~gather
+    # The tie rule's scale is the largest eligible magnitude of all candidates: at most
+    # this, with the bounds of the bins not gathered.
+    scale = max(np.max(np.abs(known), initial=0.0),
+                np.nanmax(np.abs(np.r_[low[pruned], up[pruned], 0.0])))
+    band = best - _TIE_RTOL * scale  # a value below it is neither best nor tied
+    more = pruned & (up >= band) if np.isfinite(best) else pruned.copy()
+    return more, band
+
+
+def _tune_column(sources, cols, fn, name, kwargs, vectorized, greater, constraint, bins,
+                 no_rows=None, no_weight=None, gather_rows=None):
+    """`tune_threshold` of one binary label and score column, exactly (module docstring):
+    the result and the number of rows. ``no_rows`` and ``no_weight``: the errors to
+    raise for no rows and for weights that are all zero (the command line's)."""
+    rows, lo, hi, present, total = _reduce(sources, _range_task, _merge_ranges, cols)
+    if rows == 0:
+        raise no_rows or arg_error("y_score", "<empty array>", "at least one score")
+    if total == 0 and no_weight is not None:
+        raise no_weight
+    gather_rows = DEFAULT_GATHER_ROWS if gather_rows is None else gather_rows
+    if present.sum() < 2:
+        warn(f"tune_threshold: y_true holds only class {int(np.argmax(present))} (with "
+             f"non-zero weight); {name} may not depend on the threshold.", stacklevel=4)
+
+    def as_vals(v):  # objective values as the tie rule compares them (maximised)
+        return v if greater else -v
+
+    def evaluate(cms):
+        from keras_confusion.decisions import _evaluate, _is_library_formula
+
+        v = _evaluate(fn, cms, kwargs, vectorized)
+        if constraint is None:
+            return v, np.ones(len(v), dtype=bool)
+        c_fn, _, bound, c_kwargs, c_greater = constraint
+        c = _evaluate(c_fn, cms, c_kwargs, _is_library_formula(c_fn))
+        return v, (c >= bound) if c_greater else (c <= bound)
+
+    grid, wanted_before = _Bins(lo, hi, bins), None
+    while True:
+        hist_n, hist_w, tails, nonempty, edge_cms, edge_vals, edge_ok, low, up = _bin_state(
+            sources, cols, grid, fn, kwargs, vectorized, greater, constraint, evaluate,
+            as_vals)
+        gather = (up == np.inf) | (low == -np.inf)  # bins without a bound (NaN: no inside)
+        more, _ = _to_gather(edge_vals[edge_ok], gather, low, up)
+        per_bin = hist_n.sum(axis=0)[nonempty]
+        wanted = int(per_bin[gather | more].sum())
+        # Too many rows to gather: split the bins that can win, count again (one pass).
+        if wanted <= gather_rows or (wanted_before is not None and wanted > wanted_before / 2):
+            break
+        which = nonempty[(gather | more) & (per_bin > 1)]
+        finer = grid.refine(which, max(2, -(-bins // max(len(which), 1))))
+        if finer is None:
+            break
+        grid, wanted_before = finer, wanted
+    weighted = hist_w is not None
     extremes = np.zeros(len(nonempty), dtype=bool)  # bins whose first score is needed
     eligible_edges = edge_ok[:-1]
     known = edge_vals[edge_ok]  # eligible values known exactly (maximised)
@@ -415,12 +490,7 @@ def _tune_column(sources, cols, fn, name, kwargs, vectorized, greater, constrain
     while True:
         best = np.max(known, initial=-np.inf)
         pruned = ~gather
-        # The tie rule's scale is the largest eligible magnitude of all candidates: at
-        # most this, with the bounds of the bins not gathered.
-        scale = max(np.max(np.abs(known), initial=0.0),
-                    np.nanmax(np.abs(np.r_[low[pruned], up[pruned], 0.0])))
-        band = best - _TIE_RTOL * scale  # a value below it is neither best nor tied
-        more = pruned & (up >= band) if np.isfinite(best) else pruned.copy()
+        more, band = _to_gather(known, gather, low, up)
         need = ~gather & ~extremes & eligible_edges & (edge_vals[:-1] >= band)
         if seen is not None and not more.any() and not need.any():
             ambiguous = (known >= band) & (known < best - _TIE_RTOL * seen)
@@ -435,11 +505,10 @@ def _tune_column(sources, cols, fn, name, kwargs, vectorized, greater, constrain
         extremes |= need
         extremes &= ~gather
         y_g, s_g, w_g, mins, maxs = _reduce(sources, _gather_task, _merge_gathered, cols,
-                                            lo, hi, bins, nonempty[gather],
-                                            nonempty[extremes])
+                                            grid, nonempty[gather], nonempty[extremes])
         result, gathered = _search(tails, hist_w if weighted else hist_n, nonempty, gather,
-                                   extremes, edge_cms, y_g, s_g, w_g, mins, maxs, lo, hi,
-                                   bins, fn, name, kwargs, vectorized, greater, constraint)
+                                   extremes, edge_cms, y_g, s_g, w_g, mins, maxs, grid,
+                                   fn, name, kwargs, vectorized, greater, constraint)
         v, ok = evaluate(gathered)
         known = np.r_[as_vals(v)[ok], edge_vals[edge_ok]]
         ok_seen = np.ones(len(result.values), dtype=bool) if result.feasible is None \
@@ -447,8 +516,8 @@ def _tune_column(sources, cols, fn, name, kwargs, vectorized, greater, constrain
         seen = np.max(np.abs(as_vals(result.values)[ok_seen]), initial=0.0)
 
 
-def _search(tails, hist, nonempty, gather, extremes, edge_cms, y_g, s_g, w_g, mins, maxs, lo,
-            hi, bins, fn, name, kwargs, vectorized, greater, constraint):
+def _search(tails, hist, nonempty, gather, extremes, edge_cms, y_g, s_g, w_g, mins, maxs,
+            grid, fn, name, kwargs, vectorized, greater, constraint):
     """`choose_threshold` on the candidates known after a gathering pass.
 
     Gathered bins give every distinct score, its matrix counted from the gathered rows
@@ -463,8 +532,8 @@ def _search(tails, hist, nonempty, gather, extremes, edge_cms, y_g, s_g, w_g, mi
         t_g, cms_g = t_g[:-1], cms_g[:-1]
     else:
         t_g, cms_g = np.zeros(0), np.zeros((0, 2, 2), dtype=tails.dtype)
-    b_g = _bin_of(t_g, lo, hi, bins)
-    not_gathered = np.ones(bins, dtype=bool)
+    b_g = grid.index(t_g)
+    not_gathered = np.ones(grid.count, dtype=bool)
     not_gathered[nonempty[gather]] = False
     # Rows of the bins not gathered at or above each bin: (2, B + 1), negatives first.
     rest = np.flip(np.cumsum(np.flip(hist * not_gathered, 1), 1), 1)
@@ -496,14 +565,14 @@ def _search(tails, hist, nonempty, gather, extremes, edge_cms, y_g, s_g, w_g, mi
 
 
 def tune_sources(sources, cols: _Columns, objective, *, cost_matrix=None, constraint=None,
-                 bins=DEFAULT_BINS, no_rows=None, no_weight=None):
+                 bins=DEFAULT_BINS, no_rows=None, no_weight=None, gather_rows=None):
     """The exact search over file sources (the command line's ``--scheduler``):
     ``(ThresholdResult, rows)``."""
     fn, name, kwargs, vectorized, greater = resolve_objective(
         objective, cost_matrix, {}, None, None, constraint)
     constraint = resolve_constraint(constraint, cost_matrix)
     return _tune_column(sources, cols, fn, name, kwargs, vectorized, greater, constraint, bins,
-                        no_rows, no_weight)
+                        no_rows, no_weight, gather_rows)
 
 
 def file_sources(paths, chunk_rows):
@@ -638,7 +707,8 @@ def report(ddf, *, label, score, threshold=0.5, num_classes=None, class_names=No
 
 def tune_threshold(ddf, objective=None, *, label, score, cost_matrix=None, constraint=None,
                    sample_weight=None, multilabel=False, vectorized=None,
-                   greater_is_better=None, bins=DEFAULT_BINS, **formula_kwargs):
+                   greater_is_better=None, bins=DEFAULT_BINS,
+                   gather_rows=DEFAULT_GATHER_ROWS, **formula_kwargs):
     """`keras_confusion.tune_threshold` on a Dask DataFrame, exact: the same threshold,
     value and confusion matrix, without collecting the scores (module docstring).
 
@@ -652,6 +722,10 @@ def tune_threshold(ddf, objective=None, *, label, score, cost_matrix=None, const
         multilabel: one threshold per (label, score) column pair. Defaults to `False`.
         bins: histogram bins of the first pass; more bins send more to the client in
             the histogram and fewer gathered scores. Defaults to `2**16`.
+        gather_rows: when the bins that can win hold more rows than this, they are
+            split again (``bins`` more bins among them) and counted in one more pass,
+            until the rows to gather fit (or stop shrinking by half). Defaults to
+            `2**22`.
 
     Returns:
         A `keras_confusion.decisions.ThresholdResult` (a
@@ -666,6 +740,9 @@ def tune_threshold(ddf, objective=None, *, label, score, cost_matrix=None, const
     weight = _weight_column(sample_weight)
     if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 1:
         raise arg_error("bins", bins, "an integer >= 1")
+    if isinstance(gather_rows, bool) or not isinstance(gather_rows, (int, np.integer)) \
+            or gather_rows < 0:
+        raise arg_error("gather_rows", gather_rows, "an integer >= 0")
     pairs = _label_columns(label, score, multilabel)
     if not multilabel and pairs[0][2] != 2:
         raise arg_error("score", score, "one column of class-1 scores (pass multilabel=True "
@@ -675,7 +752,8 @@ def tune_threshold(ddf, objective=None, *, label, score, cost_matrix=None, const
     for i, (lab, sc, _) in enumerate(pairs):
         try:
             results.append(_tune_column(sources, _Columns(lab, sc, weight, 2), fn, name,
-                                        kwargs, vectorized, greater, constraint, int(bins))[0])
+                                        kwargs, vectorized, greater, constraint, int(bins),
+                                        gather_rows=int(gather_rows))[0])
         except InputError:
             raise
         except ValueError as e:
