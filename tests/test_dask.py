@@ -129,6 +129,12 @@ def test_report_equals_one_machine_report_intervals_included(client, weighted):
     got = kd.report(ddf, label="y", score="p", threshold=0.42, bootstrap=300, seed=7,
                     cost_matrix=[[0, 1], [4, 0]], sample_weight="w" if weighted else None)
     assert got.to_dict() == one.to_dict()
+    # The figure's curve: exact at each of its thresholds k / 4096.
+    thresholds, cms = got.curve
+    for i in (0, 1000, 2048, 4000):
+        expected = sk_confusion_matrix(df["y"], (df["p"] >= thresholds[i]).astype(int),
+                                       sample_weight=w, labels=[0, 1])
+        np.testing.assert_array_equal(cms[i], expected)
 
 
 def test_multiclass_report_equals_one_machine_report(client):

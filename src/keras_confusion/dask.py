@@ -669,9 +669,10 @@ def report(ddf, *, label, score, threshold=0.5, num_classes=None, class_names=No
     table, overall figures and, from the merged counts with the same seed, the same
     intervals).
 
-    The one difference: the report holds no curve (its figure's precision-recall and
-    ROC panels would need every distinct score on the client); tune with
-    `tune_threshold`, whose result holds the candidates it searched.
+    The one difference is the figure's curve (``Report.curve``): counted in the same
+    pass at the 4,096 thresholds ``k / 4096``, as the command line's ``--html`` does,
+    when every score is in [0, 1] (else none), instead of at every distinct score,
+    which would bring every score to the client.
 
     Args:
         ddf: a ``dask.dataframe.DataFrame``.
@@ -696,12 +697,14 @@ def report(ddf, *, label, score, threshold=0.5, num_classes=None, class_names=No
         thr = None
     else:
         thr = _check_threshold(threshold)
-    acc = count(_sources(ddf), _Columns(lab, sc, weight, k), 0.5 if thr is None else thr)
+    acc = count(_sources(ddf), _Columns(lab, sc, weight, k), 0.5 if thr is None else thr,
+                curve=k == 2)
     if acc.weighted and acc.counts.sum() == 0:
         raise arg_error("sample_weight", "<weights that are all zero>",
                         "a positive weight on at least one sample")
     return Report(acc.counts, class_names=class_names, cost_matrix=cost_matrix,
                   bootstrap=bootstrap, seed=seed, confidence=confidence, threshold=thr,
+                  curve=acc.histogram_curve() if k == 2 else None,
                   squared_weights=acc.squares)
 
 
