@@ -40,7 +40,8 @@ client holds the merged histogram and its ``(B + 1, 2, 2)`` tail sums (about ``5
 bytes: 3.7 MB at the default ``B = 2**16``), and the gathered scores, 17 bytes per row
 (25 weighted): about ``g N / B`` rows, ``g`` the number of bins that can win (7 for F1
 and 84 for MCC on the data of ``benchmarks/bench_dask.py``), split again while that
-exceeds ``gather_rows`` (2**22 by default: at most about 70 MB). Bytes sent to the
+exceeds ``gather_rows`` (2**22 by default, about 70 MB; more only when a split no
+longer halves them, e.g. when millions of rows share one score). Bytes sent to the
 client: ``O(B)`` for the histogram, tree-reduced on the workers, plus the gathered rows.
 Each pass reads the DataFrame again: persist it first if it fits in the cluster's
 memory.
