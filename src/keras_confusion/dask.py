@@ -135,19 +135,28 @@ def _chunks(source, cols: _Columns):
     yield check_chunk(chunk, cols.label, cols.scores, cols.num_classes, cols.weight), chunk
 
 
+def _dask():
+    try:
+        import dask
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise ImportError("keras_confusion.dask needs dask: "
+                          "pip install 'keras-confusion[dask]'") from None
+    return dask
+
+
 def _sources(ddf):
+    dask = _dask()
     try:
         parts = ddf.to_delayed()
     except AttributeError:
         raise arg_error("ddf", f"<{type(ddf).__name__}>", "a dask.dataframe.DataFrame") from None
-    import dask
 
     return [dask.delayed(tuple, pure=True)([i, p]) for i, p in enumerate(parts)]
 
 
 def _reduce(sources, task, combine, *args):
     """``task(source, *args)`` on every source, combined in a tree on the workers."""
-    import dask
+    dask = _dask()
 
     parts = [dask.delayed(task, pure=True)(s, *args) for s in sources]
     if not parts:
