@@ -8,6 +8,7 @@
     keras-confusion tune preds.csv --label y --score p --objective precision \\
         --constraint recall=0.95
     keras-confusion evaluate preds.csv --label y --score p --weight w
+    keras-confusion evaluate lake/ --label y --score p --tune f1 --scheduler tcp://host:8786
     keras-confusion demo
 
 Files are CSV or Parquet (several files, or a directory of Parquet parts), read in
@@ -27,6 +28,12 @@ chunks so memory stays bounded for any number of rows:
 ``--weight COL`` weights every sample (finite, >= 0): the matrix holds sums of
 weights, the search and the curves are weighted, and the intervals take each cell's
 Kish effective count (see `keras_confusion.report`).
+
+``--scheduler ADDRESS`` (``evaluate`` and ``tune``; ``pip install
+'keras-confusion[dask]'``) runs the same work on a Dask cluster through
+`keras_confusion.dask`, one task per file, each read in chunks on a worker; the JSON
+is the one-machine JSON. Tuning there is exact at any size (the one-machine search
+bins beyond ``--exact-limit``; the cluster's counts only the bins that can win).
 
 Bad input exits with status 2 and one line saying what and where (file, column, row);
 output files are written whole (a temporary file, then a rename) or not at all.
@@ -57,6 +64,7 @@ EXACT_LIMIT = 5_000_000
 TUNE_BINS = 1 << 20  # a power of two: score * bins is exact, so bins are exact thresholds
 CURVE_BINS = 1 << 12  # curves for the HTML figure at a fixed threshold
 PROGRESS_MIN_ROWS = 2_000_000
+CONNECT_TIMEOUT = "20s"  # --scheduler: how long to wait for the scheduler
 
 
 # --------------------------------------------------------------------- accumulation
@@ -111,6 +119,28 @@ class _Accumulator:
             self.counts += count_matrix(y, pred, self.k, w)
             if w is not None:
                 self.squares += count_matrix(y, pred, self.k, w * w)
+
+    def merge(self, other: _Accumulator) -> _Accumulator:
+        """Add the counts of ``other`` (of another part of the data) into these: what
+        the Dask engine does with the accumulators of its partitions. Counts at a fixed
+        threshold or argmax only (scores kept for tuning are not merged)."""
+        if self.tune or other.tune:
+            raise ValueError("merge: accumulators that keep scores for tuning are not merged")
+        self.rows += other.rows
+        self.counts = self.counts + other.counts
+        if self.weighted:
+            self.squares = self.squares + other.squares
+        # A curve needs every part's scores in [0, 1].
+        if self.curve and other.curve:
+            if self.hist is None:
+                self.hist, self.hist_sq = other.hist, other.hist_sq
+            elif other.hist is not None:
+                self.hist = self.hist + other.hist
+                if self.weighted:
+                    self.hist_sq = self.hist_sq + other.hist_sq
+        else:
+            self.curve, self.hist, self.hist_sq = False, None, None
+        return self
 
     def _keep(self, chunk, y, score, w):
         if self.kept is not None and self.rows <= self.exact_limit:
@@ -191,6 +221,58 @@ class _Accumulator:
         return np.r_[np.arange(self.bins) / self.bins, np.inf], tail_sums(self.hist)
 
 
+class _ClusterRun:
+    """What `_stream` returns with ``--scheduler``: the same counts, taken by the Dask
+    engine (`keras_confusion.dask`) on the cluster, one task per file; tuning is its
+    exact search. An error on a worker names the file and row as on one machine."""
+
+    def __init__(self, args, paths, num_classes, threshold, *, tune, curve):
+        from keras_confusion import dask as engine
+
+        self.engine, self.paths = engine, paths
+        self.sources = engine.file_sources(paths, args.chunk_rows)
+        self.cols = engine._Columns(args.label, tuple(args.score), args.weight, num_classes)
+        self.weighted = args.weight is not None
+        self.kept = True  # every search is exact ("exact over N scores")
+        self.no_rows = InputError(f"{', '.join(paths)}: no data rows")
+        self.no_weight = None if args.weight is None else InputError(
+            f"{', '.join(paths)}: column {args.weight!r}: every weight is 0; expected a "
+            "positive weight on at least one row")
+        if not tune:
+            acc = engine.count(self.sources, self.cols, threshold, curve=curve,
+                               no_rows=self.no_rows)
+            self.counts, self.squares, self.rows = acc.counts, acc.squares, acc.rows
+            self.histogram_curve = acc.histogram_curve
+            if self.weighted and float(acc.counts.sum()) == 0:
+                raise self.no_weight
+        else:
+            self.counts = self.squares = None
+            self.rows = 0
+
+    def tune(self, objective, cost, constraint):
+        result, self.rows = self.engine.tune_sources(
+            self.sources, self.cols, objective, cost_matrix=cost, constraint=constraint,
+            no_rows=self.no_rows, no_weight=self.no_weight)
+        return result
+
+    def matrices_at(self, threshold):
+        acc = self.engine.count(self.sources, self.cols, threshold)
+        return acc.counts, acc.squares
+
+
+def _connect(address):
+    """A ``distributed.Client`` of the scheduler at ``address`` (a context manager)."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise InputError("--scheduler needs dask and distributed: "
+                         "pip install 'keras-confusion[dask]'") from None
+    try:
+        return Client(address, timeout=CONNECT_TIMEOUT)
+    except (OSError, TimeoutError, ValueError) as e:
+        raise InputError(f"--scheduler {address!r}: cannot connect ({_one_line(e)})") from None
+
+
 def _progress(paths, quiet):
     """A rich progress bar on long inputs in a terminal, else a no-op."""
     total = None if quiet else count_rows(paths)
@@ -205,13 +287,19 @@ def _progress(paths, quiet):
     return Progress(transient=True), total
 
 
-def _stream(args, num_classes, threshold, *, tune, curve):
+def _check_roles(args):
     columns = [args.label, *args.score] + ([args.weight] if args.weight is not None else [])
     for c in columns:
         if columns.count(c) > 1:
             raise InputError(f"column {c!r} is named {columns.count(c)} times in --label, "
                              "--score and --weight; each column has one role")
+
+
+def _stream(args, num_classes, threshold, *, tune, curve):
+    _check_roles(args)
     paths = expand_paths(args.files)
+    if args.scheduler is not None:
+        return _ClusterRun(args, paths, num_classes, threshold, tune=tune, curve=curve)
     acc = _Accumulator(num_classes, threshold, tune=tune, curve=curve,
                        exact_limit=args.exact_limit, weighted=args.weight is not None)
     bar = _progress(paths, args.quiet)
@@ -309,10 +397,12 @@ def _class_names(args, k):
 def _tune(acc, args, cost, option):
     from keras_confusion.decisions import tune_threshold
 
-    y, s, w = acc.scores()
     objective = args.objective if args.objective else ("expected_cost" if cost is not None
                                                        else "f1")
     try:
+        if isinstance(acc, _ClusterRun):
+            return acc.tune(objective, cost, _constraint(args.constraint))
+        y, s, w = acc.scores()
         return tune_threshold(y, s, objective, cost_matrix=cost,
                               constraint=_constraint(args.constraint), sample_weight=w)
     except InputError:
@@ -519,6 +609,10 @@ def _input_args(p, score_help="score column; repeat once per class for multiclas
                    help=f"tune exactly up to this many rows, binned beyond "
                         f"(default {EXACT_LIMIT})")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run on the Dask cluster of this distributed scheduler "
+                        "(tcp://host:8786): the same results, one task per file; tuning "
+                        "is exact at any size (needs keras-confusion[dask])")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -589,6 +683,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as e:  # argparse has printed its one-line usage error
         return int(e.code or 0)
     try:
+        if getattr(args, "scheduler", None) is not None:
+            with _connect(args.scheduler):
+                return args.func(args)
         return args.func(args)
     except (InputError, ValueError) as e:
         print(f"keras-confusion: error: {_one_line(e)}", file=sys.stderr)

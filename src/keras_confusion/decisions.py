@@ -266,37 +266,56 @@ def _tune_binary(y, s, w, fn, name, kwargs, vectorized, greater, constraint):
         warn(f"tune_threshold: y_true holds only class {int(present[0]) if len(present) else 0}"
              f" (with non-zero weight); {name} may not depend on the threshold.", stacklevel=4)
     thresholds, cms = exact_curve(y, s, w)
+    return choose_threshold(thresholds, cms, fn, name, kwargs, vectorized, greater, constraint)
+
+
+def choose_threshold(thresholds, cms, fn, name, kwargs, vectorized, greater, constraint,
+                     known=None) -> ThresholdResult:
+    """The `ThresholdResult` of candidates ``(T,)`` ascending and their ``(T, 2, 2)``
+    stack: the objective on the stack, the constraint's mask, then the tie rule.
+
+    Every exact search ends here: `tune_threshold` on the whole curve, the Dask engine
+    (`keras_confusion.dask`) on the candidates it has counted exactly. ``known``
+    ``(T,)`` marks those; a candidate not known only holds its place in the order (it
+    breaks a run of ties and is never chosen), and the result's curve leaves it out.
+    ``fn``, ``kwargs`` and ``constraint`` are as `resolve_objective` and
+    `resolve_constraint` return them. Defaults to every candidate known.
+    """
+    known = np.ones(len(thresholds), dtype=bool) if known is None else np.asarray(known)
     values = _evaluate(fn, cms, kwargs, vectorized)
-    if np.isnan(values).any():
-        i = int(np.argmax(np.isnan(values)))
+    nan = np.isnan(values) & known
+    if nan.any():
+        i = int(np.argmax(nan))
         raise arg_error("objective", name, f"a function that returns numbers (it returned NaN "
                         f"at threshold {thresholds[i]:.6g}, confusion matrix "
                         f"{cms[i].tolist()})")
     feasible = None
-    eligible = np.ones(len(values), dtype=bool)
+    eligible = known.copy()
     if constraint is not None:
         c_fn, c_name, bound, c_kwargs, c_greater = constraint
         c_values = _evaluate(c_fn, cms, c_kwargs, _is_library_formula(c_fn))
         feasible = c_values >= bound if c_greater else c_values <= bound
-        if not feasible.any():
-            i = int(np.argmax(c_values) if c_greater else np.argmin(c_values))
+        if not (feasible & known).any():
+            reach = np.where(known, c_values if c_greater else -c_values, -np.inf)
+            i = int(np.argmax(reach))
             relation = ">=" if c_greater else "<="
             raise arg_error(
                 "constraint", (c_name, bound),
                 f"reachable on this data: no threshold gives {c_name} {relation} {bound}; "
                 f"the best reachable is {c_name}={c_values[i]:.6g} at threshold "
                 f"{thresholds[i]:.6g}")
-        eligible = feasible
+        eligible &= feasible
     i = _best_index(values, eligible, greater)
+    keep = slice(None) if known.all() else known
     return ThresholdResult(
         threshold=float(thresholds[i]),
         value=float(values[i]),
         confusion_matrix=cms[i],
         objective=name,
-        thresholds=thresholds,
-        values=values,
-        confusion_matrices=cms,
-        feasible=feasible,
+        thresholds=thresholds[keep],
+        values=values[keep],
+        confusion_matrices=cms[keep],
+        feasible=None if feasible is None else feasible[keep],
         greater_is_better=greater,
         constraint=None if constraint is None else (constraint[1], constraint[2]),
     )
