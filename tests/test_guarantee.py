@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+import keras_confusion as kc
 from keras_confusion import _guarantee as g
 
 POS, NEG = stats.beta(5, 2), stats.beta(2, 5)
@@ -423,3 +424,123 @@ def test_cross_fit_refuses_bad_arguments_naming_them(kwargs, match):
     args = {"y_true": np.tile([0, 1], 5), "tune": lambda y, s: 0.5, "folds": 2, **kwargs}
     with pytest.raises(ValueError, match=match):
         g.cross_fit(args["y_true"], np.linspace(0, 1, 10), args["tune"], folds=args["folds"])
+
+
+# ------------------------------------------------- tune_threshold with a confidence
+
+
+def test_tune_threshold_without_confidence_is_unchanged_and_states_no_guarantee():
+    rng = np.random.default_rng(12)
+    y, s = mixture(rng, 500, 0.2)
+    plain = kc.tune_threshold(y, s, "specificity", constraint=("recall", 0.9))
+    none = kc.tune_threshold(y, s, "specificity", constraint=("recall", 0.9), confidence=None)
+    assert (plain.threshold, plain.value) == (none.threshold, none.value)
+    np.testing.assert_array_equal(plain.feasible, none.feasible)
+    assert plain.confidence is None and plain.bound is None and plain.guarantee is None
+    # The empirical choice: the highest threshold whose recall on the data is >= 0.9.
+    recall = plain.confusion_matrices[:, 1, 1] / np.sum(y == 1)
+    assert plain.threshold == plain.thresholds[recall >= 0.9].max()
+
+
+@pytest.mark.parametrize(("floor_name", "objective", "n_pos", "n_neg"),
+                         [("recall", "specificity", 50, 950),
+                          ("specificity", "recall", 300, 200)])
+def test_tuned_rate_floor_matches_the_exact_order_statistic_rule(
+        floor_name, objective, n_pos, n_neg):
+    rng = np.random.default_rng(13)
+    ours, reference, same = [], [], 0
+    for _ in range(DRAWS):
+        y, s = stratified(rng, n_pos, n_neg)
+        r = kc.tune_threshold(y, s, objective, constraint=(floor_name, 0.9), confidence=0.9)
+        if floor_name == "recall":
+            ref = np.sort(s[y == 1])[order_statistic_rank(n_pos, 0.9, 0.9) - 1]
+        else:
+            above = np.sort(s[y == 0])[::-1][order_statistic_rank(n_neg, 0.9, 0.9) - 1]
+            ref = s[s > above].min()
+        same += r.threshold == ref
+        ours.append(population(r.threshold, 0.5)[objective])
+        reference.append(population(ref, 0.5)[objective])
+        assert r.confidence == 0.9 and r.bound >= 0.9
+        tested = r.confusion_matrix[1, 1] if floor_name == "recall" else r.confusion_matrix[0, 0]
+        n = n_pos if floor_name == "recall" else n_neg
+        assert r.bound == pytest.approx(stats.beta.ppf(0.1, tested, n - tested + 1), rel=1e-9)
+    # The same threshold but where the objective ties on the data (tune_threshold then
+    # takes the middle of the tied run), and the same power to 1e-3.
+    assert same >= 0.9 * DRAWS
+    assert abs(np.mean(ours) - np.mean(reference)) < 1e-3
+
+
+def test_tuned_precision_floor_is_valid_with_the_power_the_issue_asks():
+    rng = np.random.default_rng(14)
+    held, recall = 0, []
+    for _ in range(DRAWS):
+        y, s = mixture(rng, 1000, 0.2)
+        try:
+            r = kc.tune_threshold(y, s, "recall", constraint=("precision", 0.9),
+                                  confidence=0.9)
+        except ValueError:
+            held += 1
+            recall.append(0.0)
+            continue
+        held += population(r.threshold, 0.2)["precision"] >= 0.9
+        recall.append(population(r.threshold, 0.2)["recall"])
+    assert_at_least(held, DRAWS, 0.9)
+    assert np.mean(recall) >= 0.4
+
+
+@pytest.mark.parametrize("family", ["label", "all"])
+def test_multilabel_guarantee_holds_per_label_or_for_all_labels_at_once(family):
+    rng = np.random.default_rng(15)
+    prevalence = np.array([0.05, 0.1, 0.2])
+    per_label, together = np.zeros(3, "int64"), 0
+    for _ in range(DRAWS):
+        y = (rng.random((1000, 3)) < prevalence).astype("int64")
+        s = np.where(y == 1, POS.rvs((1000, 3), random_state=rng),
+                     NEG.rvs((1000, 3), random_state=rng))
+        r = kc.tune_threshold(y, s, "specificity", constraint=("recall", 0.9),
+                              confidence=0.9, multilabel=True, family=family)
+        ok = POS.sf(r.threshold) >= 0.9
+        per_label += ok
+        together += ok.all()
+        assert r.guarantee["confidence"] == 0.9 and np.all(r.bound >= 0.9)
+    if family == "label":
+        for label in range(3):
+            assert_at_least(int(per_label[label]), DRAWS, 0.9)
+        assert together < 0.85 * DRAWS  # one guarantee per label is not one for all
+    else:
+        assert_at_least(together, DRAWS, 0.9)
+
+
+@pytest.mark.parametrize("confidence", [0.0, 1.0, 1.2, float("nan"), "0.9"])
+def test_tune_threshold_refuses_a_confidence_outside_the_open_unit_interval(confidence):
+    with pytest.raises(ValueError, match=r"`confidence` must be a number in the open interval"):
+        kc.tune_threshold([0, 1, 1], [0.2, 0.6, 0.9], "specificity",
+                          constraint=("recall", 0.9), confidence=confidence)
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"constraint": None}, r"`confidence` must be None unless a constraint"),
+    ({"constraint": ("expected_cost", 0.2), "cost_matrix": [[0, 1], [5, 0]]},
+     r"`confidence` must be None for a constraint on expected_cost"),
+    ({"constraint": ("f1", 0.5)}, r"`constraint` must be a floor on one of"),
+    ({"constraint": ("recall", 1.0)}, r"`constraint` must be a floor in the open interval"),
+    ({"sample_weight": np.ones(60)}, r"`sample_weight` must be None when confidence is given"),
+    ({"multilabel": True, "family": "any"}, r"`family` must be"),
+])
+def test_tune_threshold_refuses_a_confidence_it_cannot_honour_naming_the_argument(
+        kwargs, match):
+    args = {"objective": "specificity", "constraint": ("recall", 0.9), "confidence": 0.9,
+            **kwargs}
+    with pytest.raises(ValueError, match=match):
+        kc.tune_threshold(np.tile([0, 1], 30), np.linspace(0, 1, 60), **args)
+
+
+def test_tune_threshold_with_too_few_positives_names_the_positives_needed():
+    y = np.r_[np.ones(28, "int64"), np.zeros(100, "int64")]
+    s = np.r_[np.linspace(0.5, 1, 28), np.linspace(0, 0.6, 100)]
+    with pytest.raises(ValueError, match=r"recall >= 0.9 needs at least 29 positives"):
+        kc.tune_threshold(y, s, "specificity", constraint=("recall", 0.9), confidence=0.95)
+    ym = np.stack([np.r_[np.ones(40), np.zeros(88)], y], axis=1)
+    with pytest.raises(ValueError, match=r"Label 1: .*needs at least 29 positives"):
+        kc.tune_threshold(ym, np.stack([s, s], 1), "specificity", constraint=("recall", 0.9),
+                          confidence=0.95, multilabel=True)

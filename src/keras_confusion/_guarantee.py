@@ -86,7 +86,7 @@ GUARANTEED = tuple(_KINDS)
 def check_confidence(confidence) -> float:
     """``confidence`` as a float in the open interval (0, 1); a ValueError otherwise."""
     expected = "a number in the open interval (0, 1), such as 0.95"
-    if isinstance(confidence, (bool, np.bool_)):
+    if isinstance(confidence, (bool, np.bool_, str, bytes)):
         raise arg_error("confidence", confidence, expected)
     try:
         c = float(confidence)
