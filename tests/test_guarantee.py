@@ -132,6 +132,7 @@ def test_calibration_size_with_margin_is_the_smallest_n_whose_observed_rate_cert
         x = (floor + margin) * np.arange(n - 1, n + 1)
         tail = betainc(x, np.arange(n - 1, n + 1) - x + 1, floor)
         assert tail[1] <= 1 - confidence < tail[0]
+    assert kc.calibration_size("recall", 0.9, confidence=0.95) == 29  # the public name
     assert g.calibration_size("specificity", 0.9, 0.95) == 29
     assert g.calibration_size("precision", 0.9, 0.95) == 30  # and the sample at the threshold
 
@@ -338,12 +339,23 @@ def test_cross_fit_counts_each_sample_once_at_the_threshold_tuned_without_it():
 
     cf = g.cross_fit(y, s, tune, folds=4, seed=3)
     assert cf.confusion_matrix.sum() == 103 and sorted(seen) == [77, 77, 77, 78]
-    fold = g._stratified_folds(y, 4, 3)
+    fold = cf.fold
+    np.testing.assert_array_equal(fold, g._stratified_folds(y, 4, 3))
     for f in range(4):
         ref = np.zeros((2, 2), "int64")
         np.add.at(ref, (y[fold == f], (s[fold == f] >= cf.thresholds[f]).astype(int)), 1)
         np.testing.assert_array_equal(cf.fold_matrices[f], ref)
         assert cf.thresholds[f] == np.median(s[fold != f])
+    # Weighted: each held-out sample adds its weight, at the same folds and thresholds.
+    w = rng.integers(1, 4, 103).astype("float64")
+    weighted = g.cross_fit(y, s, lambda yt, st, wt: float(np.median(st)), folds=4, seed=3,
+                           sample_weight=w)
+    np.testing.assert_array_equal(weighted.thresholds, cf.thresholds)
+    ref = np.zeros((2, 2))
+    for f in range(4):
+        np.add.at(ref, (y[fold == f], (s[fold == f] >= cf.thresholds[f]).astype(int)),
+                  w[fold == f])
+    np.testing.assert_array_equal(weighted.confusion_matrix, ref)
     # Stratified: each fold holds its share of each class, to one sample.
     per_fold = [np.bincount(y[fold == f], minlength=2) for f in range(4)]
     assert np.ptp([p[1] for p in per_fold]) <= 1 and np.ptp([p.sum() for p in per_fold]) <= 1

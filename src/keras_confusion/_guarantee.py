@@ -66,6 +66,8 @@ __all__ = [
     "binomial_p_value",
     "calibration_size",
     "check_confidence",
+    "check_guarantee",
+    "check_name",
     "clopper_pearson_lower",
     "cross_fit",
     "guarantee",
@@ -104,6 +106,26 @@ def check_name(name, argument: str = "constraint") -> str:
                         "a floor on one of " + ", ".join(f'"{n}"' for n in GUARANTEED)
                         + " to be guaranteed with a confidence")
     return name
+
+
+def check_guarantee(guarantee):
+    """A stated guarantee as plain numbers, ``{"constraint": [name, floor], "confidence":
+    c, "bound": b}`` (``b`` a list with one bound per label), or None; a ValueError
+    naming ``guarantee`` otherwise. `ThresholdResult.guarantee` gives this form."""
+    if guarantee is None:
+        return None
+    try:
+        name, floor = guarantee["constraint"]
+        bound = guarantee["bound"]
+        return {"constraint": [check_name(name), float(floor)],
+                "confidence": check_confidence(guarantee["confidence"]),
+                "bound": ([float(b) for b in bound]
+                          if isinstance(bound, (list, tuple, np.ndarray)) else float(bound))}
+    except (TypeError, ValueError, KeyError):
+        raise arg_error("guarantee", guarantee,
+                        'None or a dict {"constraint": [name, floor], "confidence": c, '
+                        '"bound": b}, as tune_threshold(..., confidence=c).guarantee '
+                        "gives it") from None
 
 
 def _check_floor(floor, argument: str = "constraint") -> float:
@@ -417,12 +439,14 @@ class CrossFit:
         thresholds: ``(folds,)`` the threshold tuned on the other folds, per fold.
         fold_matrices: ``(folds, 2, 2)`` each fold's held-out counts.
         folds: the number of folds.
+        fold: ``(n_samples,)`` the fold each sample was held out in.
     """
 
     confusion_matrix: np.ndarray
     thresholds: np.ndarray
     fold_matrices: np.ndarray
     folds: int
+    fold: np.ndarray
 
 
 def _stratified_folds(y, folds, seed):
@@ -439,7 +463,7 @@ def _stratified_folds(y, folds, seed):
     return fold
 
 
-def cross_fit(y_true, y_score, tune, *, folds=5, seed=0) -> CrossFit:
+def cross_fit(y_true, y_score, tune, *, folds=5, seed=0, sample_weight=None) -> CrossFit:
     """Cross-fitted counts: tune on k - 1 folds, count the held-out fold at that threshold.
 
     The in-sample figure at a threshold tuned on the same data is optimistic: the
@@ -455,6 +479,9 @@ def cross_fit(y_true, y_score, tune, *, folds=5, seed=0) -> CrossFit:
             ``lambda y, s: tune_threshold(y, s, "f1").threshold``).
         folds: the number of folds, >= 2. Defaults to `5`.
         seed: seed of the stratified split. Defaults to `0`.
+        sample_weight: optional weights ``(n_samples,)``; ``tune`` is then called as
+            ``tune(y_true, y_score, sample_weight)`` and the held-out matrices hold
+            sums of weights. Defaults to `None`.
 
     Returns:
         A `CrossFit`.
@@ -479,15 +506,23 @@ def cross_fit(y_true, y_score, tune, *, folds=5, seed=0) -> CrossFit:
                         "sample)")
     if not callable(tune):
         raise arg_error("tune", tune, "a function tune(y_true, y_score) -> threshold")
+    w = None
+    if sample_weight is not None:
+        w = np.asarray(sample_weight, dtype="float64")
+        if w.shape != s.shape or not np.all(np.isfinite(w) & (w >= 0)):
+            raise arg_error("sample_weight", f"<array of shape {w.shape}>",
+                            f"finite weights >= 0 of shape {s.shape}")
     y = y.astype("int64")
     fold = _stratified_folds(y, int(folds), seed)
     thresholds = np.empty(folds)
-    mats = np.zeros((folds, 2, 2), dtype="int64")
+    mats = np.zeros((folds, 2, 2), dtype="int64" if w is None else "float64")
     for f in range(folds):
         held = fold == f
-        t = float(tune(y[~held], s[~held]))
+        t = float(tune(y[~held], s[~held]) if w is None else tune(y[~held], s[~held],
+                                                                  w[~held]))
         thresholds[f] = t
         pred = (s[held] >= t).astype("int64")
-        mats[f] = np.bincount(2 * y[held] + pred, minlength=4).reshape(2, 2)
+        mats[f] = np.bincount(2 * y[held] + pred, None if w is None else w[held],
+                              minlength=4).reshape(2, 2)
     return CrossFit(confusion_matrix=mats.sum(axis=0), thresholds=thresholds,
-                    fold_matrices=mats, folds=int(folds))
+                    fold_matrices=mats, folds=int(folds), fold=fold)

@@ -6,8 +6,9 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_confusion import _backend, _guarantee
+from keras_confusion import _backend
 from keras_confusion._counting import decide
+from keras_confusion._guarantee import check_guarantee
 from keras_confusion._validation import arg_error, ceil_to, check_cost_matrix, check_num_classes
 from keras_confusion.decisions import bayes_decide, check_offsets
 
@@ -137,7 +138,7 @@ class Thresholded(keras.Model):
     @guarantee.setter
     def guarantee(self, value):
         # Past Keras' attribute tracking: a plain dict, as get_config must return it.
-        object.__setattr__(self, "_guarantee", _check_guarantee(value))
+        object.__setattr__(self, "_guarantee", check_guarantee(value))
 
     @property
     def offsets(self):
@@ -209,20 +210,3 @@ class Thresholded(keras.Model):
         model = keras.saving.deserialize_keras_object(config.pop("model"))
         return cls(model, **config)
 
-
-def _check_guarantee(guarantee):
-    """A guarantee dict as `ThresholdResult.guarantee` gives it (plain numbers), or None."""
-    if guarantee is None:
-        return None
-    expected = ('None or a dict {"constraint": [name, floor], "confidence": c, "bound": b}, '
-                "as tune_threshold(..., confidence=c).guarantee gives it")
-    try:
-        name, floor = guarantee["constraint"]
-        out = {"constraint": [_guarantee.check_name(name), float(floor)],
-               "confidence": _guarantee.check_confidence(guarantee["confidence"])}
-        bound = guarantee["bound"]
-        out["bound"] = ([float(b) for b in bound] if isinstance(bound, (list, tuple, np.ndarray))
-                        else float(bound))
-    except (TypeError, ValueError, KeyError):
-        raise arg_error("guarantee", guarantee, expected) from None
-    return out
