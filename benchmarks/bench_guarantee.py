@@ -11,7 +11,8 @@ precision at any threshold are exact (scipy.stats.beta). For each floor:
   threshold, averaged over the draws (0 where a rule refused: no usable threshold).
 
 Rules: the empirical choice (`tune_threshold` without a confidence: the floor met on
-the calibration data), ours (the floor guaranteed with ``--confidence``), and, when
+the calibration data), ours (``tune_threshold(..., confidence=c)``: the floor
+guaranteed), and, when
 ``mapie`` is importable (it is not a dependency), MAPIE's
 ``BinaryClassificationController`` with its default 100-point grid, under
 Bonferroni-Holm and under fixed-sequence testing.
@@ -63,16 +64,10 @@ def empirical(y, s, name, floor, objective, confidence):
 
 
 def guaranteed(y, s, name, floor, objective, confidence):
-    from keras_confusion import _guarantee, tune_threshold
+    from keras_confusion import tune_threshold
 
-    curve = tune_threshold(y, s, objective)
-    feasible = _guarantee.guarantee(name, floor, confidence, curve.confusion_matrices).feasible
-    values = np.where(feasible, curve.values, -np.inf)
-    # Ties of the objective on the data: the end where the objective is best on the
-    # population (specificity rises with the threshold, recall falls).
-    best = np.flatnonzero(values == values.max())
-    i = best[-1] if objective == "specificity" else best[0]
-    return float(curve.thresholds[i])
+    return tune_threshold(y, s, objective, constraint=(name, floor),
+                          confidence=confidence).threshold
 
 
 def mapie_rule(fwer_method):

@@ -71,7 +71,7 @@ class ThresholdResult:
             holds on new data from the same distribution at ``threshold``; else `None`.
         bound: with a guaranteed constraint, the exact one-sided lower confidence bound
             (Clopper-Pearson, at ``confidence``) of the constrained formula at
-            ``threshold``, ``>= `` the floor; else `None`. ``feasible`` then marks the
+            ``threshold``, at or above the floor; else `None`. ``feasible`` then marks the
             candidates that carry the guarantee.
     """
 
