@@ -640,10 +640,12 @@ def test_tune_with_confidence_equals_the_library_and_states_the_guarantee(tmp_pa
     assert d["confusion_matrix"] == ref.confusion_matrix.tolist()
     g = d["guarantee"]
     assert (g["constraint"], g["confidence"], g["bound"]) == (["recall", 0.9], 0.95, ref.bound)
-    assert main([*argv, "--quiet"]) == 0
+    png = tmp_path / "bound.png"
+    assert main([*argv, "--quiet", "--plot", str(png)]) == 0
     out = capsys.readouterr().out
     assert (f"guarantee  recall >= 0.9 with 95 % confidence; lower bound {ref.bound:.3f} at "
             "this threshold") in out
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # plot.guarantee_curve's figure
 
 
 def test_evaluate_tune_with_confidence_reports_the_guarantee_in_text_json_html(

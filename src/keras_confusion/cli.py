@@ -553,7 +553,9 @@ def _tune_command(args) -> int:
         from keras_confusion import plot
 
         buf = io.BytesIO()
-        plot.threshold_curve(result).savefig(buf, format="png", dpi=100)
+        fig = (plot.guarantee_curve(result) if result.confidence is not None
+               else plot.threshold_curve(result))
+        fig.savefig(buf, format="png", dpi=100)
         outputs.append((args.plot, buf.getvalue()))
     from keras_confusion._files import write_all_atomic
 
@@ -684,7 +686,9 @@ def _parser():
     _input_args(tu, score_help="column of class-1 scores (one column: tuning is binary)")
     tu.add_argument("--objective", default=None, metavar="NAME",
                     help="formula to optimise (default f1; expected_cost with --cost)")
-    tu.add_argument("--plot", metavar="PATH", help="write the objective-versus-threshold PNG")
+    tu.add_argument("--plot", metavar="PATH",
+                    help="write the objective-versus-threshold PNG (with --confidence: the "
+                         "constrained figure and its guaranteed lower bound versus threshold)")
     tu.set_defaults(func=_tune_command)
 
     de = sub.add_parser("demo", help="train on a bundled imbalanced set and compare losses")
