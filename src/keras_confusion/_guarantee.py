@@ -40,7 +40,9 @@ distribution-free, for i.i.d. calibration data not used for anything else.
   threshold rises (calibrated scores, or any monotone likelihood ratio), and
   `tests/test_guarantee.py` checks validity by simulation. On a grid fixed before
   seeing the data (``grid="fixed"``, the binned thresholds ``k / B``) nothing is left
-  out and the procedure is learn-then-test exactly.
+  out and the procedure is learn-then-test exactly. The price of the fixed sequence:
+  where the highest scores are not the purest (a cluster of confident negatives at the
+  top), its first test fails and the floor is refused, even if it holds lower down.
 
 `cross_fit` gives honest figures when one data set must serve to choose a threshold
 and to report its quality: tune on k - 1 folds, count the held-out fold at that
