@@ -722,3 +722,19 @@ def test_evaluate_help_says_the_in_sample_figure_is_optimistic(capsys):
     out = " ".join(capsys.readouterr().out.split())
     assert "in-sample figures at a threshold tuned on the same rows are optimistic" in out
     assert "--confidence" in out and "--folds" in out
+
+
+def test_evaluate_keeps_the_in_sample_headline_when_a_fold_cannot_be_guaranteed(tmp_path):
+    # 30 positives certify recall >= 0.9 at 0.95 (29 needed); a fold's 24 cannot.
+    y = np.r_[np.ones(30, "int64"), np.zeros(300, "int64")]
+    s = np.r_[np.linspace(0.4, 1, 30), np.linspace(0, 0.7, 300)]
+    path = _write_csv(tmp_path / "c.csv", {"y": y, "p": s})
+    d = _run_json(tmp_path, ["evaluate", path, "--label", "y", "--score", "p", "--tune",
+                             "specificity", "--constraint", "recall=0.9", "--confidence",
+                             "0.95", "--bootstrap", "0"])
+    ref = tune_threshold(y, s, "specificity", constraint=("recall", 0.9), confidence=0.95)
+    assert d["threshold"] == ref.threshold
+    assert d["threshold_search"]["headline"] == "in_sample"
+    assert d["confusion_matrix"] == ref.confusion_matrix.tolist()
+    assert any("optimistic: no cross-fitted estimate" in n and "needs at least 29 positives"
+               in n for n in d["notes"])
