@@ -59,6 +59,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from keras_confusion._counting import count_matrix, decide
 from keras_confusion._validation import arg_error
 
 __all__ = [
@@ -523,8 +524,7 @@ def cross_fit(y_true, y_score, tune, *, folds=5, seed=0, sample_weight=None) -> 
         t = float(tune(y[~held], s[~held]) if w is None else tune(y[~held], s[~held],
                                                                   w[~held]))
         thresholds[f] = t
-        pred = (s[held] >= t).astype("int64")
-        mats[f] = np.bincount(2 * y[held] + pred, None if w is None else w[held],
-                              minlength=4).reshape(2, 2)
+        pred = decide(s[held], t).astype("int64")
+        mats[f] = count_matrix(y[held], pred, 2, None if w is None else w[held])
     return CrossFit(confusion_matrix=mats.sum(axis=0), thresholds=thresholds,
                     fold_matrices=mats, folds=int(folds), fold=fold)
