@@ -734,3 +734,18 @@ def test_report_states_a_guarantee_and_notes_in_text_json_and_html():
 def test_report_refuses_a_malformed_guarantee_or_notes(kwargs, match):
     with pytest.raises(ValueError, match=match):
         Report([[1, 0], [0, 1]], bootstrap=0, **kwargs)
+
+
+def test_report_html_explorer_shows_the_guarantee_the_report_states():
+    from keras_confusion.decisions import tune_threshold
+
+    y, s = _binary_data(8, 600)
+    result = tune_threshold(y, s, "specificity", constraint=("recall", 0.8), confidence=0.9)
+    r = report(y, s, threshold=result.threshold, bootstrap=0)
+    stated = Report(r.confusion_matrix, threshold=result.threshold, curve=r.curve,
+                    bootstrap=0, guarantee=result.guarantee)
+    g = _explorer_data(stated.to_html())["guarantee"]
+    assert (g["name"], g["floor"], g["confidence"], g["bound"]) == (
+        "recall", 0.8, 0.9, result.bound)
+    # The same as handing the tuning result itself to to_html.
+    assert _explorer_data(r.to_html(tuned=result))["guarantee"]["bound"] == result.bound
