@@ -424,3 +424,46 @@ def test_confusion_history_html_of_logits_opens_at_the_threshold_in_logit_units(
     # The decision sigmoid(logit) >= 0.3 is logit >= log(0.3 / 0.7).
     assert float(data["thresholds"][chosen]) == logits[logits >= np.log(0.3 / 0.7)].min()
     assert [data["fp"][chosen], data["tp"][chosen]] == confusion.matrices[-1][:, 1].tolist()
+
+
+def test_tuner_with_confidence_applies_and_logs_the_guaranteed_threshold():
+    keras.utils.set_random_seed(0)
+    x, y = _data(0, 256)
+    x_val, y_val = _data(2, 600)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer=keras.optimizers.Adam(0.05), loss="binary_crossentropy")
+    applied = Thresholded(model, threshold=0.5)
+    tuner = ThresholdTuner((x_val, y_val), "specificity", constraint=("recall", 0.9),
+                           confidence=0.9, thresholded=applied, batch_size=100)
+    history = model.fit(x, y, epochs=2, batch_size=64, verbose=0, callbacks=[tuner])
+    scores = model.predict(x_val, batch_size=100, verbose=0)
+    expected = tune_threshold(y_val, scores, "specificity", constraint=("recall", 0.9),
+                              confidence=0.9)
+    assert history.history["val_threshold"][-1] == expected.threshold
+    assert history.history["val_recall_bound"][-1] == expected.bound >= 0.9
+    assert applied.guarantee == expected.guarantee
+    assert tuner.thresholded_model().get_config()["guarantee"] == expected.guarantee
+    # Guaranteed, the threshold is lower than the one met only on the data.
+    assert expected.threshold <= tune_threshold(y_val, scores, "specificity",
+                                                constraint=("recall", 0.9)).threshold
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"confidence": 1.5}, r"`confidence` must be a number in the open interval"),
+    ({"confidence": 0.9, "constraint": None}, r"`confidence` must be None unless a constraint"),
+    ({"confidence": 0.9, "constraint": ("mcc", 0.5)}, r"`constraint` must be a floor on one"),
+])
+def test_tuner_refuses_a_confidence_it_cannot_honour_at_construction(kwargs, match):
+    x, y = _data(0, 50)
+    with pytest.raises(ValueError, match=match):
+        ThresholdTuner((x, y), "specificity", **{"constraint": ("recall", 0.9), **kwargs})
+
+
+def test_tuner_with_confidence_refuses_weighted_validation_data():
+    x, y = _data(0, 64)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    tuner = ThresholdTuner((x, y, np.ones(64)), "specificity", constraint=("recall", 0.9),
+                           confidence=0.9)
+    with pytest.raises(ValueError, match=r"`sample_weight` must be None when confidence"):
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[tuner])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 
@@ -11,6 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 from sklearn.metrics import confusion_matrix as sk_confusion_matrix
 
+from keras_confusion import formulas
+from keras_confusion._guarantee import cross_fit
 from keras_confusion.cli import TUNE_BINS, main
 from keras_confusion.decisions import tune_threshold
 
@@ -93,8 +96,17 @@ def test_evaluate_tune_equals_tune_threshold_on_the_same_rows(tmp_path):
                              "--chunk-rows", "300", "--bootstrap", "0"])
     ref = tune_threshold(y, s, "mcc")
     assert d["threshold"] == ref.threshold
-    assert d["threshold_search"]["value"] == pytest.approx(ref.value)
-    assert d["confusion_matrix"] == ref.confusion_matrix.tolist()
+    search = d["threshold_search"]
+    assert search["value"] == search["in_sample"]["value"] == pytest.approx(ref.value)
+    assert search["in_sample"]["confusion_matrix"] == ref.confusion_matrix.tolist()
+    # The headline is cross-fitted, as the library cross-fits the same tuning.
+    cf = cross_fit(y, s, lambda y, s: tune_threshold(y, s, "mcc").threshold, folds=5, seed=0)
+    assert search["headline"] == "cross_fitted"
+    assert d["confusion_matrix"] == search["cross_fitted"]["confusion_matrix"] == \
+        cf.confusion_matrix.tolist()
+    assert search["cross_fitted"]["thresholds"] == cf.thresholds.tolist()
+    assert search["cross_fitted"]["value"] == pytest.approx(
+        formulas.mcc(cf.confusion_matrix.astype(float)))
 
 
 def test_evaluate_tune_with_constraint_meets_it(tmp_path):
@@ -104,7 +116,7 @@ def test_evaluate_tune_with_constraint_meets_it(tmp_path):
                              "precision", "--constraint", "recall=0.9", "--bootstrap", "0"])
     ref = tune_threshold(y, s, "precision", constraint=("recall", 0.9))
     assert d["threshold"] == ref.threshold
-    _, (fn, tp) = d["confusion_matrix"]
+    _, (fn, tp) = d["threshold_search"]["in_sample"]["confusion_matrix"]
     assert tp / (tp + fn) >= 0.9
 
 
@@ -130,7 +142,11 @@ def test_evaluate_cost_without_threshold_tunes_minimum_expected_cost(tmp_path):
                              "0,1;10,0", "--bootstrap", "0"])
     ref = tune_threshold(y, s, cost_matrix=[[0, 1], [10, 0]])
     assert d["threshold"] == ref.threshold
-    assert d["overall"]["expected_cost"]["value"] == pytest.approx(ref.value)
+    assert d["threshold_search"]["in_sample"]["value"] == pytest.approx(ref.value)
+    cf = cross_fit(y, s, lambda y, s: tune_threshold(y, s, cost_matrix=[[0, 1], [10, 0]])
+                   .threshold, folds=5, seed=0)
+    assert d["overall"]["expected_cost"]["value"] == pytest.approx(
+        formulas.expected_cost(cf.confusion_matrix.astype(float), [[0, 1], [10, 0]]))
     assert d["cost_matrix"] == [[0, 1], [10, 0]]
 
 
@@ -552,9 +568,16 @@ def test_weighted_tuning_equals_tune_threshold_with_sample_weight(tmp_path, limi
     ref = tune_threshold(y, scores, "f1", sample_weight=w)
     assert d["threshold"] == ref.threshold
     assert d["threshold_search"]["value"] == pytest.approx(ref.value)
-    # The matrix is the weighted one of the original scores at that threshold.
-    np.testing.assert_allclose(d["confusion_matrix"], sk_confusion_matrix(
-        y, (s >= d["threshold"]).astype(int), sample_weight=w))
+    # The in-sample matrix is the weighted one of the original scores at that threshold.
+    np.testing.assert_allclose(d["threshold_search"]["in_sample"]["confusion_matrix"],
+                               sk_confusion_matrix(y, (s >= d["threshold"]).astype(int),
+                                                   sample_weight=w))
+    if limit == "500":  # binned: no rows kept to cross-fit on
+        assert d["threshold_search"]["headline"] == "in_sample"
+        return
+    cf = cross_fit(y, s, lambda y, s, w: tune_threshold(y, s, "f1", sample_weight=w)
+                   .threshold, folds=5, seed=0, sample_weight=w)
+    np.testing.assert_allclose(d["confusion_matrix"], cf.confusion_matrix)
 
 
 def test_weighted_tune_prints_the_weighted_matrix(tmp_path, capsys):
@@ -601,3 +624,117 @@ def test_weight_column_named_as_label_or_missing_exits_2(tmp_path, capsys):
     assert main(["evaluate", path, "--label", "y", "--score", "p", "--weight", "w",
                  "--quiet"]) == 2
     assert "no column 'w'" in _one_error_line(capsys)
+
+
+# ------------------------------------------------------------ guarantees (--confidence)
+
+
+def test_tune_with_confidence_equals_the_library_and_states_the_guarantee(tmp_path, capsys):
+    y, s = _data(3000, seed=30)
+    path = _write_csv(tmp_path / "c.csv", {"y": y, "p": s})
+    argv = ["tune", path, "--label", "y", "--score", "p", "--objective", "specificity",
+            "--constraint", "recall=0.9", "--confidence", "0.95"]
+    d = _run_json(tmp_path, argv)
+    ref = tune_threshold(y, s, "specificity", constraint=("recall", 0.9), confidence=0.95)
+    assert d["threshold"] == ref.threshold and d["value"] == pytest.approx(ref.value)
+    assert d["confusion_matrix"] == ref.confusion_matrix.tolist()
+    g = d["guarantee"]
+    assert (g["constraint"], g["confidence"], g["bound"]) == (["recall", 0.9], 0.95, ref.bound)
+    png = tmp_path / "bound.png"
+    assert main([*argv, "--quiet", "--plot", str(png)]) == 0
+    out = capsys.readouterr().out
+    assert (f"guarantee  recall >= 0.9 with 95 % confidence; lower bound {ref.bound:.3f} at "
+            "this threshold") in out
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # plot.guarantee_curve's figure
+
+
+def test_evaluate_tune_with_confidence_reports_the_guarantee_in_text_json_html(
+        tmp_path, capsys):
+    y, s = _data(2000, seed=31)
+    path = _write_parquet(tmp_path / "c.parquet", {"y": y, "p": s})
+    html_path = tmp_path / "r.html"
+    d = _run_json(tmp_path, ["evaluate", path, "--label", "y", "--score", "p", "--tune",
+                             "precision", "--constraint", "recall=0.8", "--confidence", "0.9",
+                             "--bootstrap", "0", "--html", str(html_path)])
+    ref = tune_threshold(y, s, "precision", constraint=("recall", 0.8), confidence=0.9)
+    text = (f"recall >= 0.8 with 90 % confidence; lower bound {ref.bound:.3f} at this "
+            "threshold")
+    assert d["threshold"] == ref.threshold
+    assert d["guarantee"]["bound"] == ref.bound and d["guarantee"]["text"] == text
+    assert d["threshold_search"]["guarantee"]["text"] == text
+    assert f"guarantee: {text}" in capsys.readouterr().out
+    assert f"Guarantee: {html.escape(text)}." in html_path.read_text()
+
+
+@pytest.mark.parametrize(("options", "match"), [
+    (["--confidence", "1.5"], r"--confidence 1.5: expected a number in the open interval"),
+    (["--confidence", "0.9"], r"--confidence needs --constraint NAME=FLOOR"),
+    (["--constraint", "f1=0.5", "--confidence", "0.9"],
+     r"--constraint must be a floor on one of recall"),
+    (["--constraint", "recall=0.9", "--confidence", "0.9", "--weight", "w"],
+     r"--confidence cannot be used with --weight"),
+    (["--constraint", "expected_cost=0.2", "--cost", "0,1;5,0", "--confidence", "0.9"],
+     r"--confidence must be None for a constraint on expected_cost"),
+])
+def test_bad_confidence_exits_2_before_reading_any_file(tmp_path, capsys, options, match):
+    missing = str(tmp_path / "no-such-file.csv")  # read after the options are checked
+    rc = main(["tune", missing, "--label", "y", "--score", "p", "--objective", "specificity",
+               *options])
+    assert rc == 2
+    assert re.search(match, _one_error_line(capsys))
+
+
+def test_evaluate_confidence_needs_tuning_and_exact_search(tmp_path, capsys):
+    y, s = _data(600, seed=32)
+    path = _write_csv(tmp_path / "c.csv", {"y": y, "p": s})
+    assert main(["evaluate", path, "--label", "y", "--score", "p", "--confidence", "0.9",
+                 "--constraint", "recall=0.9"]) == 2
+    assert "--constraint needs --tune" in _one_error_line(capsys)
+    assert main(["evaluate", path, "--label", "y", "--score", "p", "--tune", "specificity",
+                 "--constraint", "recall=0.9", "--confidence", "0.9", "--exact-limit", "100",
+                 "--quiet"]) == 2
+    assert "--confidence: a guarantee needs the exact search" in _one_error_line(capsys)
+
+
+def test_evaluate_tune_too_few_positives_names_the_count_needed(tmp_path, capsys):
+    y = np.r_[np.ones(20, "int64"), np.zeros(200, "int64")]
+    s = np.r_[np.linspace(0.5, 1, 20), np.linspace(0, 0.7, 200)]
+    path = _write_csv(tmp_path / "c.csv", {"y": y, "p": s})
+    assert main(["evaluate", path, "--label", "y", "--score", "p", "--tune", "specificity",
+                 "--constraint", "recall=0.9", "--confidence", "0.95", "--quiet"]) == 2
+    assert "needs at least 29 positives" in _one_error_line(capsys)
+
+
+def test_evaluate_tune_folds_zero_keeps_the_in_sample_headline_and_says_so(tmp_path, capsys):
+    y, s = _data(800, seed=33)
+    path = _write_csv(tmp_path / "c.csv", {"y": y, "p": s})
+    d = _run_json(tmp_path, ["evaluate", path, "--label", "y", "--score", "p", "--tune", "f1",
+                             "--folds", "0", "--bootstrap", "0"])
+    ref = tune_threshold(y, s, "f1")
+    assert d["threshold_search"]["headline"] == "in_sample"
+    assert d["threshold_search"]["cross_fitted"] is None
+    assert d["confusion_matrix"] == ref.confusion_matrix.tolist()
+    assert any("optimistic" in note for note in d["notes"])
+
+
+def test_evaluate_help_says_the_in_sample_figure_is_optimistic(capsys):
+    assert main(["evaluate", "--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "in-sample figures at a threshold tuned on the same rows are optimistic" in out
+    assert "--confidence" in out and "--folds" in out
+
+
+def test_evaluate_keeps_the_in_sample_headline_when_a_fold_cannot_be_guaranteed(tmp_path):
+    # 30 positives certify recall >= 0.9 at 0.95 (29 needed); a fold's 24 cannot.
+    y = np.r_[np.ones(30, "int64"), np.zeros(300, "int64")]
+    s = np.r_[np.linspace(0.4, 1, 30), np.linspace(0, 0.7, 300)]
+    path = _write_csv(tmp_path / "c.csv", {"y": y, "p": s})
+    d = _run_json(tmp_path, ["evaluate", path, "--label", "y", "--score", "p", "--tune",
+                             "specificity", "--constraint", "recall=0.9", "--confidence",
+                             "0.95", "--bootstrap", "0"])
+    ref = tune_threshold(y, s, "specificity", constraint=("recall", 0.9), confidence=0.95)
+    assert d["threshold"] == ref.threshold
+    assert d["threshold_search"]["headline"] == "in_sample"
+    assert d["confusion_matrix"] == ref.confusion_matrix.tolist()
+    assert any("optimistic: no cross-fitted estimate" in n and "needs at least 29 positives"
+               in n for n in d["notes"])

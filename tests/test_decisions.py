@@ -550,3 +550,22 @@ def test_small_argument_errors_are_value_errors_naming_the_argument(rng):
     model = Thresholded(_scorer(1, "sigmoid"), threshold=[0.3, 0.6])
     with pytest.raises(ValueError, match=r"`threshold`.*one threshold per output column"):
         model(rng.normal(size=(4, 5)).astype("float32"))
+
+
+def test_thresholded_keeps_the_guarantee_through_save_and_load(tmp_path):
+    rng = np.random.default_rng(0)
+    y = (rng.random(400) < 0.3).astype("int64")
+    s = np.clip(rng.normal(0.3 + 0.4 * y, 0.2), 0, 1)
+    result = tune_threshold(y, s, "specificity", constraint=("recall", 0.8), confidence=0.95)
+    inner = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1, "sigmoid")])
+    model = Thresholded(inner, result.threshold, guarantee=result.guarantee)
+    assert model.guarantee == {"constraint": ["recall", 0.8], "confidence": 0.95,
+                               "bound": result.bound}
+    path = tmp_path / "guaranteed.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert loaded.guarantee == result.guarantee
+    assert loaded.get_config()["guarantee"] == result.guarantee
+    with pytest.raises(ValueError, match=r"`guarantee` must be None or a dict"):
+        Thresholded(inner, 0.5, guarantee={"constraint": ["f1", 0.8], "confidence": 0.9,
+                                           "bound": 0.9})

@@ -269,3 +269,25 @@ def test_matrix_annotations_show_weighted_and_soft_counts_as_they_are_not_trunca
     fig = plot.confusion_matrix([[0.5, 2.0], [1.25, 3.0]], normalize=None)
     assert [t.get_text() for t in fig.axes[0].texts] == ["0.5", "2", "1.25", "3"]
 
+
+
+def test_guarantee_curve_draws_the_bound_that_decides_and_the_chosen_threshold():
+    y, s = _data(600, seed=9)
+    result = tune_threshold(y, s, "specificity", constraint=("recall", 0.8), confidence=0.9)
+    ax = plot.guarantee_curve(result).axes[0]
+    data, bound = ax.lines[0], ax.lines[1]
+    finite = np.isfinite(result.thresholds)
+    recall = result.confusion_matrices[:, 1, 1] / np.sum(y == 1)
+    np.testing.assert_allclose(data.get_ydata(), recall[finite])
+    from scipy import stats
+
+    tp = result.confusion_matrices[finite, 1, 1]
+    ref = np.where(tp > 0, stats.beta.ppf(0.1, np.maximum(tp, 1), np.sum(y == 1) - tp + 1), 0)
+    np.testing.assert_allclose(bound.get_ydata(), ref, rtol=1e-9, atol=1e-12)
+    # The bound clears the floor exactly at the thresholds the guarantee keeps.
+    np.testing.assert_array_equal(bound.get_ydata() >= 0.8, result.feasible[finite])
+    marker = next(line for line in ax.lines if line.get_marker() == "o")
+    assert marker.get_xdata()[0] == result.threshold
+    assert marker.get_ydata()[0] == result.bound
+    with pytest.raises(ValueError, match=r"`result` must be the ThresholdResult of"):
+        plot.guarantee_curve(tune_threshold(y, s, "f1"))

@@ -397,7 +397,8 @@ def test_report_from_confusion_matrix_docstring_lists_the_keywords_it_takes():
     taken = [name for name, p in inspect.signature(Report).parameters.items()
              if p.kind is inspect.Parameter.KEYWORD_ONLY]
     assert taken == ["class_names", "cost_matrix", "bootstrap", "seed", "confidence",
-                     "threshold", "curve", "zero_division", "squared_weights"]
+                     "threshold", "curve", "zero_division", "squared_weights", "guarantee",
+                     "notes"]
     for name in taken:
         assert f"``{name}``" in doc
     assert "as `report`" not in doc
@@ -706,3 +707,45 @@ def test_report_html_of_a_matrix_without_curve_has_the_heat_table_explorer():
     assert data["kind"] == "multiclass" and data["matrix"] == r.confusion_matrix.tolist()
     binary = Report.from_confusion_matrix([[50, 3], [7, 40]], threshold=0.5, bootstrap=0)
     assert _explorer_data(binary.to_html())["kind"] == "multiclass"  # no curve to slide on
+
+
+def test_report_states_a_guarantee_and_notes_in_text_json_and_html():
+    guarantee = {"constraint": ["recall", 0.9], "confidence": 0.95, "bound": 0.9134}
+    r = Report([[50, 5], [2, 43]], threshold=0.4, bootstrap=0, guarantee=guarantee,
+               notes=["figures: cross-fitted over 5 folds"])
+    sentence = "recall >= 0.9 with 95 % confidence; lower bound 0.913 at this threshold"
+    assert f"guarantee: {sentence}" in r.to_text()
+    assert "figures: cross-fitted over 5 folds" in r.to_text()
+    d = r.to_dict()
+    assert d["guarantee"] == {**guarantee, "text": sentence}
+    assert d["notes"] == ["figures: cross-fitted over 5 folds"]
+    page = r.to_html()
+    assert "Guarantee: recall &gt;= 0.9 with 95 % confidence; lower bound 0.913" in page
+    assert Report([[1, 0], [0, 1]], bootstrap=0).to_dict()["guarantee"] is None
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"guarantee": {"constraint": ["f1", 0.9], "confidence": 0.95, "bound": 0.9}},
+     r"`guarantee` must be None or a dict"),
+    ({"guarantee": {"constraint": ["recall", 0.9], "confidence": 1.5, "bound": 0.9}},
+     r"`guarantee` must be None or a dict"),
+    ({"notes": "one string"}, r"`notes` must be None or a list of strings"),
+])
+def test_report_refuses_a_malformed_guarantee_or_notes(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        Report([[1, 0], [0, 1]], bootstrap=0, **kwargs)
+
+
+def test_report_html_explorer_shows_the_guarantee_the_report_states():
+    from keras_confusion.decisions import tune_threshold
+
+    y, s = _binary_data(8, 600)
+    result = tune_threshold(y, s, "specificity", constraint=("recall", 0.8), confidence=0.9)
+    r = report(y, s, threshold=result.threshold, bootstrap=0)
+    stated = Report(r.confusion_matrix, threshold=result.threshold, curve=r.curve,
+                    bootstrap=0, guarantee=result.guarantee)
+    g = _explorer_data(stated.to_html())["guarantee"]
+    assert (g["name"], g["floor"], g["confidence"], g["bound"]) == (
+        "recall", 0.8, 0.9, result.bound)
+    # The same as handing the tuning result itself to to_html.
+    assert _explorer_data(r.to_html(tuned=result))["guarantee"]["bound"] == result.bound

@@ -31,11 +31,17 @@ def table(head, rows) -> str:
     return f'<div class="kc-scroll"><table>{head}{body}</table></div>'
 
 
-def _guarantee(tuned, guarantee):
+def _guarantee(tuned, guarantee, stated=None):
     """The guarantee a tuning result states (``confidence``, ``bound`` and a constraint),
-    unless one is given."""
-    if guarantee is not None or tuned is None:
+    unless one is given; else the one the report states (``Report.guarantee``)."""
+    if guarantee is not None:
         return guarantee
+    if tuned is None:
+        if stated is None:
+            return None
+        name, floor = stated["constraint"]
+        return {"name": name, "floor": floor, "confidence": stated["confidence"],
+                "bound": stated["bound"]}
     confidence = getattr(tuned, "confidence", None)
     bound = getattr(tuned, "bound", None)
     constraint = getattr(tuned, "constraint", None)
@@ -52,7 +58,9 @@ def explorer(report, *, tuned=None, guarantee=None) -> str:
         return _explorer.multiclass_explorer(report.confusion_matrix,
                                              class_names=report.class_names,
                                              zero_division=report.zero_division)
-    guarantee = _guarantee(tuned, guarantee)
+    stated = getattr(report, "guarantee", None)
+    guarantee = _guarantee(tuned, guarantee, stated if not isinstance(
+        (stated or {}).get("bound"), list) else None)  # one bound: a binary report's
     tuned = getattr(tuned, "threshold", tuned)
     return _explorer.binary_explorer(*report.curve, class_names=report.class_names,
                                      threshold=report.threshold, tuned=tuned,
@@ -65,7 +73,7 @@ def report_html(report, *, tuned=None, guarantee=None, title="Classification rep
     """The page of a `Report` (see `Report.to_html`), headed ``title``; ``before`` and
     ``after`` are sections of trusted HTML put around the report (escape what goes in
     them)."""
-    from keras_confusion.report import _fmt_interval
+    from keras_confusion.report import _fmt_interval, guarantee_text
 
     esc = html.escape
     rows = [[f"<td>{esc(str(n))}</td>", f"<td>{count_text(report.table['support'][i])}</td>",
@@ -83,9 +91,14 @@ def report_html(report, *, tuned=None, guarantee=None, title="Classification rep
     cost = ("" if report.cost_matrix is None else
             " Expected cost per sample under the cost matrix (rows: true, columns: "
             f"decision) {esc(str(report.cost_matrix.tolist()))}.")
+    stated = getattr(report, "guarantee", None)
+    notes = "".join(f"<p>{esc(n)}</p>" for n in (
+        ([] if stated is None else [f"Guarantee: {guarantee_text(stated)}."])
+        + list(getattr(report, "notes", []))))
     body = f"""{before}
 <h1>{esc(title)}</h1>
 <p>{report.size_text()}, {decision}. {esc(report._method())}.{cost}</p>
+{notes}
 {explorer(report, tuned=tuned, guarantee=guarantee)}
 <h2>Per class</h2>{per_class}
 <h2>Overall</h2>{overall}

@@ -38,6 +38,8 @@ from keras_confusion.decisions import (
     MultilabelThresholdResult,
     check_binary_labels,
     check_scores,
+    guaranteed_name,
+    resolve_confidence,
     resolve_constraint,
     resolve_objective,
     tune_threshold,
@@ -244,6 +246,15 @@ class ThresholdTuner(_ValidationCallback):
         cost_matrix: ``(2, 2)`` costs, as in `tune_threshold`. Defaults to `None`.
         constraint: e.g. ``("recall", 0.95)``, as in `tune_threshold`. Defaults to
             `None`.
+        confidence: guarantee the constraint's floor on new data with this
+            probability, as in `tune_threshold`. The guarantee holds only for a
+            calibration set used for nothing else: if ``validation_data`` also picks
+            the epoch (early stopping, the best checkpoint), the epoch was chosen on it
+            and the figure is optimistic again; keep a separate calibration set, or
+            tune once after training with ``tune_threshold(..., confidence=c)`` on
+            data that played no part. The guarantee is logged as
+            ``val_<constraint>_bound`` and kept in ``thresholded``'s config. Defaults
+            to `None`.
         thresholded: a `Thresholded` model (wrapping the model being trained) whose
             threshold is set at each epoch end. Defaults to `None`.
         multilabel: one threshold per label. Defaults to `False`.
@@ -259,7 +270,8 @@ class ThresholdTuner(_ValidationCallback):
     """
 
     def __init__(self, validation_data, objective=None, *, cost_matrix=None, constraint=None,
-                 thresholded=None, multilabel=False, batch_size=None, **formula_kwargs):
+                 confidence=None, thresholded=None, multilabel=False, batch_size=None,
+                 **formula_kwargs):
         super().__init__(validation_data, batch_size)
         if thresholded is not None and not isinstance(thresholded, Thresholded):
             raise arg_error("thresholded", thresholded, "a Thresholded model or None")
@@ -273,7 +285,9 @@ class ThresholdTuner(_ValidationCallback):
         # Fail now, not after the first epoch, on a malformed objective or constraint.
         self._objective_name = resolve_objective(objective, cost_matrix, formula_kwargs,
                                                   None, None, constraint)[1]
-        resolve_constraint(constraint, cost_matrix)
+        resolved = resolve_constraint(constraint, cost_matrix)
+        self.confidence = resolve_confidence(confidence, resolved)
+        self._bound_name = None if self.confidence is None else guaranteed_name(resolved)
         if thresholded is not None:
             t = thresholded.threshold
             if t is None or t.ndim != int(self.multilabel):
@@ -292,7 +306,9 @@ class ThresholdTuner(_ValidationCallback):
     def _tune(self, y, scores, w, constraint):
         return tune_threshold(y, scores, self.objective, cost_matrix=self.cost_matrix,
                               constraint=constraint, sample_weight=w,
-                              multilabel=self.multilabel, **self.formula_kwargs)
+                              multilabel=self.multilabel,
+                              confidence=None if constraint is None else self.confidence,
+                              **self.formula_kwargs)
 
     def _check_tunable(self, y, s, w):
         """Raises on what no epoch can tune: set-up errors, not to become warnings."""
@@ -306,6 +322,10 @@ class ThresholdTuner(_ValidationCallback):
             check_scores(s)
             check_binary_labels(y, s.shape)
             check_sample_weight(w, s.shape[0])
+            if self.confidence is not None and w is not None:
+                raise arg_error("sample_weight", "<weights in validation_data>",
+                                "None when confidence is given: the exact tests count "
+                                "samples")
         except ValueError as e:
             raise ValueError(f"ThresholdTuner: the validation data cannot be tuned on: "
                              f"{e}") from None
@@ -337,6 +357,7 @@ class ThresholdTuner(_ValidationCallback):
             self.result = result
             if self.thresholded is not None:
                 self.thresholded.threshold = result.threshold
+                self.thresholded.guarantee = result.guarantee
         if logs is None:
             return
         # The same keys every epoch, so that history lists line up with epochs.
@@ -353,13 +374,23 @@ class ThresholdTuner(_ValidationCallback):
         else:
             logs["val_threshold"] = result.threshold
             logs[f"val_{name}_at_threshold"] = result.value
+        if self.confidence is not None:
+            bound_key = f"val_{self._bound_name}_bound"
+            bounds = (np.full(scores.shape[-1] if self.multilabel else 1, np.nan)
+                      if result is None else np.atleast_1d(result.bound))
+            if self.multilabel:
+                for label, b in enumerate(bounds):
+                    logs[f"{bound_key}_{label}"] = float(b)
+            else:
+                logs[bound_key] = float(bounds[0])
 
     def thresholded_model(self, *, return_scores=False):
         """A `Thresholded` model applying the latest tuned threshold to the model."""
         if self.result is None:
             raise ValueError("ThresholdTuner has not tuned a threshold yet: call it "
                              "through model.fit(..., callbacks=[tuner]) first.")
-        return Thresholded(self.model, threshold=self.threshold, return_scores=return_scores)
+        return Thresholded(self.model, threshold=self.threshold, return_scores=return_scores,
+                           guarantee=self.result.guarantee)
 
 
 DEFAULT_FIGURES = ("specificity", "sensitivity", "precision", "f1", "mcc",

@@ -7,6 +7,8 @@
     keras-confusion evaluate preds.csv --label y --score p0 --score p1 --score p2
     keras-confusion tune preds.csv --label y --score p --objective precision \\
         --constraint recall=0.95
+    keras-confusion tune calib.csv --label y --score p --objective specificity \\
+        --constraint recall=0.9 --confidence 0.95
     keras-confusion evaluate preds.csv --label y --score p --weight w
     keras-confusion evaluate lake/ --label y --score p --tune f1 --scheduler tcp://host:8786
     keras-confusion demo
@@ -24,6 +26,14 @@ chunks so memory stays bounded for any number of rows:
   exact over every distinct score; beyond, scores must be probabilities in [0, 1] and
   are counted into 2**20 bins per class, so the search is exact over the thresholds
   ``k / 2**20`` (a resolution of about 1e-6) in 16 MB.
+
+``--tune`` (or ``--cost``) without ``--threshold`` chooses the threshold on the same
+rows it reports on, so the figures at that threshold are optimistic. ``evaluate``
+then reports cross-fitted figures as the headline (``--folds`` folds: each fold is
+counted at the threshold tuned on the others, and the held-out matrices summed) and
+the in-sample ones beside them. ``--confidence C`` with a floor ``--constraint``
+chooses a threshold whose floor holds on new data with probability >= C (see
+`keras_confusion.decisions.tune_threshold`).
 
 ``--weight COL`` weights every sample (finite, >= 0): the matrix holds sums of
 weights, the search and the curves are weighted, and the intervals take each cell's
@@ -362,17 +372,40 @@ def _constraint(text):
     return (name, value)
 
 
-def _check_tuning(option, objective, cost, constraint):
+def _check_tuning(option, objective, cost, constraint, confidence=None, weighted=False,
+                  scheduler=None):
     """Everything about tuning that needs no data, before any file is read."""
     if objective is not None:
         _check_formula(option, objective)
         if objective == "expected_cost" and cost is None:
             raise InputError(f"{option} expected_cost needs --cost MATRIX")
-    _constraint(constraint)
+    pair = _constraint(constraint)
+    if confidence is not None and scheduler is not None:
+        raise InputError("--confidence cannot be used with --scheduler yet: the guarantee's "
+                         "tests run on the client over every score; tune on one machine")
+    if confidence is None:
+        return
+    from keras_confusion import _guarantee
+    from keras_confusion.decisions import resolve_confidence, resolve_constraint
+
+    floors = ", ".join(_guarantee.GUARANTEED)
+    if not 0 < confidence < 1:
+        raise InputError(f"--confidence {confidence!r}: expected a number in the open "
+                         "interval (0, 1), e.g. 0.95")
+    if pair is None:
+        raise InputError(f"--confidence needs --constraint NAME=FLOOR, a floor on {floors}")
+    if weighted:
+        raise InputError("--confidence cannot be used with --weight: the exact tests count "
+                         "rows")
+    try:
+        resolve_confidence(confidence, resolve_constraint(pair, cost))
+    except ValueError as e:
+        raise _as_options(e, option) from None
 
 
 # Python argument names in messages from the library, as the options that set them.
-_OPTION_NAMES = {"constraint": "--constraint", "cost_matrix": "--cost"}
+_OPTION_NAMES = {"constraint": "--constraint", "cost_matrix": "--cost",
+                 "confidence": "--confidence"}
 
 
 def _as_options(e: ValueError, objective_option: str) -> InputError:
@@ -394,21 +427,77 @@ def _class_names(args, k):
     return list(args.score) if k > 2 else None
 
 
-def _tune(acc, args, cost, option):
+def _objective(args, cost):
+    return args.objective if args.objective else ("expected_cost" if cost is not None
+                                                  else "f1")
+
+
+def _tuner(args, cost):
+    """``tune(y, s, w) -> ThresholdResult`` with the command line's options."""
     from keras_confusion.decisions import tune_threshold
 
-    objective = args.objective if args.objective else ("expected_cost" if cost is not None
-                                                       else "f1")
+    def tune(y, s, w=None):
+        return tune_threshold(y, s, _objective(args, cost), cost_matrix=cost,
+                              constraint=_constraint(args.constraint), sample_weight=w,
+                              confidence=args.confidence)
+
+    return tune
+
+
+def _tune(acc, args, cost, option):
     try:
         if isinstance(acc, _ClusterRun):
-            return acc.tune(objective, cost, _constraint(args.constraint))
+            return acc.tune(_objective(args, cost), cost, _constraint(args.constraint))
+        if args.confidence is not None and acc.kept is None:
+            raise InputError(f"--confidence: a guarantee needs the exact search over every "
+                             f"score; {acc.rows} rows exceed --exact-limit {args.exact_limit} "
+                             "(raise it)")
         y, s, w = acc.scores()
-        return tune_threshold(y, s, objective, cost_matrix=cost,
-                              constraint=_constraint(args.constraint), sample_weight=w)
+        return _tuner(args, cost)(y, s, w)
     except InputError:
         raise
     except ValueError as e:
         raise _as_options(e, option) from None
+
+
+def _cross_fit(acc, args, cost, result):
+    """Cross-fitted counts of the tuning as the command line runs it, with the notes
+    that say so; ``(None, None, notes)`` when they cannot be had."""
+    from keras_confusion import _guarantee
+
+    if isinstance(acc, _ClusterRun):
+        return None, None, ["in-sample figures at the tuned threshold (--scheduler: "
+                            "cross-fitting would gather every score on the client), "
+                            "optimistic: the threshold was chosen on these same rows"]
+    if acc.kept is None:
+        return None, None, [f"in-sample figures at the tuned threshold: {acc.rows} rows "
+                            "were binned, so no cross-fitting (the optimism of one "
+                            "threshold chosen on that many rows is small)"]
+    if args.folds == 0:
+        return None, None, ["in-sample figures at the tuned threshold (--folds 0): "
+                            "optimistic, the threshold was chosen on these same rows"]
+    y, s, w = acc.scores()
+    tune = _tuner(args, cost)
+    try:
+        cf = _guarantee.cross_fit(
+            y, s, lambda *a: tune(*a).threshold, folds=args.folds, seed=args.seed,
+            sample_weight=w)
+    except ValueError as e:
+        return None, None, [f"in-sample figures at the tuned threshold, optimistic: no "
+                            f"cross-fitted estimate ({_one_line(e)})"]
+    squares = None
+    if w is not None:
+        squares = sum(count_matrix(y[cf.fold == f], decide(s[cf.fold == f], t), 2,
+                                   w[cf.fold == f] ** 2)
+                      for f, t in enumerate(cf.thresholds))
+    k = cf.folds
+    notes = [f"figures: cross-fitted over {k} folds (each fold counted at the threshold "
+             f"tuned on the other {k - 1}, the held-out matrices summed); the threshold "
+             "shown is tuned on all rows",
+             f"in-sample at that threshold (optimistic: chosen on these same rows): "
+             f"{result.objective} {result.value:.4g}, matrix "
+             f"{np.asarray(result.confusion_matrix).tolist()}"]
+    return cf, squares, notes
 
 
 def _render(report_obj, extra, args, tuned=None):
@@ -430,7 +519,7 @@ def _render(report_obj, extra, args, tuned=None):
 
 
 def _evaluate(args) -> int:
-    from keras_confusion.report import Report
+    from keras_confusion.report import Report, json_number
 
     k = 2 if len(args.score) == 1 else len(args.score)
     cost = None
@@ -449,11 +538,15 @@ def _evaluate(args) -> int:
     args.objective = args.tune
     if args.constraint and not tune:
         raise InputError("--constraint needs --tune OBJECTIVE")
-    _check_tuning("--tune", args.tune, cost, args.constraint)
+    if args.confidence is not None and not tune:
+        raise InputError("--confidence needs --tune OBJECTIVE and --constraint NAME=FLOOR")
+    _check_tuning("--tune", args.tune, cost, args.constraint, args.confidence,
+                  weighted=args.weight is not None, scheduler=args.scheduler)
     class_names = _class_names(args, k)
     threshold = 0.5 if args.threshold is None else args.threshold
     acc = _stream(args, k, threshold, tune=tune, curve=bool(args.html) and binary)
     extra, curve, cm, squares, result = {}, None, acc.counts, acc.squares, None
+    notes, guarantee = [], None
     if tune:
         result = _tune(acc, args, cost, "--tune")
         threshold = result.threshold
@@ -463,12 +556,32 @@ def _evaluate(args) -> int:
             cm = np.rint(result.confusion_matrix).astype(np.int64)
         curve = (result.thresholds, result.confusion_matrices) if args.html else None
         extra["threshold_search"] = _result_dict(result, acc)
+        guarantee = result.guarantee
+        cf, cf_squares, notes = _cross_fit(acc, args, cost, result)
+        extra["threshold_search"]["in_sample"] = {
+            "value": float(result.value),
+            "confusion_matrix": (cm if acc.weighted else result.confusion_matrix).tolist()}
+        extra["threshold_search"]["cross_fitted"] = None
+        extra["threshold_search"]["headline"] = "in_sample"
+        if cf is not None:
+            from keras_confusion import formulas
+
+            kwargs = {} if cost is None or result.objective != "expected_cost" else \
+                {"cost_matrix": cost}
+            value = float(formulas.get(result.objective)(
+                cf.confusion_matrix.astype("float64"), **kwargs))
+            extra["threshold_search"]["cross_fitted"] = {
+                "value": value, "confusion_matrix": cf.confusion_matrix.tolist(),
+                "folds": cf.folds, "seed": args.seed,
+                "thresholds": [json_number(float(x)) for x in cf.thresholds]}
+            extra["threshold_search"]["headline"] = "cross_fitted"
+            cm, squares = cf.confusion_matrix, cf_squares
     elif args.html and binary:
         curve = acc.histogram_curve()
     report_obj = Report(cm, class_names=class_names, cost_matrix=cost,
                         bootstrap=args.bootstrap, seed=args.seed,
                         threshold=threshold if binary else None, curve=curve,
-                        squared_weights=squares)
+                        squared_weights=squares, guarantee=guarantee, notes=notes)
     print(report_obj.to_text())
     if tune:
         print(f"threshold tuned for {extra['threshold_search']['objective']}"
@@ -480,14 +593,17 @@ def _evaluate(args) -> int:
 
 
 def _result_dict(result, acc):
-    from keras_confusion.report import json_number
+    from keras_confusion.report import guarantee_text, json_number
 
     method = (f"exact over {acc.rows} scores" if acc.kept is not None
               else f"exact at thresholds k/{TUNE_BINS} (binned scores)")
+    guarantee = result.guarantee
     return {"objective": result.objective, "value": float(result.value),
             "threshold": json_number(float(result.threshold)),
             "constraint": None if result.constraint is None else list(result.constraint),
-            "method": method}
+            "method": method,
+            "guarantee": None if guarantee is None else {
+                **guarantee, "text": guarantee_text(guarantee)}}
 
 
 def _tune_command(args) -> int:
@@ -499,7 +615,8 @@ def _tune_command(args) -> int:
         from keras_confusion._validation import check_cost_matrix
 
         cost = check_cost_matrix(read_cost_matrix(args.cost), 2, name="--cost")
-    _check_tuning("--objective", args.objective, cost, args.constraint)
+    _check_tuning("--objective", args.objective, cost, args.constraint, args.confidence,
+                  weighted=args.weight is not None, scheduler=args.scheduler)
     acc = _stream(args, 2, 0.5, tune=True, curve=False)
     result = _tune(acc, args, cost, "--objective")
     info = _result_dict(result, acc)
@@ -513,6 +630,8 @@ def _tune_command(args) -> int:
     print(f"{result.objective:<10} {result.value:.6g}"
           + (f"  subject to {args.constraint}" if args.constraint else ""))
     print(f"search     {info['method']}")
+    if info["guarantee"] is not None:
+        print(f"guarantee  {info['guarantee']['text']}")
     print("confusion matrix (rows: true, columns: predicted)")
     tn_, fp_, fn_, tp_ = (count_text(c) for c in (tn, fp, fn, tp))
     width = max(6, max(len(c) for c in (tn_, fp_, fn_, tp_)) + 2)
@@ -532,7 +651,9 @@ def _tune_command(args) -> int:
         from keras_confusion import plot
 
         buf = io.BytesIO()
-        plot.threshold_curve(result).savefig(buf, format="png", dpi=100)
+        fig = (plot.guarantee_curve(result) if result.confidence is not None
+               else plot.threshold_curve(result))
+        fig.savefig(buf, format="png", dpi=100)
         outputs.append((args.plot, buf.getvalue()))
     from keras_confusion._files import write_all_atomic
 
@@ -577,6 +698,13 @@ def _replicas(text):
     return v
 
 
+def _folds(text):
+    v = _positive_int(text)
+    if v == 1:
+        raise argparse.ArgumentTypeError("expected 0 (no cross-fitting) or at least 2 folds")
+    return v
+
+
 def _finite(text):
     try:
         v = float(text)
@@ -602,6 +730,11 @@ def _input_args(p, score_help="score column; repeat once per class for multiclas
                         "JSON '[[0,1],[10,0]]', or a file holding either")
     p.add_argument("--constraint", metavar="NAME=BOUND",
                    help="with tuning: e.g. recall=0.95 (then the best objective)")
+    p.add_argument("--confidence", type=_finite, metavar="C",
+                   help="with a floor --constraint on recall, sensitivity, specificity, "
+                        "precision or npv: choose a threshold whose floor holds on new data "
+                        "with probability >= C (exact, distribution-free), e.g. 0.95; the "
+                        "rows must be a calibration set used for nothing else")
     p.add_argument("--json", metavar="PATH", help="write the result as JSON")
     p.add_argument("--chunk-rows", type=_at_least_one, default=DEFAULT_CHUNK_ROWS,
                    help=f"rows per chunk (default {DEFAULT_CHUNK_ROWS})")
@@ -634,13 +767,20 @@ def _parser():
     mode.add_argument("--threshold", type=_finite, metavar="X",
                       help="binary: positive when score >= X (default 0.5)")
     mode.add_argument("--tune", metavar="OBJECTIVE",
-                      help="binary: tune the threshold for a formula (f1, mcc, ...)")
+                      help="binary: tune the threshold for a formula (f1, mcc, ...). The "
+                           "in-sample figures at a threshold tuned on the same rows are "
+                           "optimistic: the report's headline is cross-fitted (see --folds), "
+                           "the in-sample figure is shown beside it")
     ev.add_argument("--class-names", metavar="A,B,...", help="comma-separated class names")
     ev.add_argument("--bootstrap", type=_replicas, default=1000, metavar="R",
                     help="draws for the intervals (Bayesian bootstrap, Jeffreys prior), "
                          "2 to 100000; 0 for none (default 1000)")
     ev.add_argument("--seed", type=_positive_int, default=0,
                     help="bootstrap seed (default 0)")
+    ev.add_argument("--folds", type=_folds, default=5, metavar="K",
+                    help="with --tune (or --cost without --threshold): cross-fit over K "
+                         "folds, stratified, seeded by --seed (default 5); 0 reports the "
+                         "optimistic in-sample figures only")
     ev.add_argument("--html", metavar="PATH", help="write a self-contained HTML report")
     ev.set_defaults(func=_evaluate)
 
@@ -648,7 +788,9 @@ def _parser():
     _input_args(tu, score_help="column of class-1 scores (one column: tuning is binary)")
     tu.add_argument("--objective", default=None, metavar="NAME",
                     help="formula to optimise (default f1; expected_cost with --cost)")
-    tu.add_argument("--plot", metavar="PATH", help="write the objective-versus-threshold PNG")
+    tu.add_argument("--plot", metavar="PATH",
+                    help="write the objective-versus-threshold PNG (with --confidence: the "
+                         "constrained figure and its guaranteed lower bound versus threshold)")
     tu.set_defaults(func=_tune_command)
 
     de = sub.add_parser("demo", help="train on a bundled imbalanced set and compare losses")

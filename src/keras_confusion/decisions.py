@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from keras_confusion import formulas
+from keras_confusion import _guarantee, formulas
 from keras_confusion._counting import exact_curve
 from keras_confusion._validation import (
     arg_error,
@@ -67,6 +67,12 @@ class ThresholdResult:
             `None` without a constraint.
         greater_is_better: whether the objective was maximised (False for costs).
         constraint: the constraint as ``(name, bound)``, or `None`.
+        confidence: with a guaranteed constraint, the probability that its floor
+            holds on new data from the same distribution at ``threshold``; else `None`.
+        bound: with a guaranteed constraint, the exact one-sided lower confidence bound
+            (Clopper-Pearson, at ``confidence``) of the constrained formula at
+            ``threshold``, at or above the floor; else `None`. ``feasible`` then marks the
+            candidates that carry the guarantee.
     """
 
     threshold: float
@@ -79,6 +85,17 @@ class ThresholdResult:
     feasible: np.ndarray | None = None
     greater_is_better: bool = True
     constraint: tuple | None = None
+    confidence: float | None = None
+    bound: float | None = None
+
+    @property
+    def guarantee(self) -> dict | None:
+        """The guarantee as a plain dict (``constraint``, ``confidence``, ``bound``), as
+        `Thresholded` keeps it in its config; `None` without a confidence."""
+        if self.confidence is None:
+            return None
+        return {"constraint": [self.constraint[0], float(self.constraint[1])],
+                "confidence": float(self.confidence), "bound": float(self.bound)}
 
 
 @dataclass(frozen=True)
@@ -91,6 +108,11 @@ class MultilabelThresholdResult:
         confusion_matrix: ``(L, 2, 2)`` counts at the chosen thresholds.
         objective: the objective's name.
         results: the per-label `ThresholdResult`s (each with its whole curve).
+        confidence: with a guaranteed constraint, the probability that each label's
+            floor holds (``family="label"``), or that all labels' floors hold at once
+            (``family="all"``); else `None`.
+        bound: ``(L,)`` each label's lower confidence bound at its threshold, at the
+            per-label confidence, or `None`.
     """
 
     threshold: np.ndarray
@@ -98,6 +120,17 @@ class MultilabelThresholdResult:
     confusion_matrix: np.ndarray
     objective: str
     results: tuple
+    confidence: float | None = None
+    bound: np.ndarray | None = None
+
+    @property
+    def guarantee(self) -> dict | None:
+        """As `ThresholdResult.guarantee`, with one bound per label."""
+        if self.confidence is None:
+            return None
+        first = self.results[0].constraint
+        return {"constraint": [first[0], float(first[1])], "confidence": float(self.confidence),
+                "bound": [float(b) for b in self.bound]}
 
 
 @dataclass(frozen=True)
@@ -258,7 +291,47 @@ def resolve_constraint(constraint, cost_matrix):
     return fn, name, bound, kwargs, formulas.greater_is_better(fn)
 
 
-def _tune_binary(y, s, w, fn, name, kwargs, vectorized, greater, constraint):
+def guaranteed_name(constraint):
+    """The name `_guarantee` knows the resolved constraint by, or None."""
+    fn, name = constraint[0], constraint[1]
+    for candidate in (name, formulas.name_of(fn)):
+        if candidate in _guarantee.GUARANTEED:
+            return candidate
+    return None
+
+
+def resolve_confidence(confidence, constraint, sample_weight=None):
+    """``confidence`` checked against the constraint it guarantees (resolved by
+    `resolve_constraint`), or None; a ValueError naming the argument at fault."""
+    if confidence is None:
+        return None
+    confidence = _guarantee.check_confidence(confidence)
+    if constraint is None:
+        raise arg_error("confidence", confidence,
+                        "None unless a constraint such as ('recall', 0.9) is given: the "
+                        "confidence is that the constraint's floor holds on new data")
+    fn, name, bound = constraint[0], constraint[1], constraint[2]
+    if fn is formulas.expected_cost:
+        raise arg_error("confidence", confidence,
+                        "None for a constraint on expected_cost: a confidence guarantees "
+                        "a floor on " + ", ".join(_guarantee.GUARANTEED))
+    if guaranteed_name(constraint) is None:
+        raise arg_error("constraint", (name, bound),
+                        "a floor on one of " + ", ".join(_guarantee.GUARANTEED)
+                        + " when confidence is given")
+    if not 0 < bound < 1:
+        raise arg_error("constraint", (name, bound),
+                        "a floor in the open interval (0, 1) to be guaranteed with a "
+                        "confidence (a floor of 1 can never be certified from samples)")
+    if sample_weight is not None:
+        raise arg_error("sample_weight", "<array>",
+                        "None when confidence is given: the exact tests count samples, and "
+                        "weighted sums have no exact binomial law")
+    return confidence
+
+
+def _tune_binary(y, s, w, fn, name, kwargs, vectorized, greater, constraint,
+                 confidence=None):
     if s.size == 0:
         raise arg_error("y_score", "<empty array>", "at least one score")
     present = np.unique(y if w is None else y[w > 0])
@@ -266,11 +339,12 @@ def _tune_binary(y, s, w, fn, name, kwargs, vectorized, greater, constraint):
         warn(f"tune_threshold: y_true holds only class {int(present[0]) if len(present) else 0}"
              f" (with non-zero weight); {name} may not depend on the threshold.", stacklevel=4)
     thresholds, cms = exact_curve(y, s, w)
-    return choose_threshold(thresholds, cms, fn, name, kwargs, vectorized, greater, constraint)
+    return choose_threshold(thresholds, cms, fn, name, kwargs, vectorized, greater, constraint,
+                            confidence=confidence)
 
 
 def choose_threshold(thresholds, cms, fn, name, kwargs, vectorized, greater, constraint,
-                     known=None) -> ThresholdResult:
+                     known=None, confidence=None) -> ThresholdResult:
     """The `ThresholdResult` of candidates ``(T,)`` ascending and their ``(T, 2, 2)``
     stack: the objective on the stack, the constraint's mask, then the tie rule.
 
@@ -280,6 +354,8 @@ def choose_threshold(thresholds, cms, fn, name, kwargs, vectorized, greater, con
     breaks a run of ties and is never chosen), and the result's curve leaves it out.
     ``fn``, ``kwargs`` and ``constraint`` are as `resolve_objective` and
     `resolve_constraint` return them. Defaults to every candidate known.
+    ``confidence`` (with a floor constraint): the eligible candidates are those where
+    the floor is guaranteed (`_guarantee.guarantee`) instead of met on the data.
     """
     known = np.ones(len(thresholds), dtype=bool) if known is None else np.asarray(known)
     values = _evaluate(fn, cms, kwargs, vectorized)
@@ -291,7 +367,15 @@ def choose_threshold(thresholds, cms, fn, name, kwargs, vectorized, greater, con
                         f"{cms[i].tolist()})")
     feasible = None
     eligible = known.copy()
-    if constraint is not None:
+    guarantee = None
+    if confidence is not None:
+        # The guarantee's tests need every candidate's counts: a Dask search does not
+        # pass `known` with a confidence.
+        guarantee = _guarantee.guarantee(guaranteed_name(constraint), constraint[2],
+                                         confidence, cms)
+        feasible = guarantee.feasible
+        eligible &= feasible
+    elif constraint is not None:
         c_fn, c_name, bound, c_kwargs, c_greater = constraint
         c_values = _evaluate(c_fn, cms, c_kwargs, _is_library_formula(c_fn))
         feasible = c_values >= bound if c_greater else c_values <= bound
@@ -318,6 +402,8 @@ def choose_threshold(thresholds, cms, fn, name, kwargs, vectorized, greater, con
         feasible=None if feasible is None else feasible[keep],
         greater_is_better=greater,
         constraint=None if constraint is None else (constraint[1], constraint[2]),
+        confidence=confidence,
+        bound=None if guarantee is None else float(guarantee.bound[i]),
     )
 
 
@@ -332,6 +418,8 @@ def tune_threshold(
     multilabel=False,
     vectorized=None,
     greater_is_better=None,
+    confidence=None,
+    family="label",
     **formula_kwargs,
 ):
     """The best decision threshold, searched exactly over every distinct score.
@@ -370,6 +458,19 @@ def tune_threshold(
             formulas only).
         greater_is_better: maximise (True) or minimise (False) the objective.
             Defaults to `None` (False for costs, True otherwise).
+        confidence: with a floor ``constraint`` on ``"recall"`` (``"sensitivity"``),
+            ``"specificity"``, ``"precision"`` or ``"npv"``: choose among the
+            thresholds where the floor holds on new data from the same distribution
+            with probability at least ``confidence`` (exact, finite-sample,
+            distribution-free; see below). The data must be a calibration set used for
+            nothing else (not to train, not to pick the epoch), unweighted. Defaults to
+            `None` (the floor is met on the data given, which on new data fails about
+            half the time).
+        family: with ``multilabel=True`` and a confidence, ``"label"`` gives each
+            label its own guarantee (each floor holds with probability
+            ``confidence``); ``"all"`` makes all of them hold at once with that
+            probability (each label tested at ``1 - (1 - confidence) / L``).
+            Defaults to `"label"`.
         **formula_kwargs: passed to the objective, e.g. ``beta=2.0`` for ``"fbeta"``
             or ``zero_division=1.0``.
 
@@ -380,10 +481,25 @@ def tune_threshold(
     Constant scores (a single sample, say) leave two candidates: the score itself (every
     sample positive) and ``inf`` (none).
 
+    Guarantees (``confidence``): a threshold tuned so that the floor is just met on
+    the data misses it on new data about half the time. With a confidence, recall and
+    specificity floors keep the thresholds where the exact binomial test of
+    ``rate < floor`` rejects at level ``1 - confidence`` (the order-statistic rule, the
+    most powerful distribution-free choice; they all hold at once, so the objective
+    picks among them freely); precision and npv floors use exact binomial p-values
+    given the number of samples predicted positive (negative), tested in a fixed
+    sequence from the highest threshold down (npv: from the lowest up). The result's
+    ``bound`` is the Clopper-Pearson lower bound at the chosen threshold. Too few
+    samples for any threshold to carry the guarantee is an error that names how many
+    would do (`calibration_size`), never a silent "everything positive".
+
     Raises:
         ValueError: for empty or NaN scores, labels outside {0, 1}, a cost matrix of the
-            wrong shape or with negative entries, or a constraint no threshold meets
-            (the message gives the best reachable value).
+            wrong shape or with negative entries, a constraint no threshold meets
+            (the message gives the best reachable value), or a guarantee that cannot be
+            given (the message names the smallest number of samples that would allow
+            it); for a confidence outside (0, 1), without a floor constraint, or with
+            ``sample_weight``.
 
     Example:
 
@@ -394,6 +510,9 @@ def tune_threshold(
     fn, name, kwargs, vectorized, greater = resolve_objective(
         objective, cost_matrix, formula_kwargs, vectorized, greater_is_better, constraint)
     constraint = resolve_constraint(constraint, cost_matrix)
+    confidence = resolve_confidence(confidence, constraint, sample_weight)
+    if family not in ("label", "all"):
+        raise arg_error("family", family, '"label" or "all"')
     s = check_scores(y_score)
     if multilabel:
         if s.ndim != 2:
@@ -411,12 +530,16 @@ def tune_threshold(
     y = check_binary_labels(y_arr, s.shape)
     w = check_sample_weight(sample_weight, s.shape[0])
     if not multilabel:
-        return _tune_binary(y, s, w, fn, name, kwargs, vectorized, greater, constraint)
+        return _tune_binary(y, s, w, fn, name, kwargs, vectorized, greater, constraint,
+                            confidence)
+    per_label = confidence
+    if confidence is not None and family == "all":  # Bonferroni over the labels
+        per_label = 1.0 - (1.0 - confidence) / s.shape[1]
     results = []
     for label in range(s.shape[1]):
         try:
             results.append(_tune_binary(y[:, label], s[:, label], w, fn, name, kwargs,
-                                        vectorized, greater, constraint))
+                                        vectorized, greater, constraint, per_label))
         except ValueError as e:
             raise ValueError(f"Label {label}: {e}") from None
     return MultilabelThresholdResult(
@@ -425,6 +548,8 @@ def tune_threshold(
         confusion_matrix=np.stack([r.confusion_matrix for r in results]),
         objective=name,
         results=tuple(results),
+        confidence=confidence,
+        bound=None if confidence is None else np.array([r.bound for r in results]),
     )
 
 

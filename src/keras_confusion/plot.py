@@ -16,6 +16,7 @@ from keras_confusion._validation import arg_error, check_sample_weight
 
 __all__ = [
     "confusion_matrix",
+    "guarantee_curve",
     "metric_history",
     "precision_recall_curve",
     "roc_curve",
@@ -339,6 +340,66 @@ def threshold_curve(result, *, title=None):
     ax.grid(alpha=0.3)
     _literal_legend(ax, fontsize=8)
     return fig
+
+
+def guarantee_curve(result, *, title=None):
+    """The guaranteed floor against the threshold, next to the value on the data.
+
+    For a result of ``tune_threshold(..., constraint=(name, floor), confidence=c)``:
+    the constrained formula on the calibration data at each candidate threshold, its
+    exact lower confidence bound at ``c`` (Clopper-Pearson, on the samples its test
+    counts), the floor, and the chosen threshold. Where the data's value is above the
+    floor but the bound is not, the empirical choice would be taken and the guarantee
+    refuses it: the gap between the curves is the price of holding on new data.
+
+    Args:
+        result: a `keras_confusion.decisions.ThresholdResult` with a ``confidence``
+            (one label's, ``result.results[i]``, for multilabel).
+        title: figure title. Defaults to `None`.
+
+    Returns:
+        A matplotlib Figure.
+    """
+    from keras_confusion import _guarantee
+
+    if getattr(result, "confidence", None) is None or getattr(result, "results", None):
+        raise arg_error("result", f"<{type(result).__name__}>",
+                        "the ThresholdResult of tune_threshold(..., confidence=c) for one "
+                        "label (a result with a guarantee)")
+    name, floor = result.constraint
+    name = name if name in _guarantee.GUARANTEED else formulas.name_of(formulas.get(name))
+    cms = np.asarray(result.confusion_matrices)
+    g = _guarantee.guarantee(name, floor, result.confidence, cms)
+    value = np.asarray(formulas.get(name)(cms.astype("float64")), dtype="float64")
+    thresholds = np.asarray(result.thresholds, dtype="float64")
+    finite = np.isfinite(thresholds)
+    fig = _figure((6.0, 4.0))
+    ax = fig.subplots()
+    x = thresholds[finite]
+    keep = _thin(x, value[finite])
+    ax.plot(x[keep], value[finite][keep], color="C0", label=f"{name} on the data")
+    ax.plot(x[keep], g.bound[finite][keep], color="C1",
+            label=f"lower bound, {_percent(result.confidence)} confidence")
+    ax.axhline(floor, color="C7", ls=":", lw=1, label=f"floor {floor:g}")
+    ok = np.where(g.feasible[finite][keep], g.bound[finite][keep], np.nan)
+    ax.plot(x[keep], ok, color="C2", lw=3, alpha=0.5, label="guaranteed")
+    chosen = float(result.threshold)
+    if np.isfinite(chosen):
+        ax.axvline(chosen, color="C3", ls="--", lw=1)
+        ax.plot([chosen], [result.bound], "o", color="C3", zorder=3,
+                label=f"chosen {chosen:.4g} (bound {result.bound:.3f})")
+    ax.set_xlabel("threshold (positive when score >= threshold)")
+    ax.set_ylabel(name, **_LITERAL)
+    ax.set_title(str(title if title is not None else
+                     f"{name} >= {floor:g} with {_percent(result.confidence)} confidence"),
+                 **_LITERAL)
+    ax.grid(alpha=0.3)
+    _literal_legend(ax, fontsize=8)
+    return fig
+
+
+def _percent(level) -> str:
+    return f"{100 * float(level):g}%"
 
 
 def metric_history(history: Mapping[str, Sequence[float]], *, title=None):

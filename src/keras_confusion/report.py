@@ -51,6 +51,7 @@ import numpy as np
 from keras_confusion import formulas
 from keras_confusion._counting import count_matrix, count_text, decide, exact_curve
 from keras_confusion._files import write_atomic
+from keras_confusion._guarantee import check_guarantee
 from keras_confusion._validation import (
     arg_error,
     check_cost_matrix,
@@ -184,11 +185,15 @@ class Report:
             or `None`. `report` keeps only the points the figure uses
             (`plot.drawn_points`); for the exact curve use `tune_threshold`, whose
             result holds every candidate.
+        guarantee: what the threshold guarantees on new data, as
+            ``tune_threshold(..., confidence=c).guarantee`` gives it, or `None`.
+        notes: lines the renderers add after the figures (e.g. how the matrix was
+            estimated), or an empty list.
     """
 
     def __init__(self, confusion_matrix, *, class_names=None, cost_matrix=None,
                  bootstrap=1000, seed=0, confidence=0.95, threshold=None, curve=None,
-                 zero_division=0.0, squared_weights=None):
+                 zero_division=0.0, squared_weights=None, guarantee=None, notes=None):
         try:
             cm = np.asarray(confusion_matrix)
             if cm.dtype.kind == "O":  # e.g. lists holding None or numbers
@@ -234,6 +239,8 @@ class Report:
         self.zero_division = check_zero_division(zero_division)
         # (thresholds ascending, (T, 2, 2)) for binary scores, or None
         self.curve = _check_curve(curve, k)
+        self.guarantee = check_guarantee(guarantee)
+        self.notes = _check_notes(notes)
         self.bootstrap_matrices = (
             bootstrap_matrices(self.confusion_matrix, self.bootstrap, self.seed,
                                self.squared_weights) if self.bootstrap else None)
@@ -268,6 +275,10 @@ class Report:
                 * ``squared_weights``: for a matrix of sums of sample weights, the
                   ``(K, K)`` sums of their squares (the intervals need both). Defaults
                   to `None` (integer counts).
+                * ``guarantee``: what the threshold guarantees on new data
+                  (``tune_threshold(..., confidence=c).guarantee``). Defaults to
+                  `None`.
+                * ``notes``: lines added after the figures. Defaults to `None`.
 
         Returns:
             A `Report`.
@@ -352,6 +363,9 @@ class Report:
                                                        else ""),
                           "replicas": self.bootstrap,
                           "confidence": self.confidence, "seed": _jsonable_seed(self.seed)},
+            "guarantee": None if self.guarantee is None else {
+                **self.guarantee, "text": guarantee_text(self.guarantee)},
+            "notes": list(self.notes),
         }
 
     def to_json(self, path=None, *, indent=2) -> str:
@@ -401,6 +415,10 @@ class Report:
         if self.cost_matrix is not None:
             lines += ["", f"expected cost per sample, cost matrix (rows: true, columns: "
                           f"decision) {self.cost_matrix.tolist()}"]
+        if self.guarantee is not None:
+            lines += ["", f"guarantee: {guarantee_text(self.guarantee)}"]
+        if self.notes:
+            lines += ["", *self.notes]
         lines += ["", self._method()]
         return "\n".join(lines)
 
@@ -451,6 +469,26 @@ class Report:
         if path is not None:
             write_atomic(path, page.encode("utf-8"))
         return page
+
+
+def guarantee_text(guarantee) -> str:
+    """``"recall >= 0.9 with 95 % confidence; lower bound 0.913 at this threshold"``."""
+    name, floor = guarantee["constraint"]
+    bound = guarantee["bound"]
+    bounds = (", ".join(f"{b:.3f}" for b in bound) if isinstance(bound, list)
+              else f"{bound:.3f}")
+    where = "at these thresholds (one per label)" if isinstance(bound, list) else \
+        "at this threshold"
+    level = _percent(guarantee["confidence"]).replace("%", " %")
+    return (f"{name} >= {floor:g} with {level} confidence; lower bound {bounds} {where}")
+
+
+def _check_notes(notes):
+    if notes is None:
+        return []
+    if isinstance(notes, str) or not all(isinstance(n, str) for n in notes):
+        raise arg_error("notes", notes, "None or a list of strings")
+    return list(notes)
 
 
 def json_number(x):

@@ -8,6 +8,7 @@ from keras import ops
 
 from keras_confusion import _backend
 from keras_confusion._counting import decide
+from keras_confusion._guarantee import check_guarantee
 from keras_confusion._validation import arg_error, ceil_to, check_cost_matrix, check_num_classes
 from keras_confusion.decisions import bayes_decide, check_offsets
 
@@ -43,6 +44,10 @@ class Thresholded(keras.Model):
             `None` (zeros: the plain Bayes rule).
         return_scores: output ``{"decisions": ..., "scores": ...}`` instead of the
             decisions alone. Defaults to `False`.
+        guarantee: what the threshold guarantees, kept in the config so that it
+            travels with the saved model: ``tune_threshold(..., confidence=c).guarantee``,
+            a dict ``{"constraint": [name, floor], "confidence": c, "bound": b}`` (one
+            bound per label for multilabel). Defaults to `None` (no guarantee stated).
         **kwargs: passed to ``keras.Model`` (e.g. ``name``).
 
     Example:
@@ -54,7 +59,7 @@ class Thresholded(keras.Model):
     """
 
     def __init__(self, model, threshold=None, *, cost_matrix=None, offsets=None,
-                 return_scores=False, **kwargs):
+                 return_scores=False, guarantee=None, **kwargs):
         super().__init__(**kwargs)
         # The inputs go to the inner model as given (it converts them as its own layers
         # want), not first cast to this wrapper's compute dtype: under a mixed policy
@@ -68,6 +73,7 @@ class Thresholded(keras.Model):
             raise arg_error("threshold", threshold, "None when cost_matrix is given")
         self.model = model
         self.return_scores = bool(return_scores)
+        self.guarantee = guarantee
         self.cost_matrix = None
         self.threshold_variable = None
         self.offsets_variable = None
@@ -123,6 +129,16 @@ class Thresholded(keras.Model):
             raise arg_error("threshold", value,
                             f"of shape {tuple(self.threshold_variable.shape)} as at construction")
         self.threshold_variable.assign(t)
+
+    @property
+    def guarantee(self):
+        """What the threshold guarantees (see ``guarantee`` above), or None."""
+        return self._guarantee
+
+    @guarantee.setter
+    def guarantee(self, value):
+        # Past Keras' attribute tracking: a plain dict, as get_config must return it.
+        object.__setattr__(self, "_guarantee", check_guarantee(value))
 
     @property
     def offsets(self):
@@ -185,6 +201,7 @@ class Thresholded(keras.Model):
             "cost_matrix": None if self.cost_matrix is None else self.cost_matrix.tolist(),
             "offsets": None if offsets is None else offsets.tolist(),
             "return_scores": self.return_scores,
+            "guarantee": self.guarantee,
         }
 
     @classmethod
@@ -192,3 +209,4 @@ class Thresholded(keras.Model):
         config = dict(config)
         model = keras.saving.deserialize_keras_object(config.pop("model"))
         return cls(model, **config)
+
