@@ -354,6 +354,10 @@ def _json(tmp_path, argv):
 ], ids=["evaluate", "evaluate-tune", "evaluate-constraint-weighted", "evaluate-cost",
         "tune", "tune-cost-weighted"])
 def test_cli_scheduler_json_equals_one_machine_json(client, tmp_path, argv):
+    """Tuned evaluations compare in-sample (``--folds 0``): one machine cross-fits its
+    headline figures by default, and a cluster run does not gather the scores."""
+    if argv[0] == "evaluate" and ("--tune" in argv or "--cost" in argv):
+        argv = [*argv, "--folds", "0"]
     df, _ = _binary(3000, seed=21, weights=True)
     parts = tmp_path / "parts"
     parts.mkdir()
@@ -364,6 +368,21 @@ def test_cli_scheduler_json_equals_one_machine_json(client, tmp_path, argv):
     got = _json(tmp_path, [argv[0], *files, *argv[1:], "--scheduler",
                            client.scheduler.address])
     assert got == one
+
+
+def test_cli_scheduler_tuned_evaluate_says_its_figures_are_in_sample(client, tmp_path):
+    df, _ = _binary(3000, seed=24)
+    path = _write(tmp_path, df, "p.parquet")
+    got = _json(tmp_path, ["evaluate", path, "--label", "y", "--score", "p", "--tune", "f1",
+                           "--scheduler", client.scheduler.address])
+    assert any("--scheduler" in n and "optimistic" in n for n in got["notes"]), got["notes"]
+
+
+def test_cli_scheduler_refuses_confidence_before_reading(client, tmp_path, capsys):
+    assert main(["tune", str(tmp_path / "missing.parquet"), "--label", "y", "--score", "p",
+                 "--objective", "specificity", "--constraint", "recall=0.9",
+                 "--confidence", "0.9", "--scheduler", client.scheduler.address]) == 2
+    assert "--confidence cannot be used with --scheduler" in capsys.readouterr().err
 
 
 def test_cli_scheduler_multiclass_csv_equals_one_machine(client, tmp_path):

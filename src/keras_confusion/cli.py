@@ -465,6 +465,9 @@ def _cross_fit(acc, args, cost, result):
     that say so; ``(None, None, notes)`` when they cannot be had."""
     from keras_confusion import _guarantee
 
+    if args.folds == 0:
+        return None, None, ["in-sample figures at the tuned threshold (--folds 0): "
+                            "optimistic, the threshold was chosen on these same rows"]
     if isinstance(acc, _ClusterRun):
         return None, None, ["in-sample figures at the tuned threshold (--scheduler: "
                             "cross-fitting would gather every score on the client), "
@@ -473,9 +476,6 @@ def _cross_fit(acc, args, cost, result):
         return None, None, [f"in-sample figures at the tuned threshold: {acc.rows} rows "
                             "were binned, so no cross-fitting (the optimism of one "
                             "threshold chosen on that many rows is small)"]
-    if args.folds == 0:
-        return None, None, ["in-sample figures at the tuned threshold (--folds 0): "
-                            "optimistic, the threshold was chosen on these same rows"]
     y, s, w = acc.scores()
     tune = _tuner(args, cost)
     try:
