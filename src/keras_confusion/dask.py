@@ -545,12 +545,11 @@ def _search(tails, hist, nonempty, gather, extremes, edge_cms, y_g, s_g, w_g, mi
     b_g = grid.index(t_g)
     not_gathered = np.ones(grid.count, dtype=bool)
     not_gathered[nonempty[gather]] = False
-    # Rows of the bins not gathered at or above each bin: (2, B + 1), negatives first.
-    rest = np.flip(np.cumsum(np.flip(hist * not_gathered, 1), 1), 1)
-    rest = np.concatenate([rest, np.zeros_like(rest[:, :1])], axis=1)
+    # Rows of the bins not gathered above each bin: FP and TP of (B + 1, 2, 2) tail sums.
+    rest = tail_sums(hist * not_gathered)
     full = np.zeros((len(t_g), 2, 2), dtype=tails.dtype)
-    full[:, 0, 1] = cms_g[:, 0, 1] + rest[0, b_g + 1]
-    full[:, 1, 1] = cms_g[:, 1, 1] + rest[1, b_g + 1]
+    full[:, 0, 1] = cms_g[:, 0, 1] + rest[b_g + 1, 0, 1]
+    full[:, 1, 1] = cms_g[:, 1, 1] + rest[b_g + 1, 1, 1]
     p, n = tails[0, 1].sum(), tails[0, 0].sum()
     full[:, 1, 0] = p - full[:, 1, 1]
     full[:, 0, 0] = n - full[:, 0, 1]
