@@ -13,8 +13,9 @@ import pytest
 from sklearn.metrics import confusion_matrix as sk_confusion_matrix
 
 from keras_confusion import formulas
+from keras_confusion._accumulate import TUNE_BINS
 from keras_confusion._guarantee import cross_fit
-from keras_confusion.cli import TUNE_BINS, main
+from keras_confusion.cli import main
 from keras_confusion.decisions import tune_threshold
 
 

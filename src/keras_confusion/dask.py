@@ -6,7 +6,7 @@ scheduler is active (a ``distributed.Client``, or Dask's local threads) and retu
 exactly what the one-machine function returns on the same rows:
 
 * `confusion_matrix` and `report`: each partition is counted (the command line's
-  chunk accumulator, `keras_confusion.cli._Accumulator`) and the counts are summed in
+  chunk accumulator, `keras_confusion._accumulate.Accumulator`) and the counts are summed in
   a tree; the report's intervals are drawn from the merged counts, so the same seed
   gives the same intervals as `keras_confusion.report.report`.
 * `tune_threshold`: exact over every distinct score, without bringing the scores to
@@ -172,9 +172,9 @@ def _reduce(sources, task, combine, *args):
 
 
 def _count_task(source, cols, threshold, curve):
-    from keras_confusion.cli import _Accumulator
+    from keras_confusion._accumulate import Accumulator
 
-    acc = _Accumulator(cols.num_classes, threshold, tune=False, curve=curve, exact_limit=0,
+    acc = Accumulator(cols.num_classes, threshold, tune=False, curve=curve, exact_limit=0,
                        weighted=cols.weight is not None)
     for y, chunk in _chunks(source, cols):
         acc.add(chunk, y)
@@ -189,7 +189,7 @@ def _merge_accumulators(accs):
 
 
 def count(sources, cols: _Columns, threshold=0.5, *, curve=False, no_rows=None):
-    """The merged `keras_confusion.cli._Accumulator` of every source (counts at
+    """The merged `keras_confusion._accumulate.Accumulator` of every source (counts at
     ``threshold``, or the argmax; with ``curve``, the figure's histogram)."""
     acc = _reduce(sources, _count_task, _merge_accumulators, cols, threshold, curve)
     if acc is None or acc.rows == 0:
