@@ -282,7 +282,7 @@ class ConfusionLoss(keras.losses.Loss):
             # check values at all.
             if not self._values_checked:
                 self._values_checked = counts.validate_values(
-                    fmt, from_logits=self.from_logits, soft=True)
+                    fmt, from_logits=self.from_logits, soft=True, allow_nan=True)
             if self.sharpness != 1.0:
                 cm = counts.soft_counts(_sharpened(fmt, self.from_logits, self.sharpness),
                                          True)
@@ -295,6 +295,11 @@ class ConfusionLoss(keras.losses.Loss):
                 c_fn, minimum = self.constraint
                 shortfall = ops.relu(minimum - self._score(c_fn, cm, {}))
                 loss = loss + self.penalty * shortfall
+            # A NaN anywhere in the batch is the loss, as in Keras' losses (and so
+            # TerminateOnNaN sees it): the formulas' zero_division took NaN counts
+            # for empty ones (FBeta read 1.0, Cost 0.0, its best value).
+            total = ops.sum(cm)
+            loss = ops.where(ops.isnan(total), ops.cast(total, loss.dtype), loss)
             return ops.cast(_backend.replica_loss_share(loss), self.dtype)
 
     def call_on_counts(self, cm):
