@@ -659,3 +659,26 @@ def test_nan_input_feature_stops_compiled_fit_through_terminate_on_nan(make):
     assert model.stop_training
     assert len(history.history["loss"]) == 1 and np.isnan(history.history["loss"][0])
 
+
+# ------------------------------------------------------------- batch of one sample
+
+
+def test_weighted_crossentropy_takes_a_batch_of_one_sample_as_keras_does():
+    loss = L.WeightedCrossentropy({0: 1.0, 1: 5.0})
+    keras_value = float(keras.losses.BinaryCrossentropy()(np.array([1.0]), np.array([[0.5]])))
+    assert keras_value == pytest.approx(np.log(2), rel=1e-5)
+    got = float(to_numpy(loss(np.array([1.0]), np.array([[0.5]]))))
+    assert got == pytest.approx(5 * np.log(2), rel=1e-5)
+    got = float(to_numpy(loss(np.array([[0.0]]), np.array([0.5]))))
+    assert got == pytest.approx(np.log(2), rel=1e-5)
+
+
+def test_fit_with_a_last_batch_of_one_sample_trains_with_weighted_crossentropy():
+    rng = np.random.default_rng(0)
+    x = rng.normal(0, 1, (33, 3)).astype("float32")
+    y = (x[:, 0] > 0).astype("float32")  # (33,) labels, (33, 1) outputs
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1, activation="sigmoid")])
+    model.compile("adam", loss=L.WeightedCrossentropy({0: 1.0, 1: 5.0}))
+    history = model.fit(x, y, batch_size=32, epochs=2, verbose=0)
+    assert np.all(np.isfinite(history.history["loss"]))

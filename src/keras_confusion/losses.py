@@ -691,9 +691,11 @@ class WeightedCrossentropy(keras.losses.Loss):
             return -ops.sum(y * w * log_p, axis=-1)
         y_true = ops.cast(y_true, y_pred.dtype)
         if not self.multilabel:
-            if len(y_pred.shape) and y_pred.shape[-1] == 1:
+            # A 1-D batch is one score (label) per sample, even a batch of one: only
+            # a trailing axis of 1 past the samples is dropped, never the samples'.
+            if len(y_pred.shape) >= 2 and y_pred.shape[-1] == 1:
                 y_pred = ops.squeeze(y_pred, -1)
-            if len(y_true.shape) and y_true.shape[-1] == 1:
+            if len(y_true.shape) > max(1, len(y_pred.shape)) and y_true.shape[-1] == 1:
                 y_true = ops.squeeze(y_true, -1)
         if tuple(y_true.shape) != tuple(y_pred.shape) and None not in y_true.shape:
             raise arg_error("y_true", f"<tensor of shape {tuple(y_true.shape)}>",
