@@ -1,10 +1,12 @@
-"""Reading prediction files: damaged input is one line naming the file, never a traceback."""
+"""Reading prediction files: damaged input is one line naming the file, never a traceback;
+directories of parts (Hive partitions included) are read whole and each file once."""
 
 from __future__ import annotations
 
 import bz2
 import gzip
 import io
+import json
 import re
 import time
 
@@ -12,7 +14,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from sklearn.metrics import confusion_matrix as sk_confusion_matrix
 
+from keras_confusion._io import expand_paths
 from keras_confusion.cli import main
 
 
@@ -124,6 +128,52 @@ def test_unterminated_quote_names_its_row(tmp_path, capsys):
     rc, err = _evaluate(capsys, path)
     assert rc == 2
     assert re.search(r"quote\.csv: column 'p', row 2: .*quote", _one_line(err))
+
+
+# -------------------------------------------------- directories and repeats
+
+
+def _table(y, s):
+    return pa.table({"y": y, "p": s})
+
+
+def test_hive_partitions_beside_top_level_parts_are_all_read(tmp_path, capsys):
+    rng = np.random.default_rng(2)
+    y, s = rng.integers(0, 2, 900), rng.random(900)
+    root = tmp_path / "parts"
+    (root / "year=2024").mkdir(parents=True)
+    (root / "year=2025" / "month=01").mkdir(parents=True)
+    (root / "_temporary").mkdir()
+    pq.write_table(_table(y[:300], s[:300]), root / "part-0.parquet")
+    pq.write_table(_table(y[300:600], s[300:600]), root / "year=2024" / "part-0.parquet")
+    pq.write_table(_table(y[600:], s[600:]), root / "year=2025" / "month=01" / "p.parquet")
+    pq.write_table(_table(y[:5], s[:5]), root / "_temporary" / "part-9.parquet")  # skipped
+    (root / "_SUCCESS").write_text("")
+    out = tmp_path / "out.json"
+    assert main(["evaluate", str(root), "--label", "y", "--score", "p", "--bootstrap", "0",
+                 "--quiet", "--json", str(out)]) == 0
+    expected = sk_confusion_matrix(y, (s >= 0.5).astype(int))
+    assert json.loads(out.read_text())["confusion_matrix"] == expected.tolist()
+    # Only partitions, no top-level part: it was refused ("no .parquet files").
+    assert len(expand_paths([str(root / "year=2025")])) == 1
+
+
+def test_a_file_given_twice_or_inside_a_given_directory_is_read_once(tmp_path):
+    rng = np.random.default_rng(3)
+    y, s = rng.integers(0, 2, 400), rng.random(400)
+    root = tmp_path / "parts"
+    root.mkdir()
+    pq.write_table(_table(y[:200], s[:200]), root / "a.parquet")
+    pq.write_table(_table(y[200:], s[200:]), root / "b.parquet")
+    a = str(root / "a.parquet")
+    (tmp_path / "link.parquet").symlink_to(a)
+    out = tmp_path / "out.json"
+    assert main(["evaluate", a, str(root), a, str(root / ".." / "parts" / "a.parquet"),
+                 str(tmp_path / "link.parquet"), "--label", "y", "--score", "p",
+                 "--bootstrap", "0", "--quiet", "--json", str(out)]) == 0
+    expected = sk_confusion_matrix(y, (s >= 0.5).astype(int))
+    assert json.loads(out.read_text())["confusion_matrix"] == expected.tolist()
+    assert expand_paths([a, str(root)]) == [a, str(root / "b.parquet")]
 
 
 # ------------------------------------------------------------------------ fuzz

@@ -56,23 +56,42 @@ def is_parquet(path: str) -> bool:
         return f.read(4) == b"PAR1"
 
 
+def _parts(directory: str) -> list[str]:
+    """The Parquet (or CSV) files under ``directory``, its subdirectories included
+    (Hive partitions such as ``year=2024/part-0.parquet`` beside top-level parts),
+    sorted by path. Names starting with ``.`` or ``_`` (``_SUCCESS``, ``_temporary/``,
+    ``.crc`` files) are left out, as Spark, Dask and pyarrow write them."""
+    found = []
+    for root, dirs, names in os.walk(directory):
+        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))
+        found += [os.path.join(root, name) for name in names
+                  if not name.startswith((".", "_"))
+                  and name.lower().endswith((*_PARQUET_SUFFIXES, ".csv"))
+                  and os.path.isfile(os.path.join(root, name))]
+    return sorted(found, key=lambda f: os.path.relpath(f, directory).split(os.sep))
+
+
 def expand_paths(paths: Sequence[str]) -> list[str]:
-    """Files as given; a directory stands for its Parquet (or CSV) parts, sorted."""
-    files = []
+    """Files as given; a directory stands for its Parquet (or CSV) parts, recursively
+    (Hive partitions), sorted. Each file is read once: the same file given twice, or
+    a directory and a file in it, appear once, where first named."""
+    files, seen = [], set()
     for p in paths:
         if os.path.isdir(p):
-            parts = sorted(
-                os.path.join(p, name) for name in os.listdir(p)
-                if not name.startswith((".", "_"))
-                and name.lower().endswith((*_PARQUET_SUFFIXES, ".csv"))
-                and os.path.isfile(os.path.join(p, name)))
+            parts = _parts(p)
             if not parts:
-                raise InputError(f"{p}: directory has no .parquet or .csv files")
-            files += parts
+                raise InputError(f"{p}: directory has no .parquet or .csv files "
+                                 "(in it or in its subdirectories)")
         elif os.path.isfile(p):
-            files.append(p)
+            parts = [p]
         else:
             raise InputError(f"{p}: no such file or directory")
+        for f in parts:
+            st = os.stat(f)
+            key = (st.st_dev, st.st_ino)  # one file under two names (a link) too
+            if key not in seen:
+                seen.add(key)
+                files.append(f)
     return files
 
 
