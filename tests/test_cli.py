@@ -586,3 +586,42 @@ def test_weight_column_named_as_label_or_missing_exits_2(tmp_path, capsys):
     assert main(["evaluate", path, "--label", "y", "--score", "p", "--weight", "w",
                  "--quiet"]) == 2
     assert "no column 'w'" in _one_error_line(capsys)
+
+# -------------------------------------------------------- reliability of the outputs
+
+
+def test_closed_stdout_still_writes_the_output_files(tmp_path):
+    # `evaluate ... --json out.json | head -2` exited 2 "Broken pipe" and wrote no JSON:
+    # the text was printed before the files were written.
+    import subprocess
+    import sys
+
+    y, s = _data(2000, seed=21)
+    path = _write_csv(tmp_path / "d.csv", {"y": y, "p": s})
+    out = tmp_path / "out.json"
+    script = ("import sys; from keras_confusion.cli import main; sys.exit(main(sys.argv[1:]))")
+    proc = subprocess.Popen([sys.executable, "-c", script, "evaluate", path, "--label", "y",
+                             "--score", "p", "--bootstrap", "0", "--quiet", "--json",
+                             str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # as `| head -0` does: the first print meets a closed pipe
+    err = proc.stderr.read().decode()
+    rc = proc.wait()
+    assert rc == 141 and err == ""
+    expected = sk_confusion_matrix(y, (s >= 0.5).astype(int))
+    assert json.loads(out.read_text())["confusion_matrix"] == expected.tolist()
+
+
+def test_dash_as_output_path_writes_to_stdout_and_the_report_to_stderr(tmp_path, capsys):
+    y, s = _data(300, seed=22)
+    path = _write_csv(tmp_path / "d.csv", {"y": y, "p": s})
+    assert main(["evaluate", path, "--label", "y", "--score", "p", "--bootstrap", "0",
+                 "--json", "-", "--quiet"]) == 0
+    captured = capsys.readouterr()
+    expected = sk_confusion_matrix(y, (s >= 0.5).astype(int))
+    assert json.loads(captured.out)["confusion_matrix"] == expected.tolist()
+    assert "confusion matrix" in captured.err
+    assert not (tmp_path / "-").exists()
+    assert main(["evaluate", path, "--label", "y", "--score", "p", "--json", "-", "--html",
+                 "-", "--quiet"]) == 2
+    assert "only one output can go to standard output" in _one_error_line(capsys)
+

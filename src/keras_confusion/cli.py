@@ -29,7 +29,9 @@ weights, the search and the curves are weighted, and the intervals take each cel
 Kish effective count (see `keras_confusion.report`).
 
 Bad input exits with status 2 and one line saying what and where (file, column, row);
-output files are written whole (a temporary file, then a rename) or not at all.
+each output file is written whole (a temporary file, then a rename): a killed run
+leaves the old file or the new one, never a partial one. The files are written before
+the text is printed, and ``-`` as an output path is standard output.
 """
 
 from __future__ import annotations
@@ -321,10 +323,35 @@ def _tune(acc, args, cost, option):
         raise _as_options(e, option) from None
 
 
-def _render(report_obj, extra, args):
-    """Render every requested output, then write them all or none."""
+def _check_outputs(args):
+    """At most one output goes to standard output (``-``); checked before reading."""
+    options = [f"--{o}" for o in ("json", "html", "plot") if getattr(args, o, None) == "-"]
+    if len(options) > 1:
+        raise InputError(f"{' and '.join(options)} are both '-': only one output can go "
+                         "to standard output")
+
+
+def _write(outputs):
+    """Write the outputs (each whole, old or new); returns their paths."""
     from keras_confusion._files import write_all_atomic
 
+    write_all_atomic(outputs)
+    return [p for p, _ in outputs]
+
+
+def _say(lines, written):
+    """Print the text report after the files are written (so that a closed stdout,
+    ``... | head``, loses no output); to stderr when an output took stdout (``-``)."""
+    out = sys.stderr if "-" in written else sys.stdout
+    for line in lines:
+        print(line, file=out)
+    for path in written:
+        if path != "-":
+            print(f"wrote {path}", file=out)
+
+
+def _render(report_obj, extra, args):
+    """Render every requested output and write them (each whole, old or new)."""
     outputs = []
     if getattr(args, "json", None):
         import json
@@ -334,8 +361,7 @@ def _render(report_obj, extra, args):
         outputs.append((args.json, json.dumps(data, indent=2).encode()))
     if getattr(args, "html", None):
         outputs.append((args.html, report_obj.to_html().encode("utf-8")))
-    write_all_atomic(outputs)
-    return [p for p, _ in outputs]
+    return _write(outputs)
 
 
 def _evaluate(args) -> int:
@@ -359,6 +385,7 @@ def _evaluate(args) -> int:
     if args.constraint and not tune:
         raise InputError("--constraint needs --tune OBJECTIVE")
     _check_tuning("--tune", args.tune, cost, args.constraint)
+    _check_outputs(args)
     class_names = _class_names(args, k)
     threshold = 0.5 if args.threshold is None else args.threshold
     acc = _stream(args, k, threshold, tune=tune, curve=bool(args.html) and binary)
@@ -378,13 +405,12 @@ def _evaluate(args) -> int:
                         bootstrap=args.bootstrap, seed=args.seed,
                         threshold=threshold if binary else None, curve=curve,
                         squared_weights=squares)
-    print(report_obj.to_text())
+    lines = [report_obj.to_text()]
     if tune:
-        print(f"threshold tuned for {extra['threshold_search']['objective']}"
-              + (f" subject to {args.constraint}" if args.constraint else "")
-              + f" ({extra['threshold_search']['method']})")
-    for path in _render(report_obj, extra, args):
-        print(f"wrote {path}")
+        lines.append(f"threshold tuned for {extra['threshold_search']['objective']}"
+                     + (f" subject to {args.constraint}" if args.constraint else "")
+                     + f" ({extra['threshold_search']['method']})")
+    _say(lines, _render(report_obj, extra, args))
     return 0
 
 
@@ -409,6 +435,7 @@ def _tune_command(args) -> int:
 
         cost = check_cost_matrix(read_cost_matrix(args.cost), 2, name="--cost")
     _check_tuning("--objective", args.objective, cost, args.constraint)
+    _check_outputs(args)
     acc = _stream(args, 2, 0.5, tune=True, curve=False)
     result = _tune(acc, args, cost, "--objective")
     info = _result_dict(result, acc)
@@ -418,16 +445,16 @@ def _tune_command(args) -> int:
         tn, fp, fn, tp = acc.matrices_at(result.threshold)[0].ravel().tolist()
     else:
         tn, fp, fn, tp = np.rint(result.confusion_matrix).astype(np.int64).ravel().tolist()
-    print(f"threshold  {float(result.threshold)!r}  (positive when score >= threshold)")
-    print(f"{result.objective:<10} {result.value:.6g}"
-          + (f"  subject to {args.constraint}" if args.constraint else ""))
-    print(f"search     {info['method']}")
-    print("confusion matrix (rows: true, columns: predicted)")
     tn_, fp_, fn_, tp_ = (count_text(c) for c in (tn, fp, fn, tp))
     width = max(6, max(len(c) for c in (tn_, fp_, fn_, tp_)) + 2)
-    print(f"{'':<6}{'0':>{width}}{'1':>{width}}")
-    print(f"{'0':<6}{tn_:>{width}}{fp_:>{width}}")
-    print(f"{'1':<6}{fn_:>{width}}{tp_:>{width}}")
+    lines = [f"threshold  {float(result.threshold)!r}  (positive when score >= threshold)",
+             f"{result.objective:<10} {result.value:.6g}"
+             + (f"  subject to {args.constraint}" if args.constraint else ""),
+             f"search     {info['method']}",
+             "confusion matrix (rows: true, columns: predicted)",
+             f"{'':<6}{'0':>{width}}{'1':>{width}}",
+             f"{'0':<6}{tn_:>{width}}{fp_:>{width}}",
+             f"{'1':<6}{fn_:>{width}}{tp_:>{width}}"]
     outputs = []
     if args.json:
         import json
@@ -443,11 +470,7 @@ def _tune_command(args) -> int:
         buf = io.BytesIO()
         plot.threshold_curve(result).savefig(buf, format="png", dpi=100)
         outputs.append((args.plot, buf.getvalue()))
-    from keras_confusion._files import write_all_atomic
-
-    write_all_atomic(outputs)
-    for path, _ in outputs:
-        print(f"wrote {path}")
+    _say(lines, _write(outputs))
     return 0
 
 
@@ -512,7 +535,8 @@ def _input_args(p, score_help="score column; repeat once per class for multiclas
                         "JSON '[[0,1],[10,0]]', or a file holding either")
     p.add_argument("--constraint", metavar="NAME=BOUND",
                    help="with tuning: e.g. recall=0.95 (then the best objective)")
-    p.add_argument("--json", metavar="PATH", help="write the result as JSON")
+    p.add_argument("--json", metavar="PATH",
+                   help="write the result as JSON ('-': standard output)")
     p.add_argument("--chunk-rows", type=_at_least_one, default=DEFAULT_CHUNK_ROWS,
                    help=f"rows per chunk (default {DEFAULT_CHUNK_ROWS})")
     p.add_argument("--exact-limit", type=_positive_int, default=EXACT_LIMIT,
@@ -547,14 +571,16 @@ def _parser():
                          "2 to 100000; 0 for none (default 1000)")
     ev.add_argument("--seed", type=_positive_int, default=0,
                     help="bootstrap seed (default 0)")
-    ev.add_argument("--html", metavar="PATH", help="write a self-contained HTML report")
+    ev.add_argument("--html", metavar="PATH",
+                    help="write a self-contained HTML report ('-': standard output)")
     ev.set_defaults(func=_evaluate)
 
     tu = sub.add_parser("tune", help="tune a binary threshold and print its matrix")
     _input_args(tu, score_help="column of class-1 scores (one column: tuning is binary)")
     tu.add_argument("--objective", default=None, metavar="NAME",
                     help="formula to optimise (default f1; expected_cost with --cost)")
-    tu.add_argument("--plot", metavar="PATH", help="write the objective-versus-threshold PNG")
+    tu.add_argument("--plot", metavar="PATH",
+                    help="write the objective-versus-threshold PNG ('-': standard output)")
     tu.set_defaults(func=_tune_command)
 
     de = sub.add_parser("demo", help="train on a bundled imbalanced set and compare losses")
@@ -568,6 +594,19 @@ def _parser():
                     help="a reduced run (fewer epochs and models), for tests")
     de.set_defaults(func=_demo)
     return parser
+
+
+def _detach_stdout():
+    """Point a closed standard output at /dev/null, so that Python's flush at exit
+    does not report the broken pipe again."""
+    if sys.stdout is not sys.__stdout__ or sys.__stdout__ is None:
+        return
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.__stdout__.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 def _one_line(e: BaseException) -> str:
@@ -593,6 +632,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (InputError, ValueError) as e:
         print(f"keras-confusion: error: {_one_line(e)}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # Standard output closed early (``... | head``): the output files are already
+        # written. Quiet, with the status of a tool killed by SIGPIPE (128 + 13).
+        _detach_stdout()
+        return 141
     except OSError as e:  # an output that cannot be written (none was)
         what = f"{e.filename}: {e.strerror}" if e.filename and e.strerror else _one_line(e)
         print(f"keras-confusion: error: {what}", file=sys.stderr)
