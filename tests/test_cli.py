@@ -352,9 +352,9 @@ def test_tune_unreachable_constraint_exits_2_with_the_best_reachable(tmp_path, c
     y, s = _data(200, seed=11)
     path = _write_csv(tmp_path / "t.csv", {"y": y, "p": s})
     rc = main(["tune", path, "--label", "y", "--score", "p", "--objective", "recall",
-               "--constraint", "precision=1.5", "--quiet"])
+               "--constraint", "mcc=0.99", "--quiet"])
     err = capsys.readouterr().err
-    assert rc == 2 and err.count("\n") == 1 and "precision" in err and "reachable" in err
+    assert rc == 2 and err.count("\n") == 1 and "mcc" in err and "reachable" in err
 
 
 def test_bad_arguments_exit_2(capsys):
@@ -464,7 +464,7 @@ def test_tune_constraint_errors_found_on_the_data_name_the_option(tmp_path, caps
     y, s = _data(200, seed=3)
     path = _write_csv(tmp_path / "p.csv", {"y": y, "p": s})
     assert main(["evaluate", path, "--label", "y", "--score", "p", "--tune", "f1",
-                 "--constraint", "recall=2", "--quiet"]) == 2
+                 "--constraint", "mcc=0.99", "--quiet"]) == 2
     err = _one_error_line(capsys)
     assert err.startswith("keras-confusion: error: --constraint must be reachable"), err
 
@@ -587,6 +587,7 @@ def test_weight_column_named_as_label_or_missing_exits_2(tmp_path, capsys):
                  "--quiet"]) == 2
     assert "no column 'w'" in _one_error_line(capsys)
 
+
 # -------------------------------------------------------- reliability of the outputs
 
 
@@ -624,4 +625,23 @@ def test_dash_as_output_path_writes_to_stdout_and_the_report_to_stderr(tmp_path,
     assert main(["evaluate", path, "--label", "y", "--score", "p", "--json", "-", "--html",
                  "-", "--quiet"]) == 2
     assert "only one output can go to standard output" in _one_error_line(capsys)
+
+
+@pytest.mark.parametrize(("bound", "pattern"), [
+    ("recall=1.5", r"--constraint 'recall=1\.5': a bound on recall must be in \[0, 1\]"),
+    ("precision=-0.1", r"a bound on precision must be in \[0, 1\]"),
+    ("mcc=1.2", r"a bound on mcc must be in \[-1, 1\]"),
+    ("expected_cost=-1", r"a bound on expected_cost must be >= 0"),
+])
+def test_constraint_bound_outside_its_formula_range_is_refused_before_reading(
+        bound, pattern, tmp_path, capsys):
+    # recall=1.5 was refused only after the data was read ("must be reachable").
+    missing = str(tmp_path / "missing.csv")
+    cost = ["--cost", "0,1;5,0"] if bound.startswith("expected_cost") else []
+    for command, option in (("evaluate", "--tune"), ("tune", "--objective")):
+        rc = main([command, missing, "--label", "y", "--score", "p", option, "f1",
+                   "--constraint", bound, *cost, "--quiet"])
+        err = _one_error_line(capsys)
+        assert rc == 2 and __import__("re").search(pattern, err), err
+        assert "missing.csv" not in err
 

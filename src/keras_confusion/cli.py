@@ -273,7 +273,18 @@ def _constraint(text):
     if name not in _formula_names():
         raise InputError(f"--constraint {text!r}: unknown formula {name!r}; expected one "
                          f"of {', '.join(_formula_names())}")
+    lo, hi = _BOUND_RANGE.get(name, (0.0, 1.0))
+    if not lo <= value <= hi:
+        where = f"in [{lo:g}, {hi:g}]" if np.isfinite(hi) else f">= {lo:g}"
+        raise InputError(f"--constraint {text!r}: a bound on {name} must be {where}; no "
+                         "threshold on any data can meet this one")
     return (name, value)
+
+
+# The values a formula can take, for checking a --constraint bound before any file is
+# read; every other formula is a rate in [0, 1].
+_BOUND_RANGE = {"mcc": (-1.0, 1.0), "cohen_kappa": (-1.0, 1.0), "youden_j": (-1.0, 1.0),
+                "expected_cost": (0.0, np.inf)}
 
 
 def _check_tuning(option, objective, cost, constraint):
