@@ -645,3 +645,21 @@ def test_constraint_bound_outside_its_formula_range_is_refused_before_reading(
         assert rc == 2 and __import__("re").search(pattern, err), err
         assert "missing.csv" not in err
 
+
+def test_escape_sequences_in_class_and_column_names_are_not_printed_raw(tmp_path, capsys):
+    rng = np.random.default_rng(23)
+    y = rng.integers(0, 3, 200)
+    cols = {"y": y, "cat\x1b[2J": rng.random(200), "dog\nfake line": rng.random(200),
+            "bird\u202e": rng.random(200)}
+    path = _write_parquet(tmp_path / "m.parquet", cols)
+    assert main(["evaluate", path, "--label", "y", "--score", "cat\x1b[2J", "--score",
+                 "dog\nfake line", "--score", "bird\u202e", "--bootstrap", "0",
+                 "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\u202e" not in out and "\nfake line" not in out
+    assert "cat\\x1b[2J" in out and "dog\\nfake line" in out and "bird\\u202e" in out
+    assert main(["evaluate", path, "--label", "y", "--score", "cat\x1b[2J", "--score",
+                 "dog\nfake line", "--score", "bird\u202e", "--bootstrap", "0",
+                 "--class-names", "a\x1b]0;title\x07,b,c", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out and "a\\x1b]0;title\\x07" in out

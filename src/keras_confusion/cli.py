@@ -419,10 +419,18 @@ def _evaluate(args) -> int:
     lines = [report_obj.to_text()]
     if tune:
         lines.append(f"threshold tuned for {extra['threshold_search']['objective']}"
-                     + (f" subject to {args.constraint}" if args.constraint else "")
+                     + _subject_to(args.constraint)
                      + f" ({extra['threshold_search']['method']})")
     _say(lines, _render(report_obj, extra, args))
     return 0
+
+
+def _subject_to(constraint) -> str:
+    """`` subject to recall >= 0.95``, from the parsed option (never its raw text)."""
+    if not constraint:
+        return ""
+    name, bound = _constraint(constraint)
+    return f" subject to {name} {'<=' if name == 'expected_cost' else '>='} {bound:g}"
 
 
 def _result_dict(result, acc):
@@ -460,7 +468,7 @@ def _tune_command(args) -> int:
     width = max(6, max(len(c) for c in (tn_, fp_, fn_, tp_)) + 2)
     lines = [f"threshold  {float(result.threshold)!r}  (positive when score >= threshold)",
              f"{result.objective:<10} {result.value:.6g}"
-             + (f"  subject to {args.constraint}" if args.constraint else ""),
+             + (f" {_subject_to(args.constraint)}" if args.constraint else ""),
              f"search     {info['method']}",
              "confusion matrix (rows: true, columns: predicted)",
              f"{'':<6}{'0':>{width}}{'1':>{width}}",
