@@ -103,6 +103,13 @@ def test_character_device_output_is_written_into_not_replaced(tmp_path):
     assert stat.S_ISCHR(os.lstat("/dev/null").st_mode)
 
 
+def test_missing_path_under_dev_is_refused_not_created(tmp_path, capsys):
+    missing = "/dev/keras-confusion-no-such-device"
+    assert _evaluate_json(tmp_path, missing) == 2
+    assert f"{missing}: No such file or directory" in capsys.readouterr().err
+    assert not os.path.lexists(missing)
+
+
 def test_file_is_flushed_before_its_rename_and_directory_after(tmp_path, monkeypatch):
     events = []
     real_fsync, real_replace = os.fsync, os.replace

@@ -51,9 +51,7 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:  # another user's process: alive
-        return True
-    except OSError:
+    except OSError:  # PermissionError: another user's process, alive
         return True
     return True
 
@@ -166,9 +164,10 @@ def _write_stream(path: str, data: bytes) -> None:
         out.write(data)
         out.flush()
         return
-    # No O_CREAT: a stream path that is not there is not created under /dev or /proc;
-    # O_TRUNC is ignored by devices and FIFOs.
-    with open(path, "wb") as f:
+    # No O_CREAT: a path under /dev or /proc that is not there is not created (as
+    # root, `/dev/nul` would become a file); O_TRUNC is ignored by devices and FIFOs.
+    fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
+    with os.fdopen(fd, "wb") as f:
         f.write(data)
 
 
