@@ -201,3 +201,19 @@ def test_stdout_dash_is_written_after_the_files(tmp_path, capsys):
     assert capsys.readouterr().out == "to stdout\n"
     assert (tmp_path / "f").read_bytes() == b"file"
     assert _files._is_stream("-") and not _files._is_stream(str(tmp_path / "f"))
+
+
+def test_dev_stdout_redirected_to_a_file_holds_the_whole_json(tmp_path):
+    # Opened anew with O_TRUNC, /dev/stdout would have its own offset: the text printed
+    # afterwards through stdout overwrote the JSON. It is written as '-' is.
+    import json
+
+    out = tmp_path / "out.txt"
+    script = "import sys; from keras_confusion.cli import main; sys.exit(main(sys.argv[1:]))"
+    with open(out, "wb") as f:
+        rc = subprocess.run([sys.executable, "-c", script, "evaluate", _csv(tmp_path),
+                             "--label", "y", "--score", "p", "--bootstrap", "0", "--quiet",
+                             "--json", "/dev/stdout"], stdout=f,
+                            stderr=subprocess.PIPE).returncode
+    assert rc == 0
+    assert json.loads(out.read_text())["num_samples"] == 200

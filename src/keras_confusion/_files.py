@@ -76,6 +76,20 @@ def clean_stale_temporaries(directory: str) -> list[str]:
     return removed
 
 
+def is_stdout(path: str) -> bool:
+    """Whether ``path`` is standard output: ``-``, or a path such as ``/dev/stdout``
+    that opens the file standard output already writes (written through
+    ``sys.stdout``, so that the two share one offset instead of overwriting)."""
+    if path == "-":
+        return True
+    if not os.path.abspath(path).startswith(_STREAM_ROOTS):
+        return False
+    try:
+        return os.path.samestat(os.stat(path), os.fstat(sys.stdout.fileno()))
+    except (OSError, ValueError, AttributeError):  # no stdout file (a test's capture)
+        return False
+
+
 def _is_stream(path: str) -> bool:
     """Whether ``path`` is written directly: stdout, or an existing path that is not
     a regular file (a FIFO, a device), or a path under /dev or /proc."""
@@ -154,7 +168,7 @@ def _stage(path: str, data: bytes):
 
 
 def _write_stream(path: str, data: bytes) -> None:
-    if path == "-":
+    if is_stdout(path):
         out = sys.stdout.buffer if hasattr(sys.stdout, "buffer") else None
         if out is None:  # a replaced sys.stdout (a test's capture) takes text
             sys.stdout.write(data.decode("utf-8", "replace"))

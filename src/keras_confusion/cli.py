@@ -353,11 +353,14 @@ def _write(outputs):
 def _say(lines, written):
     """Print the text report after the files are written (so that a closed stdout,
     ``... | head``, loses no output); to stderr when an output took stdout (``-``)."""
-    out = sys.stderr if "-" in written else sys.stdout
+    from keras_confusion._files import is_stdout
+
+    to_stdout = [is_stdout(p) for p in written]
+    out = sys.stderr if any(to_stdout) else sys.stdout
     for line in lines:
         print(line, file=out)
-    for path in written:
-        if path != "-":
+    for path, stdout in zip(written, to_stdout, strict=True):
+        if not stdout:
             print(f"wrote {path}", file=out)
 
 
