@@ -23,7 +23,8 @@ BACKEND = keras.backend.backend()
 # Test files of the Keras-free core (files, command line, report, figures): CI runs them
 # once (`-m keras_free`), not once per backend. A test in them that needs the backend
 # says so with ``@pytest.mark.backend``.
-KERAS_FREE_FILES = {"test_cli.py", "test_report.py", "test_plot.py"}
+KERAS_FREE_FILES = {"test_cli.py", "test_report.py", "test_plot.py", "test_io.py",
+                    "test_files.py", "test_guarantee.py", "test_quality_smoke.py"}
 
 
 def pytest_collection_modifyitems(config, items):

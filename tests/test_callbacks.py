@@ -467,3 +467,27 @@ def test_tuner_with_confidence_refuses_weighted_validation_data():
                            confidence=0.9)
     with pytest.raises(ValueError, match=r"`sample_weight` must be None when confidence"):
         model.fit(x, y, epochs=1, verbose=0, callbacks=[tuner])
+
+
+def test_confusion_history_never_writes_over_a_compiled_metric_of_the_same_name():
+    # Both logged 'val_specificity': the callback's value silently replaced the metric's.
+    from keras_confusion import metrics as kcm
+    from keras_confusion._validation import ConfusionWarning
+
+    x, y = _data(5, 64)
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer="sgd", loss="binary_crossentropy",
+                  metrics=[kcm.Specificity(threshold=0.9)])
+    confusion = ConfusionHistory((x, y), threshold=0.1, figures=("specificity", "f1"))
+    with pytest.warns(ConfusionWarning, match="'val_specificity'.*'val_specificity_1'"):
+        history = model.fit(x, y, epochs=2, verbose=0, validation_data=(x, y),
+                            callbacks=[confusion]).history
+    scores = model.predict(x, verbose=0)[:, 0]
+    assert history["val_specificity"][-1] == pytest.approx(
+        skm.recall_score(y, (scores >= 0.9).astype(int), pos_label=0), abs=1e-6)
+    assert history["val_specificity_1"] == confusion.history["specificity"]
+    assert confusion.history["specificity"][-1] == pytest.approx(
+        skm.recall_score(y, (scores >= 0.1).astype(int), pos_label=0))
+    assert history["val_f1"] == confusion.history["f1"]
+    assert confusion.logged_names == {"specificity": "val_specificity_1", "f1": "val_f1"}

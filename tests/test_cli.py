@@ -370,9 +370,9 @@ def test_tune_unreachable_constraint_exits_2_with_the_best_reachable(tmp_path, c
     y, s = _data(200, seed=11)
     path = _write_csv(tmp_path / "t.csv", {"y": y, "p": s})
     rc = main(["tune", path, "--label", "y", "--score", "p", "--objective", "recall",
-               "--constraint", "precision=1.5", "--quiet"])
+               "--constraint", "mcc=0.99", "--quiet"])
     err = capsys.readouterr().err
-    assert rc == 2 and err.count("\n") == 1 and "precision" in err and "reachable" in err
+    assert rc == 2 and err.count("\n") == 1 and "mcc" in err and "reachable" in err
 
 
 def test_bad_arguments_exit_2(capsys):
@@ -496,7 +496,7 @@ def test_tune_constraint_errors_found_on_the_data_name_the_option(tmp_path, caps
     y, s = _data(200, seed=3)
     path = _write_csv(tmp_path / "p.csv", {"y": y, "p": s})
     assert main(["evaluate", path, "--label", "y", "--score", "p", "--tune", "f1",
-                 "--constraint", "recall=2", "--quiet"]) == 2
+                 "--constraint", "mcc=0.99", "--quiet"]) == 2
     err = _one_error_line(capsys)
     assert err.startswith("keras-confusion: error: --constraint must be reachable"), err
 
@@ -739,3 +739,80 @@ def test_evaluate_keeps_the_in_sample_headline_when_a_fold_cannot_be_guaranteed(
     assert d["confusion_matrix"] == ref.confusion_matrix.tolist()
     assert any("optimistic: no cross-fitted estimate" in n and "needs at least 29 positives"
                in n for n in d["notes"])
+
+
+# -------------------------------------------------------- reliability of the outputs
+
+
+def test_closed_stdout_still_writes_the_output_files(tmp_path):
+    # `evaluate ... --json out.json | head -2` exited 2 "Broken pipe" and wrote no JSON:
+    # the text was printed before the files were written.
+    import subprocess
+    import sys
+
+    y, s = _data(2000, seed=21)
+    path = _write_csv(tmp_path / "d.csv", {"y": y, "p": s})
+    out = tmp_path / "out.json"
+    script = ("import sys; from keras_confusion.cli import main; sys.exit(main(sys.argv[1:]))")
+    proc = subprocess.Popen([sys.executable, "-c", script, "evaluate", path, "--label", "y",
+                             "--score", "p", "--bootstrap", "0", "--quiet", "--json",
+                             str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # as `| head -0` does: the first print meets a closed pipe
+    err = proc.stderr.read().decode()
+    rc = proc.wait()
+    assert rc == 141 and err == ""
+    expected = sk_confusion_matrix(y, (s >= 0.5).astype(int))
+    assert json.loads(out.read_text())["confusion_matrix"] == expected.tolist()
+
+
+def test_dash_as_output_path_writes_to_stdout_and_the_report_to_stderr(tmp_path, capsys):
+    y, s = _data(300, seed=22)
+    path = _write_csv(tmp_path / "d.csv", {"y": y, "p": s})
+    assert main(["evaluate", path, "--label", "y", "--score", "p", "--bootstrap", "0",
+                 "--json", "-", "--quiet"]) == 0
+    captured = capsys.readouterr()
+    expected = sk_confusion_matrix(y, (s >= 0.5).astype(int))
+    assert json.loads(captured.out)["confusion_matrix"] == expected.tolist()
+    assert "confusion matrix" in captured.err
+    assert not (tmp_path / "-").exists()
+    assert main(["evaluate", path, "--label", "y", "--score", "p", "--json", "-", "--html",
+                 "-", "--quiet"]) == 2
+    assert "only one output can go to standard output" in _one_error_line(capsys)
+
+
+@pytest.mark.parametrize(("bound", "pattern"), [
+    ("recall=1.5", r"--constraint 'recall=1\.5': a bound on recall must be in \[0, 1\]"),
+    ("precision=-0.1", r"a bound on precision must be in \[0, 1\]"),
+    ("mcc=1.2", r"a bound on mcc must be in \[-1, 1\]"),
+    ("expected_cost=-1", r"a bound on expected_cost must be >= 0"),
+])
+def test_constraint_bound_outside_its_formula_range_is_refused_before_reading(
+        bound, pattern, tmp_path, capsys):
+    # recall=1.5 was refused only after the data was read ("must be reachable").
+    missing = str(tmp_path / "missing.csv")
+    cost = ["--cost", "0,1;5,0"] if bound.startswith("expected_cost") else []
+    for command, option in (("evaluate", "--tune"), ("tune", "--objective")):
+        rc = main([command, missing, "--label", "y", "--score", "p", option, "f1",
+                   "--constraint", bound, *cost, "--quiet"])
+        err = _one_error_line(capsys)
+        assert rc == 2 and __import__("re").search(pattern, err), err
+        assert "missing.csv" not in err
+
+
+def test_escape_sequences_in_class_and_column_names_are_not_printed_raw(tmp_path, capsys):
+    rng = np.random.default_rng(23)
+    y = rng.integers(0, 3, 200)
+    cols = {"y": y, "cat\x1b[2J": rng.random(200), "dog\nfake line": rng.random(200),
+            "bird\u202e": rng.random(200)}
+    path = _write_parquet(tmp_path / "m.parquet", cols)
+    assert main(["evaluate", path, "--label", "y", "--score", "cat\x1b[2J", "--score",
+                 "dog\nfake line", "--score", "bird\u202e", "--bootstrap", "0",
+                 "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\u202e" not in out and "\nfake line" not in out
+    assert "cat\\x1b[2J" in out and "dog\\nfake line" in out and "bird\\u202e" in out
+    assert main(["evaluate", path, "--label", "y", "--score", "cat\x1b[2J", "--score",
+                 "dog\nfake line", "--score", "bird\u202e", "--bootstrap", "0",
+                 "--class-names", "a\x1b]0;title\x07,b,c", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out and "a\\x1b]0;title\\x07" in out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -165,7 +167,9 @@ def test_multilabel_tunes_each_label_as_its_own_binary_problem(rng):
 ])
 def test_constant_scores_choose_between_all_positive_and_none_as_brute_force(
         y, s, cost, expected):
-    result = tune_threshold(y, s, cost_matrix=cost)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConfusionWarning)
+        result = tune_threshold(y, s, cost_matrix=cost)
     assert result.threshold == expected
     candidates, values, _, _ = _brute_force(np.array(y), np.array(s), None,
                                             "f1" if cost is None else "cost")
@@ -569,3 +573,15 @@ def test_thresholded_keeps_the_guarantee_through_save_and_load(tmp_path):
     with pytest.raises(ValueError, match=r"`guarantee` must be None or a dict"):
         Thresholded(inner, 0.5, guarantee={"constraint": ["f1", 0.8], "confidence": 0.9,
                                            "bound": 0.9})
+
+
+def test_constant_scores_warn_that_the_model_output_is_constant():
+    # scikit-learn refuses constant predictions; a collapsed model went unnoticed.
+    with pytest.warns(ConfusionWarning, match=r"every score is 0\.3 \(4 samples\).*constant"):
+        result = tune_threshold([0, 1, 0, 1], [0.3] * 4, "f1")
+    assert result.threshold == 0.3  # the documented choice stays: every sample positive
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", "tune_threshold: every score", ConfusionWarning)
+        warnings.filterwarnings("ignore", "tune_threshold: y_true holds only", ConfusionWarning)
+        tune_threshold([1], [0.7], "f1")  # one sample is no sign of a collapsed model
+        tune_threshold([0, 1], [0.3, 0.7], "f1")

@@ -615,3 +615,71 @@ def test_loss_checks_values_on_its_first_eager_call_only():
         float(good(y, np.array([0.3, 0.8, 0.9], "float32"))), expected, rtol=1e-5)
     # Checked once: later steps pay no host copy (compiled steps never check values).
     assert good._values_checked
+
+
+# ------------------------------------------------------------------- NaN shows
+
+
+def _nan_losses():
+    return [loss for loss, _ in named_losses()] + [L.WeightedCrossentropy({0: 1.0, 1: 5.0})]
+
+
+def test_nan_score_gives_nan_loss_on_the_first_eager_call_as_keras_losses_do():
+    # Keras' own losses return NaN for a NaN score; ours returned 1.0 (FBeta, MCC) or
+    # 0.0 (Cost, its best value), or raised on the first eager call only.
+    y = np.array([0.0, 1.0, 1.0, 0.0], "float32")
+    p = np.array([0.2, np.nan, 0.7, 0.4], "float32")
+    # (from logits: torch's own binary_cross_entropy raises on a NaN probability)
+    assert np.isnan(float(keras.losses.BinaryCrossentropy(from_logits=True)(y, p)))
+    for loss in _nan_losses():
+        assert np.isnan(float(to_numpy(loss(y, p)))), type(loss).__name__
+
+
+def test_nan_score_gives_nan_loss_in_a_compiled_step():
+    from conftest import compiled
+
+    y = keras.ops.convert_to_tensor(np.array([0.0, 1.0, 1.0, 0.0], "float32"))
+    p = keras.ops.convert_to_tensor(np.array([0.2, np.nan, 0.7, 0.4], "float32"))
+    for loss in _nan_losses():
+        loss(y, keras.ops.convert_to_tensor(np.array([0.2, 0.1, 0.7, 0.4], "float32")))
+        assert np.isnan(float(to_numpy(compiled(loss)(y, p)))), type(loss).__name__
+
+
+@pytest.mark.parametrize("make", [lambda: L.FBetaLoss(1.0), L.MCCLoss,
+                                  lambda: L.CostLoss(COST)])
+def test_nan_input_feature_stops_compiled_fit_through_terminate_on_nan(make):
+    rng = np.random.default_rng(0)
+    x = rng.normal(0, 1, (64, 3)).astype("float32")
+    y = (x[:, 0] > 0).astype("float32")
+    x[5, 1] = np.nan  # one NaN feature: every weight becomes NaN after the first step
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1, activation="sigmoid")])
+    model.compile("adam", loss=make())
+    history = model.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0,
+                        callbacks=[keras.callbacks.TerminateOnNaN()])
+    assert model.stop_training
+    assert len(history.history["loss"]) == 1 and np.isnan(history.history["loss"][0])
+
+
+# ------------------------------------------------------------- batch of one sample
+
+
+def test_weighted_crossentropy_takes_a_batch_of_one_sample_as_keras_does():
+    loss = L.WeightedCrossentropy({0: 1.0, 1: 5.0})
+    keras_value = float(keras.losses.BinaryCrossentropy()(np.array([1.0]), np.array([[0.5]])))
+    assert keras_value == pytest.approx(np.log(2), rel=1e-5)
+    got = float(to_numpy(loss(np.array([1.0]), np.array([[0.5]]))))
+    assert got == pytest.approx(5 * np.log(2), rel=1e-5)
+    got = float(to_numpy(loss(np.array([[0.0]]), np.array([0.5]))))
+    assert got == pytest.approx(np.log(2), rel=1e-5)
+
+
+def test_fit_with_a_last_batch_of_one_sample_trains_with_weighted_crossentropy():
+    rng = np.random.default_rng(0)
+    x = rng.normal(0, 1, (33, 3)).astype("float32")
+    y = (x[:, 0] > 0).astype("float32")  # (33,) labels, (33, 1) outputs
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1, activation="sigmoid")])
+    model.compile("adam", loss=L.WeightedCrossentropy({0: 1.0, 1: 5.0}))
+    history = model.fit(x, y, batch_size=32, epochs=2, verbose=0)
+    assert np.all(np.isfinite(history.history["loss"]))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import os
 import re
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -55,23 +56,42 @@ def is_parquet(path: str) -> bool:
         return f.read(4) == b"PAR1"
 
 
+def _parts(directory: str) -> list[str]:
+    """The Parquet (or CSV) files under ``directory``, its subdirectories included
+    (Hive partitions such as ``year=2024/part-0.parquet`` beside top-level parts),
+    sorted by path. Names starting with ``.`` or ``_`` (``_SUCCESS``, ``_temporary/``,
+    ``.crc`` files) are left out, as Spark, Dask and pyarrow write them."""
+    found = []
+    for root, dirs, names in os.walk(directory):
+        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))
+        found += [os.path.join(root, name) for name in names
+                  if not name.startswith((".", "_"))
+                  and name.lower().endswith((*_PARQUET_SUFFIXES, ".csv"))
+                  and os.path.isfile(os.path.join(root, name))]
+    return sorted(found, key=lambda f: os.path.relpath(f, directory).split(os.sep))
+
+
 def expand_paths(paths: Sequence[str]) -> list[str]:
-    """Files as given; a directory stands for its Parquet (or CSV) parts, sorted."""
-    files = []
+    """Files as given; a directory stands for its Parquet (or CSV) parts, recursively
+    (Hive partitions), sorted. Each file is read once: the same file given twice, or
+    a directory and a file in it, appear once, where first named."""
+    files, seen = [], set()
     for p in paths:
         if os.path.isdir(p):
-            parts = sorted(
-                os.path.join(p, name) for name in os.listdir(p)
-                if not name.startswith((".", "_"))
-                and name.lower().endswith((*_PARQUET_SUFFIXES, ".csv"))
-                and os.path.isfile(os.path.join(p, name)))
+            parts = _parts(p)
             if not parts:
-                raise InputError(f"{p}: directory has no .parquet or .csv files")
-            files += parts
+                raise InputError(f"{p}: directory has no .parquet or .csv files "
+                                 "(in it or in its subdirectories)")
         elif os.path.isfile(p):
-            files.append(p)
+            parts = [p]
         else:
             raise InputError(f"{p}: no such file or directory")
+        for f in parts:
+            st = os.stat(f)
+            key = (st.st_dev, st.st_ino)  # one file under two names (a link) too
+            if key not in seen:
+                seen.add(key)
+                files.append(f)
     return files
 
 
@@ -90,7 +110,7 @@ def _parquet_file(path, **kwargs):
     pa, _, pq = _pyarrow()
     try:
         return pq.ParquetFile(path, **kwargs)
-    except (pa.ArrowInvalid, OSError) as e:
+    except (pa.ArrowException, OSError, ValueError) as e:
         raise InputError(f"{path}: not a readable Parquet file ({_first_line(e)})") from None
 
 
@@ -170,41 +190,117 @@ def _first_line(e: BaseException) -> str:
     return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
 
 
+def _is_number(text: str) -> bool:
+    """Whether pyarrow's CSV reader reads ``text`` as a float64 (near enough for
+    finding the bad row: Python's float also takes ``1_0``, pyarrow does not)."""
+    if "_" in text:
+        return False
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+class _FieldLimit:
+    """Python's csv field limit (128 KiB) raised for a block: a long field is data
+    to report on, not an error of its own."""
+
+    def __enter__(self):
+        self.old = csv.field_size_limit()
+        csv.field_size_limit(sys.maxsize)
+
+    def __exit__(self, *exc):
+        csv.field_size_limit(self.old)
+
+
 def _locate_csv_error(path, columns) -> str:
     """The first row where one of ``columns`` is not a number, or whose number of
-    fields is not the header's (only on the error path)."""
-    with _open_csv_text(path) as f:
-        reader = csv.reader(f, delimiter=_delimiter(path))
-        header = next(reader)
-        idx = {c: header.index(c) for c in columns}
-        for row_no, row in enumerate(reader, start=1):
-            if row and len(row) != len(header):
-                return (f"{path}: row {row_no} has {len(row)} fields; expected "
-                        f"{len(header)}, as in the header")
-            for c, i in idx.items():
-                value = row[i] if i < len(row) else ""
-                try:
-                    float(value)
-                except ValueError:
-                    what = "missing value" if value.strip() == "" else \
-                        f"{value[:40]!r} is not a number"
+    fields is not the header's (only on the error path). Rows are counted as pyarrow
+    counts them: blank lines are no rows."""
+    row_no = 0
+    try:
+        with _FieldLimit(), _open_csv_text(path) as f:
+            reader = csv.reader(f, delimiter=_delimiter(path))
+            header = next(reader)
+            idx = {c: header.index(c) for c in columns}
+            for row in reader:
+                if not row:
+                    continue  # a blank line
+                row_no += 1
+                if len(row) != len(header):
+                    return (f"{path}: row {row_no} has {len(row)} fields; expected "
+                            f"{len(header)}, as in the header")
+                for c, i in idx.items():
+                    value = row[i]
+                    if _is_number(value):
+                        continue
+                    if value.strip() == "":
+                        what = "missing value"
+                    elif "\n" in value or "\r" in value:
+                        what = ("a quoted field runs over several lines (a quote that is "
+                                "never closed?)")
+                    else:
+                        what = f"{value[:40]!r} is not a number"
                     return f"{path}: column {c!r}, row {row_no}: {what}"
+    except csv.Error as e:
+        return f"{path}: row {row_no + 1}: {_first_line(e)}"
+    except UnicodeDecodeError as e:
+        return f"{path}: row {row_no + 1}: not UTF-8 text ({e.reason})"
+    except Exception as e:  # a damaged stream: its own message, named
+        return f"{path}: {_stream_problem(e)}"
+    return ""
+
+
+def _stream_problem(e: BaseException) -> str:
+    text = _first_line(e)
+    if "compressed" in text.lower() or isinstance(e, EOFError):
+        return f"truncated or damaged compressed file ({text})"
+    return text
+
+
+def _compressed_problem(path) -> str:
+    """Why a compressed file yields no text (pyarrow reads a truncated ``.bz2``
+    block as empty): the standard library's decompressor says, or ``""``."""
+    import bz2
+    import gzip
+    import lzma
+
+    name = path.lower()
+    opener = (gzip.open if name.endswith(".gz") else bz2.open if name.endswith(".bz2")
+              else lzma.open if name.endswith(".xz") else None)
+    if opener is None or os.path.getsize(path) == 0:
+        return ""
+    try:
+        with opener(path, "rb") as f:
+            read = 0
+            while read < 1 << 20:  # a short read is no end: the error comes after
+                block = f.read(1 << 16)
+                if not block:
+                    break
+                read += len(block)
+    except (EOFError, OSError, lzma.LZMAError) as e:
+        return f"{path}: truncated or damaged compressed file ({_first_line(e)})"
     return ""
 
 
 def _csv_chunks(path, label, scores, chunk_rows, weight) -> Iterator[Chunk]:
     pa, pa_csv, _ = _pyarrow()
     try:
-        with _open_csv_text(path) as f:
+        with _FieldLimit(), _open_csv_text(path) as f:
             header = next(csv.reader(f, delimiter=_delimiter(path)))
     except StopIteration:
-        raise InputError(f"{path}: empty file (no header, no rows)") from None
-    except (UnicodeDecodeError, pa.ArrowInvalid, OSError) as e:
-        raise InputError(f"{path}: not a readable UTF-8 CSV file ({_first_line(e)})") from None
+        raise InputError(_compressed_problem(path)
+                         or f"{path}: empty file (no header, no rows)") from None
+    except (UnicodeDecodeError, csv.Error, pa.ArrowException, OSError, EOFError) as e:
+        raise InputError(f"{path}: not a readable UTF-8 CSV file "
+                         f"({_stream_problem(e)})") from None
     columns = _columns(label, scores, weight)
     _check_columns(path, header, columns)
     # Parsing numbers straight to float64 keeps conversion in pyarrow's C++ reader.
-    convert = pa_csv.ConvertOptions(include_columns=columns,
+    # Only an empty field is missing: 'nan' is a NaN (not a finite number, as in
+    # Parquet) and 'NA' is no number, where pyarrow's defaults read both as missing.
+    convert = pa_csv.ConvertOptions(include_columns=columns, null_values=[""],
                                     column_types={c: pa.float64() for c in columns})
     # ~chunk_rows rows per block for short rows; pyarrow splits blocks by bytes.
     read = pa_csv.ReadOptions(block_size=max(1 << 16, min(chunk_rows * 24, 1 << 26)))
@@ -216,20 +312,31 @@ def _csv_chunks(path, label, scores, chunk_rows, weight) -> Iterator[Chunk]:
         for batch in reader:
             yield _batch_to_chunk(path, batch, label, scores, weight, start, pa)
             start += batch.num_rows
-    except pa.ArrowInvalid as e:
+    except (pa.ArrowException, OSError, EOFError) as e:
         where = _locate_csv_error(path, columns)
-        raise InputError(where or f"{path}: {_first_line(e)}") from None
+        raise InputError(where or f"{path}: {_stream_problem(e)}") from None
 
 
 def iter_chunks(paths: Sequence[str], label: str, scores: Sequence[str],
                 chunk_rows: int = DEFAULT_CHUNK_ROWS, weight: str | None = None
                 ) -> Iterator[Chunk]:
     """Chunks of ``(labels, scores, weights or None)`` from each file in turn."""
+    pa, _, _ = _pyarrow()
     for path in paths:
-        if is_parquet(path):
-            yield from _parquet_chunks(path, label, scores, chunk_rows, weight)
-        else:
-            yield from _csv_chunks(path, label, scores, chunk_rows, weight)
+        try:
+            if is_parquet(path):
+                yield from _parquet_chunks(path, label, scores, chunk_rows, weight)
+            else:
+                yield from _csv_chunks(path, label, scores, chunk_rows, weight)
+        except InputError:
+            raise
+        except (pa.ArrowException, OSError, EOFError, ValueError, TypeError,
+                IndexError, MemoryError, NotImplementedError) as e:
+            # A damaged file (a bit-flipped Parquet page header, say) fails inside
+            # pyarrow with a message that names no file.
+            raise InputError(f"{path}: not a readable "
+                             f"{'Parquet' if is_parquet(path) else 'CSV'} file "
+                             f"({_stream_problem(e)})") from None
 
 
 def check_chunk(chunk: Chunk, label: str, scores: Sequence[str], num_classes: int,

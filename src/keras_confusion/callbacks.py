@@ -402,7 +402,11 @@ class ConfusionHistory(_ValidationCallback):
 
     Each epoch's matrix is appended to ``matrices``; each figure is logged as
     ``val_<name>`` (so it appears in ``model.fit(...).history``) and kept in
-    ``history``; ``plot()`` draws them per epoch.
+    ``history``; ``plot()`` draws them per epoch. Where the model already logs
+    ``val_<name>`` (a compiled ``kc.metrics.Specificity`` logs ``val_specificity``),
+    the figure is logged as ``val_<name>_1`` instead, with a `ConfusionWarning`, as
+    Keras names a second compiled metric of the same name; ``logged_names`` maps each
+    figure to its key.
 
     The model has one output (a ``ValueError`` names its outputs otherwise); extra
     axes of it are samples, e.g. each step of a ``(batch, steps, 1)`` output. Steps
@@ -462,11 +466,28 @@ class ConfusionHistory(_ValidationCallback):
         self.matrices = []
         self.history = {name: [] for name in self.figures}
         self._last = None  # binary: the last epoch's curve, for to_html
+        self.logged_names = {}
 
     def on_train_begin(self, logs=None):
         self.matrices = []
         self.history = {name: [] for name in self.figures}
         self._last = None
+        self.logged_names = {}
+
+    def _key(self, name, logs):
+        """``val_<name>``, or the first free ``val_<name>_<i>`` where the model (a
+        compiled metric of that name) has logged it: never written over."""
+        if name not in self.logged_names:
+            key, i = f"val_{name}", 0
+            while key in logs:
+                i += 1
+                key = f"val_{name}_{i}"
+            if i:
+                warn(f"ConfusionHistory: the model already logs 'val_{name}' (a compiled "
+                     f"metric of that name); this callback's {name} is logged as "
+                     f"{key!r}")
+            self.logged_names[name] = key
+        return self.logged_names[name]
 
     def _current_threshold(self):
         if isinstance(self.threshold, ThresholdTuner):
@@ -501,7 +522,7 @@ class ConfusionHistory(_ValidationCallback):
             value = float(formulas.get(name)(cm, **kwargs))
             self.history[name].append(value)
             if logs is not None:
-                logs[f"val_{name}"] = value
+                logs[self._key(name, logs)] = value
 
     def _curve(self, y, scores, w):
         """The epoch's binary curve as a report keeps it (`plot.drawn_points`), in the

@@ -46,7 +46,9 @@ is the one-machine JSON. Tuning there is exact at any size (the one-machine sear
 bins beyond ``--exact-limit``; the cluster's counts only the bins that can win).
 
 Bad input exits with status 2 and one line saying what and where (file, column, row);
-output files are written whole (a temporary file, then a rename) or not at all.
+each output file is written whole (a temporary file, then a rename): a killed run
+leaves the old file or the new one, never a partial one. The files are written before
+the text is printed, and ``-`` as an output path is standard output.
 """
 
 from __future__ import annotations
@@ -212,7 +214,18 @@ def _constraint(text):
     if name not in _formula_names():
         raise InputError(f"--constraint {text!r}: unknown formula {name!r}; expected one "
                          f"of {', '.join(_formula_names())}")
+    lo, hi = _BOUND_RANGE.get(name, (0.0, 1.0))
+    if not lo <= value <= hi:
+        where = f"in [{lo:g}, {hi:g}]" if np.isfinite(hi) else f">= {lo:g}"
+        raise InputError(f"--constraint {text!r}: a bound on {name} must be {where}; no "
+                         "threshold on any data can meet this one")
     return (name, value)
+
+
+# The values a formula can take, for checking a --constraint bound before any file is
+# read; every other formula is a rate in [0, 1].
+_BOUND_RANGE = {"mcc": (-1.0, 1.0), "cohen_kappa": (-1.0, 1.0), "youden_j": (-1.0, 1.0),
+                "expected_cost": (0.0, np.inf)}
 
 
 def _check_tuning(option, objective, cost, constraint, confidence=None, weighted=False,
@@ -343,11 +356,39 @@ def _cross_fit(acc, args, cost, result):
     return cf, squares, notes
 
 
-def _render(report_obj, extra, args, tuned=None):
-    """Render every requested output, then write them all or none; ``tuned``, the
-    `ThresholdResult` of --tune, is marked in the HTML's explorer."""
+def _check_outputs(args):
+    """At most one output goes to standard output (``-``); checked before reading."""
+    options = [f"--{o}" for o in ("json", "html", "plot") if getattr(args, o, None) == "-"]
+    if len(options) > 1:
+        raise InputError(f"{' and '.join(options)} are both '-': only one output can go "
+                         "to standard output")
+
+
+def _write(outputs):
+    """Write the outputs (each whole, old or new); returns their paths."""
     from keras_confusion._files import write_all_atomic
 
+    write_all_atomic(outputs)
+    return [p for p, _ in outputs]
+
+
+def _say(lines, written):
+    """Print the text report after the files are written (so that a closed stdout,
+    ``... | head``, loses no output); to stderr when an output took stdout (``-``)."""
+    from keras_confusion._files import is_stdout
+
+    to_stdout = [is_stdout(p) for p in written]
+    out = sys.stderr if any(to_stdout) else sys.stdout
+    for line in lines:
+        print(line, file=out)
+    for path, stdout in zip(written, to_stdout, strict=True):
+        if not stdout:
+            print(f"wrote {path}", file=out)
+
+
+def _render(report_obj, extra, args, tuned=None):
+    """Render every requested output and write them (each whole, old or new); ``tuned``,
+    the `ThresholdResult` of --tune, is marked in the HTML's explorer."""
     outputs = []
     if getattr(args, "json", None):
         import json
@@ -357,8 +398,7 @@ def _render(report_obj, extra, args, tuned=None):
         outputs.append((args.json, json.dumps(data, indent=2).encode()))
     if getattr(args, "html", None):
         outputs.append((args.html, report_obj.to_html(tuned=tuned).encode("utf-8")))
-    write_all_atomic(outputs)
-    return [p for p, _ in outputs]
+    return _write(outputs)
 
 
 def _evaluate(args) -> int:
@@ -385,6 +425,7 @@ def _evaluate(args) -> int:
         raise InputError("--confidence needs --tune OBJECTIVE and --constraint NAME=FLOOR")
     _check_tuning("--tune", args.tune, cost, args.constraint, args.confidence,
                   weighted=args.weight is not None, scheduler=args.scheduler)
+    _check_outputs(args)
     class_names = _class_names(args, k)
     threshold = 0.5 if args.threshold is None else args.threshold
     acc = _stream(args, k, threshold, tune=tune, curve=bool(args.html) and binary)
@@ -425,14 +466,21 @@ def _evaluate(args) -> int:
                         bootstrap=args.bootstrap, seed=args.seed,
                         threshold=threshold if binary else None, curve=curve,
                         squared_weights=squares, guarantee=guarantee, notes=notes)
-    print(report_obj.to_text())
+    lines = [report_obj.to_text()]
     if tune:
-        print(f"threshold tuned for {extra['threshold_search']['objective']}"
-              + (f" subject to {args.constraint}" if args.constraint else "")
-              + f" ({extra['threshold_search']['method']})")
-    for path in _render(report_obj, extra, args, tuned=result):
-        print(f"wrote {path}")
+        lines.append(f"threshold tuned for {extra['threshold_search']['objective']}"
+                     + _subject_to(args.constraint)
+                     + f" ({extra['threshold_search']['method']})")
+    _say(lines, _render(report_obj, extra, args, tuned=result))
     return 0
+
+
+def _subject_to(constraint) -> str:
+    """`` subject to recall >= 0.95``, from the parsed option (never its raw text)."""
+    if not constraint:
+        return ""
+    name, bound = _constraint(constraint)
+    return f" subject to {name} {'<=' if name == 'expected_cost' else '>='} {bound:g}"
 
 
 def _result_dict(result, acc):
@@ -460,6 +508,7 @@ def _tune_command(args) -> int:
         cost = check_cost_matrix(read_cost_matrix(args.cost), 2, name="--cost")
     _check_tuning("--objective", args.objective, cost, args.constraint, args.confidence,
                   weighted=args.weight is not None, scheduler=args.scheduler)
+    _check_outputs(args)
     acc = _stream(args, 2, 0.5, tune=True, curve=False)
     result = _tune(acc, args, cost, "--objective")
     info = _result_dict(result, acc)
@@ -469,18 +518,17 @@ def _tune_command(args) -> int:
         tn, fp, fn, tp = acc.matrices_at(result.threshold)[0].ravel().tolist()
     else:
         tn, fp, fn, tp = np.rint(result.confusion_matrix).astype(np.int64).ravel().tolist()
-    print(f"threshold  {float(result.threshold)!r}  (positive when score >= threshold)")
-    print(f"{result.objective:<10} {result.value:.6g}"
-          + (f"  subject to {args.constraint}" if args.constraint else ""))
-    print(f"search     {info['method']}")
-    if info["guarantee"] is not None:
-        print(f"guarantee  {info['guarantee']['text']}")
-    print("confusion matrix (rows: true, columns: predicted)")
     tn_, fp_, fn_, tp_ = (count_text(c) for c in (tn, fp, fn, tp))
     width = max(6, max(len(c) for c in (tn_, fp_, fn_, tp_)) + 2)
-    print(f"{'':<6}{'0':>{width}}{'1':>{width}}")
-    print(f"{'0':<6}{tn_:>{width}}{fp_:>{width}}")
-    print(f"{'1':<6}{fn_:>{width}}{tp_:>{width}}")
+    lines = [f"threshold  {float(result.threshold)!r}  (positive when score >= threshold)",
+             f"{result.objective:<10} {result.value:.6g}"
+             + (f" {_subject_to(args.constraint)}" if args.constraint else ""),
+             f"search     {info['method']}",
+             *([f"guarantee  {info['guarantee']['text']}"] if info["guarantee"] else []),
+             "confusion matrix (rows: true, columns: predicted)",
+             f"{'':<6}{'0':>{width}}{'1':>{width}}",
+             f"{'0':<6}{tn_:>{width}}{fp_:>{width}}",
+             f"{'1':<6}{fn_:>{width}}{tp_:>{width}}"]
     outputs = []
     if args.json:
         import json
@@ -498,11 +546,7 @@ def _tune_command(args) -> int:
                else plot.threshold_curve(result))
         fig.savefig(buf, format="png", dpi=100)
         outputs.append((args.plot, buf.getvalue()))
-    from keras_confusion._files import write_all_atomic
-
-    write_all_atomic(outputs)
-    for path, _ in outputs:
-        print(f"wrote {path}")
+    _say(lines, _write(outputs))
     return 0
 
 
@@ -560,7 +604,8 @@ def _finite(text):
 
 def _input_args(p, score_help="score column; repeat once per class for multiclass scores"):
     p.add_argument("files", nargs="+", metavar="FILE",
-                   help="CSV or Parquet files, or directories of Parquet parts")
+                   help="CSV or Parquet files, or directories of Parquet parts "
+                        "(Hive partitions included); each file is read once")
     p.add_argument("--label", required=True, metavar="COL",
                    help="column of true labels: 0/1, or class indices 0..K-1")
     p.add_argument("--score", required=True, action="append", metavar="COL",
@@ -578,7 +623,8 @@ def _input_args(p, score_help="score column; repeat once per class for multiclas
                         "precision or npv: choose a threshold whose floor holds on new data "
                         "with probability >= C (exact, distribution-free), e.g. 0.95; the "
                         "rows must be a calibration set used for nothing else")
-    p.add_argument("--json", metavar="PATH", help="write the result as JSON")
+    p.add_argument("--json", metavar="PATH",
+                   help="write the result as JSON ('-': standard output)")
     p.add_argument("--chunk-rows", type=_at_least_one, default=DEFAULT_CHUNK_ROWS,
                    help=f"rows per chunk (default {DEFAULT_CHUNK_ROWS})")
     p.add_argument("--exact-limit", type=_positive_int, default=EXACT_LIMIT,
@@ -624,7 +670,8 @@ def _parser():
                     help="with --tune (or --cost without --threshold): cross-fit over K "
                          "folds, stratified, seeded by --seed (default 5); 0 reports the "
                          "optimistic in-sample figures only")
-    ev.add_argument("--html", metavar="PATH", help="write a self-contained HTML report")
+    ev.add_argument("--html", metavar="PATH",
+                    help="write a self-contained HTML report ('-': standard output)")
     ev.set_defaults(func=_evaluate)
 
     tu = sub.add_parser("tune", help="tune a binary threshold and print its matrix")
@@ -633,7 +680,8 @@ def _parser():
                     help="formula to optimise (default f1; expected_cost with --cost)")
     tu.add_argument("--plot", metavar="PATH",
                     help="write the objective-versus-threshold PNG (with --confidence: the "
-                         "constrained figure and its guaranteed lower bound versus threshold)")
+                         "constrained figure and its guaranteed lower bound versus "
+                         "threshold; '-': standard output)")
     tu.set_defaults(func=_tune_command)
 
     de = sub.add_parser("demo", help="train on a bundled imbalanced set and compare losses")
@@ -647,6 +695,19 @@ def _parser():
                     help="a reduced run (fewer epochs and models), for tests")
     de.set_defaults(func=_demo)
     return parser
+
+
+def _detach_stdout():
+    """Point a closed standard output at /dev/null, so that Python's flush at exit
+    does not report the broken pipe again."""
+    if sys.stdout is not sys.__stdout__ or sys.__stdout__ is None:
+        return
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.__stdout__.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 def _one_line(e: BaseException) -> str:
@@ -675,6 +736,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (InputError, ValueError) as e:
         print(f"keras-confusion: error: {_one_line(e)}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # Standard output closed early (``... | head``): the output files are already
+        # written. Quiet, with the status of a tool killed by SIGPIPE (128 + 13).
+        _detach_stdout()
+        return 141
     except OSError as e:  # an output that cannot be written (none was)
         what = f"{e.filename}: {e.strerror}" if e.filename and e.strerror else _one_line(e)
         print(f"keras-confusion: error: {what}", file=sys.stderr)

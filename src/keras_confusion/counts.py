@@ -257,8 +257,12 @@ def _numpy(x) -> np.ndarray:
     return np.asarray(ops.convert_to_numpy(ops.stop_gradient(x)), dtype="float64")
 
 
-def validate_values(fmt: Formatted, *, from_logits: bool, soft: bool) -> bool:
+def validate_values(fmt: Formatted, *, from_logits: bool, soft: bool,
+                    allow_nan: bool = False) -> bool:
     """Eagerly check values; skipped for symbolic tensors (tallied instead).
+
+    ``allow_nan``: NaN labels, scores and weights pass (a loss shows them as a NaN
+    loss, as Keras' losses do, eager and compiled alike).
 
     Returns whether the values were checked (False when they are symbolic).
     """
@@ -268,6 +272,9 @@ def validate_values(fmt: Formatted, *, from_logits: bool, soft: bool) -> bool:
         return False
     y_true = fmt.exact_true if fmt.exact_true is not None else _numpy(fmt.y_true)
     y_pred = fmt.exact if fmt.exact is not None else _numpy(fmt.y_pred)
+    if allow_nan:
+        y_true, y_pred = np.nan_to_num(y_true, nan=0.0), np.nan_to_num(
+            y_pred, nan=0.0, posinf=np.inf, neginf=-np.inf)
 
     bad = ~np.isfinite(y_pred)
     if bad.any():
@@ -313,6 +320,8 @@ def validate_values(fmt: Formatted, *, from_logits: bool, soft: bool) -> bool:
 
     if fmt.sample_weight is not None:
         w = _numpy(fmt.sample_weight)
+        if allow_nan:
+            w = np.nan_to_num(w, nan=0.0, posinf=np.inf, neginf=-np.inf)
         bad = ~(np.isfinite(w) & (w >= 0))
         if bad.any():
             idx = np.unravel_index(np.argmax(bad), bad.shape)

@@ -338,6 +338,13 @@ def _tune_binary(y, s, w, fn, name, kwargs, vectorized, greater, constraint,
     if len(present) < 2:
         warn(f"tune_threshold: y_true holds only class {int(present[0]) if len(present) else 0}"
              f" (with non-zero weight); {name} may not depend on the threshold.", stacklevel=4)
+    if s.size > 1 and s.min() == s.max():
+        # scikit-learn's TunedThresholdClassifierCV refuses constant predictions; the
+        # result stays defined (all positive or none), but a collapsed model is news.
+        warn(f"tune_threshold: every score is {float(s.flat[0])!r} ({s.size} samples): the "
+             "model's output is constant, so the only choices are every sample "
+             "positive or none; check the model (a collapsed output?) before using "
+             "this threshold.", stacklevel=4)
     thresholds, cms = exact_curve(y, s, w)
     return choose_threshold(thresholds, cms, fn, name, kwargs, vectorized, greater, constraint,
                             confidence=confidence)
@@ -479,7 +486,8 @@ def tune_threshold(
         whole curve), or with ``multilabel=True`` a `MultilabelThresholdResult`.
 
     Constant scores (a single sample, say) leave two candidates: the score itself (every
-    sample positive) and ``inf`` (none).
+    sample positive) and ``inf`` (none); with more than one sample a
+    `ConfusionWarning` says that the model's output is constant.
 
     Guarantees (``confidence``): a threshold tuned so that the floor is just met on
     the data misses it on new data about half the time. With a confidence, recall and

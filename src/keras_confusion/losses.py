@@ -278,7 +278,7 @@ class ConfusionLoss(keras.losses.Loss):
             # check values at all.
             if not self._values_checked:
                 self._values_checked = counts.validate_values(
-                    fmt, from_logits=self.from_logits, soft=True)
+                    fmt, from_logits=self.from_logits, soft=True, allow_nan=True)
             if self.sharpness != 1.0:
                 cm = counts.soft_counts(_sharpened(fmt, self.from_logits, self.sharpness),
                                          True)
@@ -291,6 +291,11 @@ class ConfusionLoss(keras.losses.Loss):
                 c_fn, minimum = self.constraint
                 shortfall = ops.relu(minimum - self._score(c_fn, cm, {}))
                 loss = loss + self.penalty * shortfall
+            # A NaN anywhere in the batch is the loss, as in Keras' losses (and so
+            # TerminateOnNaN sees it): the formulas' zero_division took NaN counts
+            # for empty ones (FBeta read 1.0, Cost 0.0, its best value).
+            total = ops.sum(cm)
+            loss = ops.where(ops.isnan(total), ops.cast(total, loss.dtype), loss)
             return ops.cast(_backend.replica_loss_share(loss), self.dtype)
 
     def call_on_counts(self, cm):
@@ -680,9 +685,11 @@ class WeightedCrossentropy(keras.losses.Loss):
             return -ops.sum(y * w * log_p, axis=-1)
         y_true = ops.cast(y_true, y_pred.dtype)
         if not self.multilabel:
-            if len(y_pred.shape) and y_pred.shape[-1] == 1:
+            # A 1-D batch is one score (label) per sample, even a batch of one: only
+            # a trailing axis of 1 past the samples is dropped, never the samples'.
+            if len(y_pred.shape) >= 2 and y_pred.shape[-1] == 1:
                 y_pred = ops.squeeze(y_pred, -1)
-            if len(y_true.shape) and y_true.shape[-1] == 1:
+            if len(y_true.shape) > max(1, len(y_pred.shape)) and y_true.shape[-1] == 1:
                 y_true = ops.squeeze(y_true, -1)
         if tuple(y_true.shape) != tuple(y_pred.shape) and None not in y_true.shape:
             raise arg_error("y_true", f"<tensor of shape {tuple(y_true.shape)}>",

@@ -383,7 +383,7 @@ class Report:
 
     def to_text(self) -> str:
         """A plain-text report: matrix, per-class table and overall figures."""
-        names = [str(n) for n in self.class_names]
+        names = [printable(str(n)) for n in self.class_names]
         width = max(8, *(len(n) for n in names))
         lines = []
         head = f"{self.size_text()}, " + (
@@ -615,6 +615,14 @@ def _fmt_interval(v, lo, hi) -> str:
     if lo is None or not np.isfinite(lo):
         return f"{v:.3f}"
     return f"{v:.3f} [{lo:.3f}, {hi:.3f}]"
+
+
+def printable(text: str) -> str:
+    """``text`` safe to print to a terminal: control and format characters (escape
+    sequences, newlines, bidirectional overrides) are written as Python escapes, e.g.
+    ``\\x1b``, so a class or column name cannot move the cursor or fake a line."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in text)
 
 
 def _check_class_names(class_names, k: int) -> list:
