@@ -683,3 +683,28 @@ def test_fit_with_a_last_batch_of_one_sample_trains_with_weighted_crossentropy()
     model.compile("adam", loss=L.WeightedCrossentropy({0: 1.0, 1: 5.0}))
     history = model.fit(x, y, batch_size=32, epochs=2, verbose=0)
     assert np.all(np.isfinite(history.history["loss"]))
+
+
+def test_confusion_loss_function_and_call_equal_the_class_on_the_same_batch(rng):
+    """`confusion_loss` binds nothing: it equals the class called on the batch, weights
+    folded into the counts (a weight of 2 equals a duplicated row), and `call` (Keras'
+    unweighted entry point) computes the loss itself, equal to the unweighted call."""
+    from keras_confusion.losses import ConfusionLoss, confusion_loss
+
+    y = rng.integers(0, 2, 40).astype("float32")
+    p = rng.random(40).astype("float32")
+    w = np.where(np.arange(40) < 5, 2.0, 1.0).astype("float32")
+    loss = ConfusionLoss("fbeta", beta=2.0, smoothing=0.5)
+    expected = float(to_numpy(loss(y, p, sample_weight=w)))
+    got = float(to_numpy(confusion_loss(y, p, "fbeta", beta=2.0, smoothing=0.5,
+                                        sample_weight=w)))
+    assert got == pytest.approx(expected, rel=1e-6)
+    duplicated = float(to_numpy(loss(np.r_[y, y[:5]], np.r_[p, p[:5]])))
+    assert expected == pytest.approx(duplicated, rel=1e-6)
+    tp, fp = float(np.sum(y * p)), float(np.sum((1 - y) * p))
+    fn = float(np.sum(y * (1 - p)))
+    s = 0.5
+    f2 = 5 * (tp + s) / (5 * (tp + s) + 4 * (fn + s) + (fp + s))
+    assert float(to_numpy(loss.call(keras.ops.convert_to_tensor(y),
+                                    keras.ops.convert_to_tensor(p)))) == pytest.approx(
+        1 - f2, rel=1e-5)

@@ -50,6 +50,7 @@ __all__ = [
     "SpecificityLoss",
     "TverskyLoss",
     "WeightedCrossentropy",
+    "confusion_loss",
 ]
 
 _register = keras.saving.register_keras_serializable(package="keras_confusion")
@@ -269,42 +270,48 @@ class ConfusionLoss(keras.losses.Loss):
         return value
 
     def __call__(self, y_true, y_pred, sample_weight=None):
+        # Keras' Loss.__call__ would multiply what `call` returns by ``sample_weight``; a
+        # loss of the batch's counts folds the weights (and the Keras mask) into them.
         with keras.name_scope(self.name):
-            fmt = counts.format_inputs(y_true, y_pred, self.num_classes, self.multilabel,
-                                 sample_weight, _backend.keras_mask(y_pred), hard=False)
-            # Values are checked on the first eager call only: that catches set-up
-            # mistakes (logits without from_logits, labels outside the classes) without
-            # a host copy at every step of an eager (torch) fit; compiled steps cannot
-            # check values at all.
-            if not self._values_checked:
-                self._values_checked = counts.validate_values(
-                    fmt, from_logits=self.from_logits, soft=True, allow_nan=True)
-            if self.sharpness != 1.0:
-                cm = counts.soft_counts(_sharpened(fmt, self.from_logits, self.sharpness),
-                                         True)
-            else:
-                cm = counts.soft_counts(fmt, self.from_logits)
-            # Data parallel: every replica applies the formula to the global batch's counts.
-            cm = _backend.replica_sum(cm)
-            loss = self.call_on_counts(cm)
-            if self.constraint is not None:
-                c_fn, minimum = self.constraint
-                shortfall = ops.relu(minimum - self._score(c_fn, cm, {}))
-                loss = loss + self.penalty * shortfall
-            # A NaN anywhere in the batch is the loss, as in Keras' losses (and so
-            # TerminateOnNaN sees it): the formulas' zero_division took NaN counts
-            # for empty ones (FBeta read 1.0, Cost 0.0, its best value).
-            total = ops.sum(cm)
-            loss = ops.where(ops.isnan(total), ops.cast(total, loss.dtype), loss)
-            return ops.cast(_backend.replica_loss_share(loss), self.dtype)
+            loss = self._batch_loss(y_true, y_pred, sample_weight, _backend.keras_mask(y_pred))
+            return ops.cast(loss, self.dtype)
+
+    def call(self, y_true, y_pred):
+        """The loss of one batch without weights (Keras' `Loss.call`)."""
+        return self._batch_loss(y_true, y_pred, None, _backend.keras_mask(y_pred))
+
+    def _batch_loss(self, y_true, y_pred, sample_weight, mask):
+        """validate -> format -> soft counts -> replica sum -> formula (and penalty)."""
+        fmt = counts.format_inputs(y_true, y_pred, self.num_classes, self.multilabel,
+                                   sample_weight, mask, hard=False)
+        # Values are checked on the first eager call only: that catches set-up mistakes
+        # (logits without from_logits, labels outside the classes) without a host copy at
+        # every step of an eager (torch) fit; compiled steps cannot check values at all.
+        if not self._values_checked:
+            self._values_checked = counts.validate_values(
+                fmt, from_logits=self.from_logits, soft=True, allow_nan=True)
+        if self.sharpness != 1.0:
+            cm = counts.soft_counts(_sharpened(fmt, self.from_logits, self.sharpness), True)
+        else:
+            cm = counts.soft_counts(fmt, self.from_logits)
+        # Data parallel: every replica applies the formula to the global batch's counts.
+        cm = _backend.replica_sum(cm)
+        loss = self.call_on_counts(cm)
+        if self.constraint is not None:
+            c_fn, minimum = self.constraint
+            shortfall = ops.relu(minimum - self._score(c_fn, cm, {}))
+            loss = loss + self.penalty * shortfall
+        # A NaN anywhere in the batch is the loss, as in Keras' losses (and so
+        # TerminateOnNaN sees it): the formulas' zero_division took NaN counts for empty
+        # ones (FBeta read 1.0, Cost 0.0, its best value).
+        total = ops.sum(cm)
+        loss = ops.where(ops.isnan(total), ops.cast(total, loss.dtype), loss)
+        return _backend.replica_loss_share(loss)
 
     def call_on_counts(self, cm):
         """The loss of a soft confusion matrix ``cm`` (before ``smoothing``)."""
         value = self._score(self.formula, cm, self.formula_kwargs)
         return 1.0 - value if formulas.greater_is_better(self.formula) else value
-
-    def call(self, y_true, y_pred):
-        return self(y_true, y_pred)
 
     def _base_config(self):
         config = {
@@ -332,6 +339,32 @@ class ConfusionLoss(keras.losses.Loss):
 
     def get_config(self):
         return {"formula": _serialize_formula(self.formula), **self._formula_config()}
+
+
+def confusion_loss(y_true, y_pred, formula, *, sample_weight=None, **kwargs):
+    """The loss of `ConfusionLoss` on one batch, as a function.
+
+    ``confusion_loss(y, p, "f1", beta=...)`` equals ``ConfusionLoss("f1", ...)(y, p)``;
+    ``sample_weight`` is folded into the counts. The class checks its arguments once
+    and is what ``model.compile`` and saving need; the function suits a custom loop.
+
+    Args:
+        y_true: labels, as for `ConfusionLoss`.
+        y_pred: probabilities, or logits with ``from_logits=True``.
+        formula: a formula name or callable, as for `ConfusionLoss`.
+        sample_weight: optional weights folded into the counts. Defaults to `None`.
+        **kwargs: `ConfusionLoss`'s other arguments (``num_classes``, ``smoothing``,
+            ``constraint``, the formula's keyword arguments, ...).
+
+    Returns:
+        The scalar loss.
+
+    Example:
+
+    >>> float(confusion_loss(np.array([0.0, 1.0, 1.0]), np.array([0.0, 1.0, 1.0]), "f1"))
+    0.25
+    """
+    return ConfusionLoss(formula, **kwargs)(y_true, y_pred, sample_weight)
 
 
 class _FixedFormulaLoss(ConfusionLoss):
