@@ -269,3 +269,26 @@ def test_fuzzed_files_exit_0_or_2_with_one_line_naming_the_file(tmp_path, capsys
         path.unlink()
         cases += 1
     assert cases >= 100
+
+
+@pytest.mark.parametrize("values, type_name", [
+    ([1.5, 2.5, -3.5, 0.0], "float32"), ([0.1, 0.7, 1.0, 0.0], "float64"),
+    ([True, False, True, True, False, False, True, True, True], "bool_"),
+    ([1, -2, 3, 0], "int8"), ([7, 8, 9, 0], "uint32"), ([1, 2, 3, 2**40], "int64"),
+])
+def test_columns_read_from_buffers_equal_pyarrow_to_numpy_sliced_and_chunked(values,
+                                                                            type_name):
+    import pyarrow as pa
+
+    from keras_confusion._io import _to_numpy
+
+    arr = pa.array(values, getattr(pa, type_name)())
+    for column in [arr, arr.slice(1), arr.slice(3, 0),
+                   pa.chunked_array([arr.slice(1), arr.slice(0, 0), arr]),
+                   pa.chunked_array([], arr.type)]:
+        chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+        expected = np.concatenate([np.asarray(c.to_numpy(zero_copy_only=False))
+                                   for c in chunks] or [np.zeros(0, arr.type.to_pandas_dtype())])
+        got = _to_numpy(column, pa)
+        assert got.dtype == expected.dtype
+        np.testing.assert_array_equal(got, expected)
