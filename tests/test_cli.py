@@ -121,6 +121,23 @@ def test_evaluate_tune_with_constraint_meets_it(tmp_path):
     assert tp / (tp + fn) >= 0.9
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+def test_evaluate_counts_a_score_equal_to_the_threshold_as_positive(tmp_path, weighted):
+    # Scores exactly at the threshold (0.5, 0.25: exact in binary) are positive, as
+    # "positive when score >= X" says and scikit-learn counts.
+    y = np.array([1, 0, 1, 0, 0, 1, 0, 1])
+    s = np.array([0.5, 0.5, 0.25, 0.25, 0.1, 0.9, 0.75, 0.3])
+    columns = {"y": y, "p": s, **({"w": np.ones(len(y))} if weighted else {})}
+    path = _write_csv(tmp_path / "eq.csv", columns)
+    for threshold in (0.5, 0.25):
+        d = _run_json(tmp_path, ["evaluate", path, "--label", "y", "--score", "p",
+                                 "--threshold", str(threshold), "--bootstrap", "0",
+                                 *(["--weight", "w"] if weighted else [])])
+        expected = sk_confusion_matrix(y, (s >= threshold).astype(int))
+        assert d["confusion_matrix"] == expected.tolist()
+    assert expected.tolist() == [[1, 3], [0, 4]]  # at 0.25, by hand
+
+
 def test_evaluate_binned_tuning_beyond_exact_limit_is_exact_at_bin_edges(tmp_path):
     y, s = _data(4000, seed=6)
     path = _write_parquet(tmp_path / "b.parquet", {"y": y, "p": s})
