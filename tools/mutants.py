@@ -81,8 +81,10 @@ T = "tests/"
 CALLBACKS = T + "test_callbacks.py::"
 CLI = T + "test_cli.py::"
 COUNTS = T + "test_counts.py::"
+DASK = T + "test_dask.py::"
 DEC = T + "test_decisions.py::"
 FORM = T + "test_formulas.py::"
+GUARANTEE = T + "test_guarantee.py::"
 LOSS = T + "test_losses.py::"
 METRICS = T + "test_metrics.py::"
 REPORT = T + "test_report.py::"
@@ -170,7 +172,7 @@ MUTANTS: tuple[Mutant, ...] = (
            r"xp\.argmin\(risk, axis=-1\)", "xp.argmax(risk, axis=-1)",
            (DEC + "test_cost_decisions_equal_numpy_reference_of_bayes_rule",)),
     Mutant("a constraint met with equality counts as unmet", "decisions.py",
-           "_tune_binary", r"feasible = c_values >= bound if", "feasible = c_values > bound if",
+           "choose_threshold", r"feasible = c_values >= bound if", "feasible = c_values > bound if",
            (DEC + "test_constraint_met_exactly_at_its_bound_is_feasible",)),
     # --------------------------------------------------------- zero division, each formula
     _zero_division("precision", "precision", r"(?P<head>tp \+ fp, )z\)"),
@@ -204,6 +206,30 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("metrics drop sample_weight", "metrics.py", "ConfusionMatrix.update_state",
            r"(self\.multilabel, )sample_weight,", r"\1None,",
            (METRICS + "test_sample_weight_two_equals_duplicated_row",)),
+    # ------------------------------------------------ guaranteed thresholds (_guarantee)
+    Mutant("guarantee's binomial p-value off by one (P(X > k), not P(X >= k))",
+           "_guarantee.py", "binomial_p_value", r"bdtrc\(x\[pos\] - 1,", "bdtrc(x[pos],",
+           (GUARANTEE + "test_binomial_p_value_equals_scipy_binomial_tail",)),
+    Mutant("guarantee tests at level confidence instead of 1 - confidence", "_guarantee.py",
+           "guarantee", r"feasible = p <= alpha$", "feasible = p <= confidence",
+           (GUARANTEE + "test_recall_floor_keeps_exactly_the_thresholds_up_to_the_order_"
+            "statistic",)),
+    Mutant("guarantee's Clopper-Pearson bound at the upper quantile", "_guarantee.py",
+           "clopper_pearson_lower", r"1\.0 - confidence\)", "confidence)",
+           (GUARANTEE + "test_clopper_pearson_lower_equals_scipy_beta_quantile_and_inverts_the_"
+            "test",)),
+    Mutant("fixed-sequence testing goes on past the first failure", "_guarantee.py",
+           "guarantee", r"^(\s+)kept\[stop:\] = False", r"\1pass",
+           (GUARANTEE + "test_fixed_sequence_stops_at_the_first_failed_threshold_from_the_top",)),
+    # ----------------------------------------------------- the Dask engine's merges
+    Mutant("dask merge of partition counts keeps the first partition's", "cli.py",
+           "_Accumulator.merge", r"self\.counts = self\.counts \+ other\.counts",
+           "self.counts = self.counts",
+           (DASK + "test_binary_confusion_matrix_equals_sklearn_with_empty_and_one_class_"
+            "partitions",)),
+    Mutant("dask merge of score histograms keeps the first partition's", "dask.py",
+           "_merge_hists", r"n = sum\(p\[0\] for p in parts\)", "n = parts[0][0]",
+           (DASK + "test_tuned_threshold_equals_one_machine[ties-f1]",)),
     # -------------------------------------------------------- invalid scores
     Mutant("tune_threshold takes NaN scores", "decisions.py", "check_scores",
            r"bad = ~np\.isfinite\(s\)", "bad = np.isinf(s)",
