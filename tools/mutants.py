@@ -152,8 +152,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("exact curve counts ties at a candidate as below it", "_counting.py",
            "exact_curve", r'side="left"', 'side="right"',
            (DEC + "test_tuned_threshold_equals_brute_force_search_with_sklearn",), count=2),
-    Mutant("cli binned scores stand for their upper bin edge", "cli.py",
-           "_Accumulator.scores", r"edges = np\.arange\(self\.bins\) / self\.bins",
+    Mutant("cli binned scores stand for their upper bin edge", "_accumulate.py",
+           "Accumulator.scores", r"edges = np\.arange\(self\.bins\) / self\.bins",
            "edges = (np.arange(self.bins) + 1) / self.bins",
            (CLI + "test_evaluate_binned_tuning_beyond_exact_limit_is_exact_at_bin_edges",)),
     # ------------------------------------------------------------- the tie rule
@@ -222,8 +222,8 @@ MUTANTS: tuple[Mutant, ...] = (
            "guarantee", r"^(\s+)kept\[stop:\] = False", r"\1pass",
            (GUARANTEE + "test_fixed_sequence_stops_at_the_first_failed_threshold_from_the_top",)),
     # ----------------------------------------------------- the Dask engine's merges
-    Mutant("dask merge of partition counts keeps the first partition's", "cli.py",
-           "_Accumulator.merge", r"self\.counts = self\.counts \+ other\.counts",
+    Mutant("dask merge of partition counts keeps the first partition's", "_accumulate.py",
+           "Accumulator.merge", r"self\.counts = self\.counts \+ other\.counts",
            "self.counts = self.counts",
            (DASK + "test_binary_confusion_matrix_equals_sklearn_with_empty_and_one_class_"
             "partitions",)),
