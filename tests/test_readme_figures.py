@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,10 +45,11 @@ TABLES = {
         PACKAGE + "_validation.py", PACKAGE + "_backend", "benchmarks/bench_counting.py")),
     "start-up": Table("## Speed", "benchmarks/bench_startup.py", (
         # What `keras-confusion evaluate` and `tune` import and run on a small file.
+        # (test_start_up_figures_depend_on_every_module_the_command_line_imports)
         PACKAGE + "__init__.py", PACKAGE + "cli.py", PACKAGE + "_io.py",
-        PACKAGE + "_files.py", PACKAGE + "_counting.py", PACKAGE + "_validation.py",
-        PACKAGE + "report.py", PACKAGE + "decisions.py", PACKAGE + "formulas.py",
-        "benchmarks/bench_startup.py")),
+        PACKAGE + "_files.py", PACKAGE + "_accumulate.py", PACKAGE + "_counting.py",
+        PACKAGE + "_validation.py", PACKAGE + "_guarantee.py", PACKAGE + "report.py",
+        PACKAGE + "decisions.py", PACKAGE + "formulas.py", "benchmarks/bench_startup.py")),
     "quality": Table("## Which recipe?", "benchmarks/quality.py", (
         # The losses it trains with, the decisions it tunes, the figures it reports.
         PACKAGE + "losses.py", PACKAGE + "counts.py", PACKAGE + "formulas.py",
@@ -122,3 +124,23 @@ def test_readme_table_was_measured_after_the_last_change_to_what_it_measures(nam
     assert not changes, (
         f"README.md: the figures of {table.script} were measured at {commit}, but what they "
         f"measure changed after it, in {len(changes)} commit(s), the last {changes[0]}; {how}")
+
+
+def test_start_up_figures_depend_on_every_module_the_command_line_imports(tmp_path):
+    # The start-up table's list must follow the code: every module of the package that
+    # `evaluate` and `tune` import (as Python's -X importtime reports them) is on it.
+    path = tmp_path / "p.csv"
+    path.write_text("y,p\n0,0.1\n1,0.8\n0,0.4\n1,0.6\n")
+    imported = set()
+    for command in (["evaluate", str(path), "--bootstrap", "0"], ["tune", str(path)]):
+        done = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", "keras_confusion.cli", *command,
+             "--label", "y", "--score", "p", "--quiet"], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        imported |= set(re.findall(r"\| +(keras_confusion[\w.]*)$", done.stderr, re.MULTILINE))
+    files = {PACKAGE + (m.split(".", 1)[1].replace(".", "/") + ".py" if "." in m
+                        else "__init__.py") for m in imported}
+    files.add(PACKAGE + "cli.py")  # run as __main__, so not reported as imported
+    assert "keras_confusion.report" in imported  # the parse found the modules
+    missing = sorted(files - set(TABLES["start-up"].depends_on))
+    assert not missing, f"add to the start-up table's depends_on: {missing}"
