@@ -23,7 +23,8 @@ Targets: F1; specificity subject to sensitivity >= 0.9; expected cost per sample
 ``[[0, 1], [10, 0]]`` (a missed positive costs ten false alarms); macro-F1 (multiclass).
 
 Run: ``uv run python benchmarks/quality.py [--seeds 5] [--steps 600] [--tasks ...]``
-(``KERAS_BACKEND`` defaults to jax). Prints Markdown tables of mean ± std over seeds;
+(``KERAS_BACKEND`` defaults to jax). Prints Markdown tables of mean ± std over seeds
+(``--markdown``: with the stamp line of ``benchmarks/_stamp.py`` above them);
 ``--json FILE`` also writes every per-seed number, and ``--from-json FILE`` prints the
 tables of such a file again without training. ``--margin-check`` runs only a
 supplement to the constrained target (see `margin_check`).
@@ -498,10 +499,17 @@ def main(argv=None):
     parser.add_argument("--from-json", help="print the tables of a --json file; no training")
     parser.add_argument("--margin-check", action="store_true",
                         help="only the supplement to the constrained target (binary tasks)")
+    parser.add_argument("--markdown", action="store_true",
+                        help="print the stamp line (script, commit, date, machine) above "
+                             "the tables, for QUALITY.md and the README")
     args = parser.parse_args(argv)
+    from _stamp import stamp  # benchmarks/ is on the path of a script run
+
     if args.from_json:
         with open(args.from_json) as f:
             saved = json.load(f)
+        if args.markdown:  # the stamp of the run that made the file, not of today
+            print(saved.get("stamp") or "<!-- this file predates stamps: re-run to stamp it -->")
         print(f"backend {saved['backend']}, {saved['args']}")
         print(tables(saved["results"], saved["args"]["seeds"]))
         if not saved["args"].get("margin_check"):
@@ -512,6 +520,7 @@ def main(argv=None):
 
     import keras
 
+    run_stamp = stamp("benchmarks/quality.py")  # the commit that trains, before it runs
     start, cpu_start = time.perf_counter(), time.process_time()
     print(f"backend {keras.backend.backend()}, keras {keras.__version__}, "
           f"cpu count {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}, "
@@ -540,6 +549,8 @@ def main(argv=None):
                   f"{time.perf_counter() - t0:.0f} s", flush=True)
     elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     print()
+    if args.markdown:
+        print(run_stamp)
     print(tables(results, args.seeds))
     if not args.margin_check:
         print(paired_tables(results))
@@ -550,7 +561,8 @@ def main(argv=None):
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"args": vars(args), "backend": keras.backend.backend(),
-                       "seconds": elapsed, "cpu_seconds": cpu, "results": results}, f, indent=1)
+                       "stamp": run_stamp, "seconds": elapsed, "cpu_seconds": cpu,
+                       "results": results}, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import importlib
 import json
 import re
 
@@ -13,7 +14,7 @@ import pytest
 from sklearn.metrics import confusion_matrix as sk_confusion_matrix
 
 from keras_confusion import formulas
-from keras_confusion._accumulate import TUNE_BINS
+from keras_confusion._accumulate import CURVE_BINS, TUNE_BINS
 from keras_confusion._guarantee import cross_fit
 from keras_confusion.cli import main
 from keras_confusion.decisions import tune_threshold
@@ -119,6 +120,52 @@ def test_evaluate_tune_with_constraint_meets_it(tmp_path):
     assert d["threshold"] == ref.threshold
     _, (fn, tp) = d["threshold_search"]["in_sample"]["confusion_matrix"]
     assert tp / (tp + fn) >= 0.9
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_evaluate_counts_a_score_equal_to_the_threshold_as_positive(tmp_path, weighted):
+    # Scores exactly at the threshold (0.5, 0.25: exact in binary) are positive, as
+    # "positive when score >= X" says and scikit-learn counts.
+    y = np.array([1, 0, 1, 0, 0, 1, 0, 1])
+    s = np.array([0.5, 0.5, 0.25, 0.25, 0.1, 0.9, 0.75, 0.3])
+    columns = {"y": y, "p": s, **({"w": np.ones(len(y))} if weighted else {})}
+    path = _write_csv(tmp_path / "eq.csv", columns)
+    for threshold in (0.5, 0.25):
+        d = _run_json(tmp_path, ["evaluate", path, "--label", "y", "--score", "p",
+                                 "--threshold", str(threshold), "--bootstrap", "0",
+                                 *(["--weight", "w"] if weighted else [])])
+        expected = sk_confusion_matrix(y, (s >= threshold).astype(int))
+        assert d["confusion_matrix"] == expected.tolist()
+    assert expected.tolist() == [[1, 3], [0, 4]]  # at 0.25, by hand
+
+
+def test_evaluate_html_curve_equals_brute_force_at_every_bin_edge(tmp_path, monkeypatch):
+    # At a fixed threshold the figure's curve comes from a histogram of CURVE_BINS bins:
+    # its matrix k calls score >= k / CURVE_BINS positive, the bin's lower edge included.
+    report = importlib.import_module("keras_confusion.report")  # the module, not report()
+    curves = []
+
+    class Recording(report.Report):
+        def __init__(self, *args, curve=None, **kwargs):
+            curves.append(curve)
+            super().__init__(*args, curve=curve, **kwargs)
+
+    monkeypatch.setattr(report, "Report", Recording)
+    y, s = _data(1200, seed=12)
+    rng = np.random.default_rng(12)
+    s[:300] = rng.integers(0, CURVE_BINS + 1, 300) / CURVE_BINS  # on bin edges, 1.0 too
+    path = _write_csv(tmp_path / "c.csv", {"y": y, "p": s})
+    assert main(["evaluate", path, "--label", "y", "--score", "p", "--html",
+                 str(tmp_path / "c.html"), "--bootstrap", "0", "--chunk-rows", "500",
+                 "--quiet"]) == 0
+    thresholds, cms = curves[-1]
+    np.testing.assert_array_equal(thresholds, np.r_[np.arange(CURVE_BINS) / CURVE_BINS, np.inf])
+    positive = s[None, :] >= thresholds[:, None]  # brute force: every edge, every sample
+    tp = (positive & (y == 1)).sum(axis=1)
+    fp = (positive & (y == 0)).sum(axis=1)
+    n_pos, n_neg = (y == 1).sum(), (y == 0).sum()
+    np.testing.assert_array_equal(cms, np.stack([np.stack([n_neg - fp, fp], -1),
+                                                 np.stack([n_pos - tp, tp], -1)], -2))
 
 
 def test_evaluate_binned_tuning_beyond_exact_limit_is_exact_at_bin_edges(tmp_path):

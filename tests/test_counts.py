@@ -73,8 +73,20 @@ def test_unweighted_counts_are_integers_and_weighted_counts_are_floats():
     assert "float" in str(kc.confusion_matrix(y, s, sample_weight=w).dtype)
 
 
-def test_score_equal_to_threshold_is_positive():
-    cm = to_numpy(kc.confusion_matrix([1, 0, 1, 0], [0.5, 0.5, 0.25, 0.75], threshold=0.5))
+@pytest.mark.parametrize("form", ["list", "float32", "float16", "float32 tensor",
+                                  "compiled float32 tensor"])
+def test_score_equal_to_threshold_is_positive(form):
+    # Every score here is exact in every dtype; Python floats are decided in float64
+    # NumPy, the others by the backend's comparison.
+    s = [0.5, 0.5, 0.25, 0.75]
+    if form != "list":
+        s = np.asarray(s, form.split()[-2] if "tensor" in form else form)
+    if "tensor" in form:
+        s = ops.convert_to_tensor(s)
+    count = (compiled(lambda y, s: kc.confusion_matrix(y, s, threshold=0.5))
+             if form.startswith("compiled") else
+             lambda y, s: kc.confusion_matrix(y, s, threshold=0.5))
+    cm = to_numpy(count(ops.convert_to_tensor(np.array([1, 0, 1, 0], "float32")), s))
     # scikit-learn's >= rule: both 0.5 scores are predicted positive.
     np.testing.assert_array_equal(cm, [[0, 2], [1, 1]])
 

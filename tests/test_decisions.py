@@ -111,6 +111,42 @@ def test_ties_on_a_flat_cost_region_choose_its_middle_threshold():
     assert result.threshold == 0.3
 
 
+def test_tie_rule_takes_the_lower_middle_of_an_even_run_of_best_thresholds():
+    # 0/1 cost per candidate 0.1: 2, 0.3: 1, 0.5: 1, 0.6: 2, inf: 3 errors. The best run
+    # (0.3, 0.5) has two candidates: its lower middle is 0.3.
+    y = [0, 1, 0, 1, 1]
+    s = [0.1, 0.3, 0.3, 0.5, 0.6]
+    result = tune_threshold(y, s, cost_matrix=[[0, 1], [1, 0]])
+    np.testing.assert_allclose(result.values * 5, [2, 1, 1, 2, 3])
+    assert result.threshold == 0.3
+
+
+def test_objective_values_equal_but_for_rounding_are_ties():
+    # Weighted 0/1 cost: at 0.1 the false positives weigh 0.2 + 0.1, at 0.4 the false
+    # negatives 2.3 - 2.0 (a difference of sums), 0.3 both in exact arithmetic but not
+    # in float64. The tie rule must see one tie (two runs of one candidate: the lowest
+    # threshold wins), not a strict best at 0.4 decided by the last bit.
+    y = [1, 0, 0, 1, 1]
+    s = [0.1, 0.2, 0.3, 0.4, 0.5]
+    w = [0.3, 0.1, 0.2, 1.0, 1.0]
+    result = tune_threshold(y, s, cost_matrix=[[0, 1], [1, 0]], sample_weight=w)
+    np.testing.assert_allclose(result.values * 2.6, [0.3, 0.6, 0.5, 0.3, 1.3, 2.3])
+    assert result.values[0] != result.values[3]  # the rounding the tolerance is for
+    assert result.threshold == 0.1
+
+
+def test_constraint_met_exactly_at_its_bound_is_feasible():
+    # Recall is 3/4 = 0.75 exactly at 0.7 (precision 1) and 1 at 0.5 (precision 0.8):
+    # recall >= 0.75 admits 0.7, the best precision, as the brute force finds.
+    y = np.array([1, 1, 1, 0, 1, 0])
+    s = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.4])
+    result = tune_threshold(y, s, "precision", constraint=("recall", 0.75))
+    best = max((skm.precision_score(y, s >= t), t) for t in np.unique(s)
+               if skm.recall_score(y, s >= t) >= 0.75)
+    assert (result.value, result.threshold) == best == (1.0, 0.7)
+    np.testing.assert_array_equal(result.feasible, np.r_[np.sort(s) <= 0.7, False])
+
+
 def test_equally_wide_best_regions_choose_the_lowest_threshold():
     # Error counts per candidate: 3, 2, 1, 2, 1, 2, 3: two single best points.
     y = [0, 0, 1, 0, 1, 1]

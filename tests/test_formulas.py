@@ -180,28 +180,105 @@ def test_hand_worked_binary_example():
     assert F.expected_cost(cm, [[0, 1], [10, 0]]) == pytest.approx((1 + 20) / 11)
 
 
-@pytest.mark.parametrize(
-    "cm",
-    [
-        np.zeros((2, 2)),  # empty input
-        np.array([[7, 0], [0, 0]]),  # one class only, no positives, no predicted positives
-        np.array([[0, 0], [0, 4]]),  # no negatives
-        np.array([[3, 2], [0, 0]]),  # no positives
-        np.array([[3, 0], [2, 0]]),  # no predicted positives
-        np.zeros((3, 3)),
-    ],
-)
-@pytest.mark.parametrize("zero_division", [0.0, 1.0])
-def test_degenerate_matrices_give_zero_division_value_never_nan(cm, zero_division):
-    names = ["precision", "recall", "specificity", "npv", "f1", "jaccard", "tversky",
-             "youden_j", "accuracy", "balanced_accuracy", "mcc", "cohen_kappa"]
-    for as_tensor in (False, True):
-        m = ops.convert_to_tensor(cm.astype("float32")) if as_tensor else cm
-        for name in names:
-            kw = {} if name not in F.PER_CLASS or cm.shape[0] == 2 else {"average": "macro"}
-            value = np.asarray(to_numpy(F.get(name)(m, zero_division=zero_division, **kw)))
-            assert np.all(np.isfinite(value)), name
-        assert np.isfinite(to_numpy(F.expected_cost(m, np.ones(cm.shape) - np.eye(len(cm)))))
+def _ratio(num, den, z):
+    return num / den if den > 0 else z
+
+
+def _stats(cm):
+    """TP, FP, FN, TN of each class (one-vs-rest), as Python numbers."""
+    k, total = len(cm), sum(map(sum, cm))
+    out = []
+    for c in range(k):
+        tp = cm[c][c]
+        fp = sum(cm[i][c] for i in range(k)) - tp
+        fn = sum(cm[c]) - tp
+        out.append((tp, fp, fn, total - tp - fp - fn))
+    return out
+
+
+def _reference(name, cm, z, average):
+    """Each formula from its definition, by hand: a ratio whose denominator is 0 is z."""
+    cm = [[float(c) for c in row] for row in cm]
+    k, total = len(cm), sum(map(sum, cm))
+    per_class = {
+        "precision": lambda tp, fp, fn, tn: _ratio(tp, tp + fp, z),
+        "recall": lambda tp, fp, fn, tn: _ratio(tp, tp + fn, z),
+        "specificity": lambda tp, fp, fn, tn: _ratio(tn, tn + fp, z),
+        "npv": lambda tp, fp, fn, tn: _ratio(tn, tn + fn, z),
+        "fbeta": lambda tp, fp, fn, tn: _ratio(5 * tp, 5 * tp + 4 * fn + fp, z),  # beta 2
+        "f1": lambda tp, fp, fn, tn: _ratio(2 * tp, 2 * tp + fn + fp, z),
+        "jaccard": lambda tp, fp, fn, tn: _ratio(tp, tp + fp + fn, z),
+        "tversky": lambda tp, fp, fn, tn: _ratio(tp, tp + 0.3 * fp + 0.7 * fn, z),
+        "youden_j": lambda tp, fp, fn, tn: _ratio(tp, tp + fn, z) + _ratio(tn, tn + fp, z) - 1,
+    }
+    if name in per_class:
+        fn_ = per_class[name]
+        stats = _stats(cm)
+        if average == "binary":
+            return fn_(*stats[1])
+        if average == "micro":
+            return fn_(*(sum(s[i] for s in stats) for i in range(4)))
+        values = [fn_(*s) for s in stats]
+        if average == "macro":
+            return sum(values) / k
+        support = [s[0] + s[2] for s in stats]  # weighted
+        return _ratio(sum(v * n for v, n in zip(values, support, strict=True)), sum(support), z)
+    rows = [sum(r) for r in cm]
+    cols = [sum(cm[i][j] for i in range(k)) for j in range(k)]
+    trace = sum(cm[i][i] for i in range(k))
+    if name == "accuracy":
+        return _ratio(trace, total, z)
+    if name == "balanced_accuracy":
+        recalls = [cm[i][i] / rows[i] for i in range(k) if rows[i] > 0]
+        return _ratio(sum(recalls), len(recalls), z)
+    if name == "mcc":  # scikit-learn's matthews_corrcoef, z where it divides by 0
+        cov = trace * total - sum(r * c for r, c in zip(rows, cols, strict=True))
+        den = (total**2 - sum(c * c for c in cols)) * (total**2 - sum(r * r for r in rows))
+        return cov / np.sqrt(den) if den > 0 else z
+    if name == "cohen_kappa":
+        observed = sum(cm[i][j] for i in range(k) for j in range(k) if i != j)
+        expected = sum(rows[i] * cols[j] for i in range(k) for j in range(k) if i != j)
+        return 1 - observed * total / expected if expected > 0 else z
+    assert name == "expected_cost"
+    return _ratio(sum(cm[i][j] * COST3[i][j] for i in range(k) for j in range(k)), total, z)
+
+
+COST3 = [[0, 1, 2], [3, 0, 4], [5, 6, 0]]
+DEGENERATE = [
+    [[0, 0], [0, 0]],  # empty input
+    [[7, 0], [0, 0]],  # one class only: no positives, no predicted positives
+    [[0, 0], [0, 4]],  # no negatives, no predicted negatives
+    [[3, 2], [0, 0]],  # no positives
+    [[3, 0], [2, 0]],  # no predicted positives
+    [[0, 3], [0, 2]],  # no predicted negatives
+    [[5, 1], [2, 3]],  # no zero denominator: the plain value
+    [[0, 0, 0], [0, 0, 0], [0, 0, 0]],
+    [[4, 0, 0], [1, 0, 0], [0, 0, 0]],  # class 2 absent, class 1 and 2 never predicted
+    [[0, 0, 0], [0, 6, 0], [0, 0, 0]],  # one class, perfectly predicted
+    [[2, 1, 0], [0, 3, 0], [0, 0, 0]],
+]
+KWARGS = {"fbeta": {"beta": 2.0}, "tversky": {"alpha": 0.3, "beta": 0.7}}
+
+
+@pytest.mark.parametrize("name", sorted(set(F.BY_NAME) - {"sensitivity"}))
+def test_every_formula_takes_zero_division_where_its_ratio_is_0_over_0(name):
+    # Against each formula written out by hand, on matrices where some ratio is 0/0,
+    # for zero_division 0.25 (neither 0 nor 1, so that neither default hides a miss),
+    # every average, NumPy and backend tensors alike.
+    fn = F.get(name)
+    for cm in DEGENERATE:
+        k = len(cm)
+        averages = (["binary"] if k == 2 else []) + ["macro", "micro", "weighted"]
+        for average in averages if name in F.PER_CLASS else [None]:
+            kwargs = dict(KWARGS.get(name, {}))
+            if average is not None:
+                kwargs["average"] = average
+            if name == "expected_cost":
+                kwargs["cost_matrix"] = np.asarray(COST3)[:k, :k]
+            expected = _reference(name, cm, 0.25, average)
+            for m in _both(cm):
+                got = float(to_numpy(fn(m, zero_division=0.25, **kwargs)))
+                assert got == pytest.approx(expected, abs=1e-6), (cm, average)
 
 
 def test_degenerate_binary_cases_match_sklearn_zero_division():

@@ -249,6 +249,20 @@ def _predictive_draws(name, floor, confidence, n, prevalence, seed, grid="data")
     return np.array(worst), np.array(recall)
 
 
+def test_fixed_sequence_stops_at_the_first_failed_threshold_from_the_top():
+    # Precision is tested from the top threshold down and stops at the first failure:
+    # candidate 1 passes its own exact test (100 of 110 against a floor of 0.8), but it
+    # comes after candidate 2 failed (20 of 30), so keeping it would spend confidence
+    # the sequence no longer has. Candidates ascending, TP and FP falling.
+    cms = np.array([[[0, 60], [0, 100]], [[50, 10], [0, 100]],
+                    [[50, 10], [80, 20]], [[60, 0], [80, 20]]])
+    tp, predicted = cms[:, 1, 1], cms[:, 1, 1] + cms[:, 0, 1]
+    own_test = stats.binom.sf(tp - 1, predicted, 0.8) <= 0.1  # each alone, by scipy
+    np.testing.assert_array_equal(own_test, [False, True, False, True])
+    result = g.guarantee("precision", 0.8, 0.9, cms, grid="fixed")
+    np.testing.assert_array_equal(result.feasible, [False, False, False, True])
+
+
 def test_precision_floor_holds_at_every_kept_threshold_and_keeps_power():
     # The setting: precision >= 0.9, 20 % positives, 1,000 samples, confidence 0.9.
     worst, recall = _predictive_draws("precision", 0.9, 0.9, 1000, 0.2, seed=5)

@@ -234,6 +234,23 @@ def test_sample_weight_two_equals_duplicated_row_and_zero_equals_dropped_row(tas
     assert weighted == pytest.approx(duplicated, rel=1e-5)
 
 
+def test_sharpened_constraint_weight_two_equals_duplicated_row(rng):
+    # The constraint's counts are sharpened (sharpness=4, the default) and weighted as
+    # the objective's: a weight of 2 is a duplicated row there too.
+    n = 12
+    y, p = (rng.random(n) < 0.4).astype("float32"), rng.random(n).astype("float32")
+    y[:2] = 1.0
+    loss = L.SpecificityLoss(min_sensitivity=0.99, penalty=5.0)
+    w = np.ones(n, "float32")
+    w[0], w[5] = 3.0, 0.0
+    rows = [i for i in range(n) if i != 5] + [0, 0]
+    weighted = float(to_numpy(loss(y, p, sample_weight=w)))
+    assert weighted == pytest.approx(float(to_numpy(loss(y[rows], p[rows]))), rel=1e-5)
+    # The penalty is active here, so the constraint's counts enter the value.
+    assert weighted > float(to_numpy(L.SpecificityLoss(min_sensitivity=0.0)(
+        y, p, sample_weight=w)))
+
+
 def test_per_sample_weights_broadcast_over_pixels(rng):
     y = (rng.random((3, 4, 4)) < 0.3).astype("float32")
     p = rng.random((3, 4, 4)).astype("float32")

@@ -788,6 +788,20 @@ def test_get_config_round_trip_gives_same_config_and_result(make):
     assert restored.get_config() == metric.get_config()
     assert keras.saving.get_registered_object(
         f"keras_confusion>{type(metric).__name__}") is type(metric)
+    # The same batches give the same result (thresholds, logits and task kept).
+    rng = np.random.default_rng(4)
+    k = getattr(metric, "num_classes", 2)
+    if getattr(metric, "multilabel", False):
+        y, s = rng.integers(0, 2, (40, 2)), rng.normal(size=(40, 2)).astype("float32")
+    elif k > 2:
+        y, s = rng.integers(0, k, 40), rng.dirichlet(np.ones(k), 40).astype("float32")
+    else:
+        y = rng.integers(0, 2, 40)
+        s = (rng.normal(size=40) if metric.from_logits else rng.random(40)).astype("float32")
+    for m in (metric, restored):
+        m.update_state(y[:20], s[:20])
+        m.update_state(y[20:], s[20:])
+    np.testing.assert_array_equal(to_numpy(restored.result()), to_numpy(metric.result()))
 
 
 @pytest.mark.parametrize(("make", "match"), [

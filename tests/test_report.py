@@ -33,6 +33,17 @@ def test_report_binary_figures_equal_sklearn(seed, n, threshold):
     _assert_binary_report_equals_sklearn(r, y, (s >= threshold).astype(int))
 
 
+def test_report_counts_a_score_equal_to_the_threshold_as_positive():
+    # 0.5 and 0.3 are scores and thresholds both: positive when score >= threshold.
+    y = np.array([0, 1, 0, 1, 1, 0])
+    s = np.array([0.5, 0.5, 0.3, 0.7, 0.3, 0.1])
+    for threshold, hand_worked in ((0.5, [[2, 1], [1, 2]]), (0.3, [[1, 2], [0, 3]])):
+        r = report(y, s, threshold=threshold, bootstrap=0)
+        expected = skm.confusion_matrix(y, (s >= threshold).astype(int))
+        np.testing.assert_array_equal(r.confusion_matrix, expected)
+        np.testing.assert_array_equal(r.confusion_matrix, hand_worked)
+
+
 def _assert_binary_report_equals_sklearn(r, y, pred):
     np.testing.assert_array_equal(r.confusion_matrix,
                                   skm.confusion_matrix(y, pred, labels=[0, 1]))

@@ -57,7 +57,7 @@ def test_data_set_is_imbalanced_with_5_to_10_percent_positives(data):
     assert 0.05 <= data[1].mean() <= 0.10 and 0.05 <= data[3].mean() <= 0.10
 
 
-def test_specificity_loss_with_min_sensitivity_meets_it_and_rivals_tuned_crossentropy(
+def test_specificity_loss_at_min_sensitivity_0_9_keeps_0_85_held_out_and_rivals_tuned_crossentropy(
         data, crossentropy_scores):
     y_test = data[3]
     with warnings.catch_warnings():
@@ -69,6 +69,8 @@ def test_specificity_loss_with_min_sensitivity_meets_it_and_rivals_tuned_crossen
     threshold = positives[int(np.ceil(0.9 * len(positives))) - 1]
     ce_sensitivity, ce_specificity = rates(y_test, crossentropy_scores >= threshold)
     assert ce_sensitivity >= 0.9
+    # The floor holds on the training batches; held out it reached 0.87-0.88 (the
+    # SpecificityLoss docstring), so the test asks for 0.85, as its name says.
     assert sensitivity >= 0.85
     assert specificity >= ce_specificity - 0.05
 
