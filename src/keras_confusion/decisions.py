@@ -128,9 +128,13 @@ def _first_bad(name, arr, bad, expected):
     return arg_error(name, f"<{arr[idx].item()} at sample {idx[0]}>", expected)
 
 
-def check_scores(y_score, name="y_score") -> np.ndarray:
+def check_scores(y_score, name="y_score", *, keep_float32=False) -> np.ndarray:
+    """Finite scores as float64; ``keep_float32``: float16 and float32 stay as they are
+    (the same numbers, sorted twice as fast as float64)."""
     try:
-        s = np.asarray(as_numpy(y_score), dtype="float64")
+        s = as_numpy(y_score)
+        if not (keep_float32 and s.dtype in (np.float16, np.float32)):
+            s = np.asarray(s, dtype="float64")
     except (TypeError, ValueError):
         raise arg_error(name, y_score, "an array of numbers") from None
     bad = ~np.isfinite(s)
@@ -375,7 +379,7 @@ def tune_threshold(
     fn, name, kwargs, vectorized, greater = resolve_objective(
         objective, cost_matrix, formula_kwargs, vectorized, greater_is_better, constraint)
     constraint = resolve_constraint(constraint, cost_matrix)
-    s = check_scores(y_score)
+    s = check_scores(y_score, keep_float32=True)
     if multilabel:
         if s.ndim != 2:
             raise arg_error("y_score", f"<array of shape {s.shape}>",
