@@ -933,3 +933,32 @@ def test_float64_threshold_matrices_stay_float64_and_exact_past_2_24():
     result = metric.result()
     assert keras.backend.standardize_dtype(result.dtype) == "float64"
     assert to_numpy(result)[0, 0, 0] == 2**24 + 1
+
+
+@pytest.mark.skipif(BACKEND != "torch", reason="torch.compile")
+@pytest.mark.parametrize("make", [
+    lambda: kcm.ConfusionMatrix(),
+    lambda: kcm.ConfusionMatrix(num_classes=3),
+    lambda: kcm.ConfusionMatrix(multilabel=True, num_labels=2, threshold=[0.3, 0.6]),
+    lambda: kcm.FBeta(beta=2.0, from_logits=True),
+    lambda: kcm.ThresholdConfusion(thresholds=[0.7, 0.2, 0.5]),
+    lambda: kcm.ThresholdConfusion(num_thresholds=50, spacing="logit"),
+], ids=["binary", "multiclass", "multilabel", "fbeta_logits", "thresholds", "logit_grid"])
+def test_torch_compiled_update_and_result_trace_whole_and_equal_eager(rng, make):
+    # Issue 23 item 13: NumPy calls and a bincount inside update_state broke the graph
+    # under torch.compile; each broken frame was compiled again for every metric of a
+    # model (recompile_limit (8) hit while evaluating). fullgraph=True fails on any break.
+    import torch
+
+    compiled_metric, eager = make(), make()
+    k = getattr(eager, "num_classes", 2)
+    p_shape = (64, 3) if k == 3 else (64, 2) if getattr(eager, "multilabel", False) else (64,)
+    y = rng.integers(0, k, p_shape[:1] if k == 3 else p_shape).astype("float32")
+    p = rng.random(p_shape).astype("float32")
+    update = torch.compile(compiled_metric.update_state, fullgraph=True)
+    result = torch.compile(compiled_metric.result, fullgraph=True)
+    for part in np.array_split(np.arange(64), 2):
+        yt, pt = torch.from_numpy(y[part]), torch.from_numpy(p[part])
+        update(yt, pt)
+        eager.update_state(yt, pt)
+    np.testing.assert_array_equal(to_numpy(result()), to_numpy(eager.result()))

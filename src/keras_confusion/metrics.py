@@ -55,8 +55,10 @@ from keras_confusion._validation import (
     warn,
 )
 from keras_confusion.counts import (
+    DecisionThreshold,
     format_inputs,
     hard_codes,
+    prepare_plan,
     threshold_codes,
     threshold_matrices,
     threshold_plan,
@@ -265,6 +267,7 @@ class ConfusionMatrix(_CountingMetric):
                             "a number, or one threshold per label when multilabel=True")
         self.num_classes = num_classes
         self.threshold = threshold
+        self._decision = DecisionThreshold(threshold, from_logits)
         self.from_logits = from_logits
         self.multilabel = multilabel
         self.num_labels = shape[0] if multilabel else None
@@ -284,7 +287,7 @@ class ConfusionMatrix(_CountingMetric):
                             f"of shape (..., {self.num_labels}) to match num_labels")
 
         def cell_codes():
-            codes, valid = hard_codes(fmt, self.threshold, self.from_logits)
+            codes, valid = hard_codes(fmt, self._decision, self.from_logits)
             weights = fmt.sample_weight
             if weights is not None and fmt.task != "multiclass":
                 weights = ops.broadcast_to(weights, ops.shape(codes))
@@ -668,6 +671,7 @@ class ThresholdConfusion(_CountingMetric):
         if not isinstance(from_logits, bool):
             raise arg_error("from_logits", from_logits, "True or False")
         self._plan = threshold_plan(grid, from_logits)
+        prepare_plan(self._plan)
         self.thresholds = np.asarray(grid, dtype="float64")
         self.num_thresholds = len(self.thresholds)
         self.spacing = spacing

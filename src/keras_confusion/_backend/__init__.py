@@ -80,6 +80,17 @@ def clip(x, low, high):
     return keras.ops.clip(x, low, high)
 
 
+def constant(array: np.ndarray, like):
+    """A NumPy array as a tensor beside ``like``. On torch, ``torch.as_tensor`` on
+    ``like``'s device: Keras' conversion reads the array's dtype, which torch.compile
+    cannot trace (a graph break in every compiled update)."""
+    if backend() == "torch":
+        import torch
+
+        return torch.as_tensor(array, device=like.device)
+    return keras.ops.convert_to_tensor(array)
+
+
 def take(table, indices):
     """``table[indices]`` for a 1-D ``table`` and indices known to be in range.
 
@@ -116,6 +127,13 @@ def bincount(indices, weights, length: int):
     if name == "torch":
         import torch
 
+        if torch.compiler.is_compiling():
+            # Inside torch.compile a bincount's length depends on the data: a graph
+            # break. A scatter-add into a fixed length is traced whole.
+            ones = torch.ones((), dtype=torch.int64 if weights is None else weights.dtype,
+                              device=indices.device).expand(indices.shape[0])
+            out = torch.zeros(length, dtype=ones.dtype, device=indices.device)
+            return out.scatter_add(0, indices.long(), ones if weights is None else weights)
         return torch.bincount(indices, weights=weights, minlength=length)
     # Any other backend: a one-hot sum, correct if slower.
     ones = keras.ops.one_hot(indices, length, dtype="float32")
@@ -283,7 +301,7 @@ from keras_confusion._backend.kernels import fused, numpy_row_argmax, row_argmax
 
 __all__ = [
     "IN_PLACE_BACKENDS", "add_codes", "add_counts", "backend", "bincount", "carry_counts",
-    "clip", "compensated_add_",
+    "clip", "compensated_add_", "constant",
     "cumsum", "fused", "has_float64", "has_value", "in_place_tensor", "is_symbolic",
     "keras_mask", "numpy_row_argmax", "replica_loss_share", "replica_sum", "row_argmax",
     "scatter_add", "take", "two_sum",
