@@ -87,6 +87,11 @@ def constant(array: np.ndarray, like):
     if backend() == "torch":
         import torch
 
+        # ml_dtypes' bfloat16 (beside bfloat16 scores only: reading an array's dtype
+        # breaks a compiled graph): torch takes it via float32.
+        if like.dtype == torch.bfloat16 and array.dtype.kind == "V":
+            return torch.as_tensor(array.astype("float32"), device=like.device).to(
+                torch.bfloat16)
         return torch.as_tensor(array, device=like.device)
     return keras.ops.convert_to_tensor(array)
 
