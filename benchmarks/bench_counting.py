@@ -1,33 +1,40 @@
-"""Counting speed: the streaming metrics against their anchors, in one process.
+"""Counting speed: the streaming metrics against a bare kernel and their anchors.
 
-Samples per second of
+Samples per second, each contender beside a *bare kernel* compiled the same way: what
+any counter must do, with no checks, no invalid tally and no exactness past 2**31
+(bucket or decide, make the cell codes, add their histogram into an int32 state). The
+headline is ``ours / bare`` (1.0: ours costs what the bare kernel costs):
 
-* `ThresholdConfusion(num_thresholds=T)` against `keras.metrics.AUC(num_thresholds=T)`
-  on the same backend, torchmetrics' `BinaryPrecisionRecallCurve(thresholds=T)` and a
-  NumPy `bincount` floor (bucket, histogram, reverse cumulative sum; no checks), and a
-  bare kernel: that bucketing and histogram compiled as ours is, with no checks and no
-  exactness. The bare kernel's own ratio to Keras' AUC bounds the ratio any threshold
-  counter can reach with that compiler on this machine;
-* `ConfusionMatrix(num_classes=K)` against torchmetrics' `MulticlassConfusionMatrix`,
-  scikit-learn's `confusion_matrix` and a NumPy floor (argmax and bincount on one core,
-  no checks), all given the same scores, so every contender pays for the argmax.
+* `ThresholdConfusion(num_thresholds=T)`, T = 200 and 10,000, beside
+  `keras.metrics.AUC(num_thresholds=T)` on the same backend, torchmetrics'
+  `BinaryPrecisionRecallCurve(thresholds=T)` and a NumPy `bincount` floor;
+* `ConfusionMatrix`: binary, multiclass K = 10 and 1,000 (the bare kernel takes the
+  backend's own argmax), multilabel L = 10; multiclass beside torchmetrics'
+  `MulticlassConfusionMatrix`, scikit-learn's `confusion_matrix` and a NumPy floor
+  (argmax and bincount, one core);
+* each CPU trick of `keras_confusion._backend.kernels.TRICKS`, on against off, on the
+  case it serves.
 
-Updates are compiled as Keras compiles them: `jax.jit` of the stateless update on JAX,
-eager on torch, and on TensorFlow both ways Keras may choose, one after the other: a
-plain `tf.function` (its `jit_compile="auto"` on a CPU-only machine) and
-`tf.function(jit_compile=True)` (its choice where a GPU is visible, or on request).
-Ratios are printed against the anchors; only ratios measured in the same process are
-meaningful.
+Batches of 8,192 and 65,536. Updates are compiled as Keras compiles them: `jax.jit`
+of the stateless update on JAX, eager on torch, and on TensorFlow both ways Keras may
+choose: a plain `tf.function` (its `jit_compile="auto"` on a CPU-only machine) and
+`tf.function(jit_compile=True)`. Each figure is the best of ``--rounds`` interleaved
+rounds (a slow spell of a shared machine hits every contender of a round alike); only
+ratios measured in the same process are meaningful.
 
-    KERAS_BACKEND=jax uv run python benchmarks/bench_counting.py [--quick]
+    KERAS_BACKEND=jax uv run python benchmarks/bench_counting.py [--quick] [--markdown]
     KERAS_BACKEND=tensorflow uv run python benchmarks/bench_counting.py [--tf-mode xla]
-        [--part thresholds|multiclass]
+        [--part thresholds|matrix|tricks]
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
+import functools
 import os
+import platform
+import subprocess
 import time
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
@@ -36,6 +43,7 @@ import keras
 import numpy as np
 
 from keras_confusion import metrics as kcm
+from keras_confusion._backend import kernels
 
 BACKEND = keras.backend.backend()
 # TensorFlow: whether updates are compiled with XLA (set per pass by `main`).
@@ -74,18 +82,38 @@ def _compiled_update(metric):
     return metric.update_state, finish
 
 
-def _bare_update(t):
-    """The bare bucketing kernel compiled as ours is: bucket, histogram into a state,
-    no checks, no exactness. It bounds what any threshold counter can reach here."""
-    cells = 2 * (t + 1)
+def _bare_update(case, param):
+    """The bare kernel compiled as ours is: cell codes, their histogram added into an
+    int32 state; no checks, no invalid tally, no carry. ``case``: "thresholds" (T =
+    ``param``), "binary", "multiclass" (K = ``param``) or "multilabel" (L = ``param``).
+    """
+    if case == "thresholds":
+        t = param
+        cells = 2 * (t + 1)
+    else:
+        cells = {"binary": 4, "multiclass": param * param, "multilabel": 4 * param}[case]
+    dense = cells <= 1 << 17  # as ours: a scatter at the codes into a large state
+
+    offsets = np.arange(param, dtype="int32") * 4 if case == "multilabel" else 0
+
+    def codes_of(xp, y, p, argmax, floor, cast):
+        if case == "thresholds":
+            return y * (t + 1) + cast(floor(p * (t - 1))) + 1
+        if case == "multiclass":
+            return y * param + cast(argmax(p))
+        return xp.reshape(y * 2 + cast(p >= 0.5) + offsets, (-1,))
+
     if BACKEND == "jax":
         import jax
         import jax.numpy as jnp
 
-        @jax.jit
+        @functools.partial(jax.jit, donate_argnums=0)
         def step(state, y, p):
-            bucket = jnp.floor(p * (t - 1)).astype("int32") + 1
-            return state + jnp.bincount(y * (t + 1) + bucket, length=cells)
+            codes = codes_of(jnp, y, p, lambda x: jnp.argmax(x, axis=-1), jnp.floor,
+                             lambda x: x.astype("int32"))
+            if dense:
+                return state + jnp.bincount(codes, length=cells)
+            return state.at[codes].add(1)
 
         state = jnp.zeros(cells, "int32")
 
@@ -101,18 +129,27 @@ def _bare_update(t):
 
         @tf.function(jit_compile=TF_XLA)
         def update(y, p):
-            bucket = tf.cast(tf.floor(p * (t - 1)), tf.int32) + 1
-            state.assign_add(tf.raw_ops.DenseBincount(
-                input=y * (t + 1) + bucket, size=cells, weights=tf.zeros([0], tf.int32)))
+            codes = codes_of(tf, y, p, lambda x: tf.argmax(x, axis=-1, output_type=tf.int32),
+                             tf.floor, lambda x: tf.cast(x, tf.int32))
+            if dense:
+                state.assign_add(tf.raw_ops.DenseBincount(
+                    input=codes, size=cells, weights=tf.zeros([0], tf.int32)))
+            else:
+                state.scatter_add(tf.IndexedSlices(tf.ones(tf.shape(codes), tf.int32), codes))
 
         return update, state.numpy
     import torch
 
-    state = torch.zeros(cells, dtype=torch.int64)
+    state = torch.zeros(cells, dtype=torch.int32)
+    one = torch.ones((), dtype=torch.int32)
 
     def update(y, p):
-        bucket = torch.floor(p * (t - 1)).to(torch.int64) + 1
-        state.add_(torch.bincount(y * (t + 1) + bucket, minlength=cells))
+        codes = codes_of(torch, y, p, lambda x: torch.argmax(x, dim=-1), torch.floor,
+                         lambda x: x.to(torch.int32))
+        if dense:
+            state.add_(torch.bincount(codes, minlength=cells))
+        else:
+            state.index_add_(0, codes.long(), one.expand(codes.shape[0]))
 
     return update, lambda: None
 
@@ -163,7 +200,20 @@ def _fmt(rate):
     return f"{rate / 1e6:9.2f} M/s"
 
 
-def bench_thresholds(n, thresholds, batch_sizes, budget):
+ROWS = []  # (case, batch, ours / bare, ours M/s, bare M/s, anchors) for --markdown
+
+
+def _report(case, batch, rates, anchors):
+    """Print one line: ours, bare, ``ours / bare``, then ours against each anchor."""
+    ours, bare = rates["ours"], rates["bare"]
+    parts = [f"{n} {_fmt(rates[k])} (ours x{ours / rates[k]:.2f})" for k, n in anchors.items()]
+    print(f"{case:26s} batch={batch:6d}  ours {_fmt(ours)}  bare {_fmt(bare)}  "
+          f"ours/bare {ours / bare:5.2f}  " + "  ".join(parts), flush=True)
+    ROWS.append((case, batch, ours / bare, ours, bare,
+                 {n: ours / rates[k] for k, n in anchors.items()}))
+
+
+def bench_thresholds(n, thresholds, batch_sizes, budget, rounds):
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, n).astype("int32")
     p = rng.uniform(0, 1, n).astype("float32")
@@ -172,8 +222,7 @@ def bench_thresholds(n, thresholds, batch_sizes, budget):
 
     for t in thresholds:
         for batch in batch_sizes:
-            to_backend = keras.ops.convert_to_tensor
-            kb = _batches(y, p, batch, to_backend)
+            kb = _batches(y, p, batch, keras.ops.convert_to_tensor)
             tm_metric = BinaryPrecisionRecallCurve(thresholds=t)
             state = np.zeros(2 * (t + 1), np.int64)
 
@@ -184,56 +233,150 @@ def bench_thresholds(n, thresholds, batch_sizes, budget):
 
             rates = _rates({
                 "ours": (*_compiled_update(kcm.ThresholdConfusion(num_thresholds=t)), kb),
+                "bare": (*_bare_update("thresholds", t), kb),
                 "auc": (*_compiled_update(keras.metrics.AUC(num_thresholds=t)), kb),
                 "tm": (lambda a, b, m=tm_metric: m.update(b, a), lambda: None,
                        _batches(y, p, batch, torch.from_numpy)),
                 "floor": (floor, lambda: None, _batches(y, p, batch, np.asarray)),
-                "bare": (*_bare_update(t), kb),
-            }, budget)
-            ours, auc, tm, npf, bare = (
-                rates[k] for k in ("ours", "auc", "tm", "floor", "bare"))
-            print(f"T={t:6d} batch={batch:6d}  ThresholdConfusion {_fmt(ours)}  "
-                  f"keras AUC {_fmt(auc)} (x{ours / auc:6.1f})  "
-                  f"torchmetrics PRCurve {_fmt(tm)} (x{ours / tm:8.1f})  "
-                  f"NumPy floor {_fmt(npf)} (x{ours / npf:5.2f})  "
-                  f"bare kernel {_fmt(bare)} (x{ours / bare:5.2f}; "
-                  f"itself x{bare / auc:4.1f} Keras)", flush=True)
+            }, budget, rounds)
+            _report(f"ThresholdConfusion T={t}", batch, rates,
+                    {"auc": "Keras AUC", "tm": "torchmetrics PR curve", "floor": "NumPy floor"})
 
 
-def bench_multiclass(n, classes, budget):
+def _matrix_data(case, param, batch, rng):
+    """A few batches of labels and scores, cycled (a (2 M, 1000) array would not fit)."""
+    rows = batch * 4
+    if case == "multiclass":
+        return (rng.integers(0, param, rows).astype("int32"),
+                rng.normal(size=(rows, param)).astype("float32"))
+    shape = (rows,) if case == "binary" else (rows, param)
+    return rng.integers(0, 2, shape).astype("int32"), rng.random(shape).astype("float32")
+
+
+def _matrix_metric(case, param):
+    if case == "multiclass":
+        return kcm.ConfusionMatrix(num_classes=param)
+    if case == "multilabel":
+        return kcm.ConfusionMatrix(multilabel=True, num_labels=param)
+    return kcm.ConfusionMatrix()
+
+
+def bench_matrix(n, cases, batch_sizes, budget, rounds):
     import torch
     from sklearn.metrics import confusion_matrix
     from torchmetrics.classification import MulticlassConfusionMatrix
 
     rng = np.random.default_rng(1)
-    for k in classes:
-        batch = 65_536 if k <= 100 else 8_192
-        # Scores for a few batches, cycled: a (2 M, 1000) array would not fit.
-        distinct = 4
-        y = rng.integers(0, k, batch * distinct).astype("int32")
-        p = rng.normal(size=(batch * distinct, k)).astype("float32")
-        reps = max(1, n // (batch * distinct))
+    for case, param in cases:
+        for batch in batch_sizes:
+            if case == "multiclass" and param >= 1000 and batch > 8_192:
+                continue  # (65,536, 1000) float32 scores: 256 MB a batch
+            y, p = _matrix_data(case, param, batch, rng)
+            reps = max(1, n // len(y))
 
-        def cycle(convert, y=y, p=p, batch=batch, reps=reps):
-            return _batches(y, p, batch, convert) * reps
+            def cycle(convert, y=y, p=p, batch=batch, reps=reps):
+                return _batches(y, p, batch, convert) * reps
 
-        tm_metric = MulticlassConfusionMatrix(num_classes=k)
-        rates = _rates({
-            "ours": (*_compiled_update(kcm.ConfusionMatrix(num_classes=k)),
-                     cycle(keras.ops.convert_to_tensor)),
-            "tm": (lambda a, b, m=tm_metric: m.update(b, a), lambda: None,
-                   cycle(torch.from_numpy)),
-            "sk": (lambda a, b, k=k: confusion_matrix(a, b.argmax(-1), labels=range(k)),
-                   lambda: None, cycle(np.asarray)),
-            "floor": (lambda a, b, k=k: np.bincount(a * k + b.argmax(-1), minlength=k * k),
-                      lambda: None, cycle(np.asarray)),
-        }, budget)
-        ours, tm, sk, npf = (rates[c] for c in ("ours", "tm", "sk", "floor"))
-        print(f"K={k:5d} batch={batch:6d}  ConfusionMatrix {_fmt(ours)}  "
-              f"torchmetrics {_fmt(tm)} (x{ours / tm:5.2f})  "
-              f"scikit-learn {_fmt(sk)} (x{ours / sk:5.2f})  "
-              f"NumPy floor {_fmt(npf)} (x{ours / npf:5.2f}; "
-              f"itself x{npf / tm:4.2f} torchmetrics)", flush=True)
+            contenders = {
+                "ours": (*_compiled_update(_matrix_metric(case, param)),
+                         cycle(keras.ops.convert_to_tensor)),
+                "bare": (*_bare_update(case, param), cycle(keras.ops.convert_to_tensor)),
+            }
+            anchors = {}
+            if case == "multiclass":
+                tm_metric = MulticlassConfusionMatrix(num_classes=param)
+                contenders.update({
+                    "tm": (lambda a, b, m=tm_metric: m.update(b, a), lambda: None,
+                           cycle(torch.from_numpy)),
+                    "sk": (lambda a, b, k=param: confusion_matrix(a, b.argmax(-1),
+                                                                  labels=range(k)),
+                           lambda: None, cycle(np.asarray)),
+                    "floor": (lambda a, b, k=param: np.bincount(a * k + b.argmax(-1),
+                                                                minlength=k * k),
+                              lambda: None, cycle(np.asarray)),
+                })
+                anchors = {"tm": "torchmetrics", "sk": "scikit-learn", "floor": "NumPy floor"}
+            name = {"binary": "ConfusionMatrix binary", "multiclass": f"ConfusionMatrix K={param}",
+                    "multilabel": f"ConfusionMatrix L={param}"}[case]
+            _report(name, batch, _rates(contenders, budget, rounds), anchors)
+
+
+# The case each trick serves (a trick whose gain stays inside the noise is dropped).
+TRICK_CASES = {
+    "xla_cpu_argmax": ("multiclass", 1000, 8_192),
+    "torch_cpu_argmax": ("multiclass", 1000, 8_192),
+    "tf_fused_codes": ("thresholds", 10_000, 65_536),
+}
+TRICK_ROWS = []  # (trick, case, batch, on / off)
+
+
+def bench_tricks(budget, rounds):
+    """Each trick of `kernels.TRICKS` on against off (a fresh metric and compiled step
+    each: compiled steps read the switches when traced), interleaved."""
+    rng = np.random.default_rng(2)
+    for trick, (case, param, batch) in TRICK_CASES.items():
+        applies = {"xla_cpu_argmax": BACKEND == "jax" or (BACKEND == "tensorflow" and TF_XLA),
+                   "torch_cpu_argmax": BACKEND == "torch",
+                   "tf_fused_codes": BACKEND == "tensorflow" and not TF_XLA}[trick]
+        if not applies:
+            continue
+        if case == "thresholds":
+            y = rng.integers(0, 2, batch * 8).astype("int32")
+            p = rng.random(batch * 8).astype("float32")
+        else:
+            y, p = _matrix_data(case, param, batch, rng)
+        kb = _batches(y, p, batch, keras.ops.convert_to_tensor) * 4
+        contenders = {}
+        for state in (True, False):
+            kernels.TRICKS[trick] = state
+            metric = (kcm.ThresholdConfusion(num_thresholds=param) if case == "thresholds"
+                      else _matrix_metric(case, param))
+            update, finish = _compiled_update(metric)
+            update(*kb[0])  # traced now, with the switch as set
+            finish()
+            contenders["on" if state else "off"] = (update, finish, kb)
+        kernels.TRICKS[trick] = True
+        rates = _rates(contenders, budget, rounds)
+        gain = rates["on"] / rates["off"]
+        print(f"trick {trick:18s} {case} {param} batch={batch}: on {_fmt(rates['on'])}  "
+              f"off {_fmt(rates['off'])}  gain x{gain:.2f}", flush=True)
+        TRICK_ROWS.append((trick, f"{case} {param}", batch, gain))
+
+
+def _machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f
+                       if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{platform.platform()}, {cpu}, {os.cpu_count()} cores"
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def print_markdown(mode, rounds):
+    print(f"\n`benchmarks/bench_counting.py --markdown`, {BACKEND} ({mode}), "
+          f"{datetime.date.today()}, commit {_commit()}, {_machine()}, "
+          f"load {os.getloadavg()[0]:.1f}; best of {rounds} interleaved rounds.\n")
+    print("| case | batch | ours / bare | ours | bare | ours against anchors |")
+    print("|---|---|---|---|---|---|")
+    for case, batch, ratio, ours, bare, anchors in ROWS:
+        against = ", ".join(f"{x:.2f}x {n}" for n, x in anchors.items())
+        print(f"| {case} | {batch:,} | {ratio:.2f} | {ours / 1e6:.1f} M/s | "
+              f"{bare / 1e6:.1f} M/s | {against} |")
+    if TRICK_ROWS:
+        print("\n| trick | case | batch | on / off |")
+        print("|---|---|---|---|")
+        for trick, case, batch, gain in TRICK_ROWS:
+            print(f"| `{trick}` | {case} | {batch:,} | {gain:.2f} |")
 
 
 def main(argv=None):
@@ -241,14 +384,19 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true",
                         help="fewer samples and a shorter time budget per measurement")
     parser.add_argument("--budget", type=float, default=None,
-                        help="seconds per contender and measurement, over 5 interleaved "
+                        help="seconds per contender and measurement, over the interleaved "
                              "rounds (default 5, 1 with --quick)")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="interleaved rounds; each figure is the best (default 5)")
     parser.add_argument("--tf-mode", choices=["both", "plain", "xla"], default="both",
                         help="TensorFlow: a plain tf.function, jit_compile=True, or both "
                              "(default)")
     parser.add_argument("--xla", action="store_true", help="the same as --tf-mode xla")
-    parser.add_argument("--part", choices=["all", "thresholds", "multiclass"], default="all",
-                        help="ThresholdConfusion, ConfusionMatrix, or both (default)")
+    parser.add_argument("--part", choices=["all", "thresholds", "matrix", "tricks"],
+                        default="all", help="which cases to time (default all)")
+    parser.add_argument("--markdown", action="store_true",
+                        help="also print the results as a Markdown table, stamped with the "
+                             "date, commit and machine")
     args = parser.parse_args(argv)
     global TF_XLA
     n = 200_000 if args.quick else 2_000_000
@@ -257,14 +405,22 @@ def main(argv=None):
     passes = [False] if BACKEND != "tensorflow" or tf_mode == "plain" else (
         [True] if tf_mode == "xla" else [False, True])
     for TF_XLA in passes:
+        ROWS.clear()
+        TRICK_ROWS.clear()
         mode = {"jax": "jax.jit", "torch": "eager"}.get(
             BACKEND, "tf.function(jit_compile=True)" if TF_XLA else "tf.function")
         print(f"backend={BACKEND} update={mode} samples={n} cpu_count={os.cpu_count()} "
               f"load={os.getloadavg()[0]:.1f}", flush=True)
-        if args.part != "multiclass":
-            bench_thresholds(n, [200, 10_000], [8_192, 65_536], budget)
-        if args.part != "thresholds":
-            bench_multiclass(n, [10, 1_000], budget)
+        batches = [8_192, 65_536]
+        if args.part in ("all", "thresholds"):
+            bench_thresholds(n, [200, 10_000], batches, budget, args.rounds)
+        if args.part in ("all", "matrix"):
+            bench_matrix(n, [("binary", 2), ("multiclass", 10), ("multiclass", 1000),
+                             ("multilabel", 10)], batches, budget, args.rounds)
+        if args.part in ("all", "tricks"):
+            bench_tricks(budget, args.rounds)
+        if args.markdown:
+            print_markdown(mode, args.rounds)
 
 
 if __name__ == "__main__":

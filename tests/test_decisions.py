@@ -621,3 +621,88 @@ def test_constant_scores_warn_that_the_model_output_is_constant():
         warnings.filterwarnings("ignore", "tune_threshold: y_true holds only", ConfusionWarning)
         tune_threshold([1], [0.7], "f1")  # one sample is no sign of a collapsed model
         tune_threshold([0, 1], [0.3, 0.7], "f1")
+
+
+def _exact_curve_reference(y, s, w=None):
+    """The exact curve as it was computed before the sorted label keys (two sorts and
+    a binary search unweighted; an argsort and reverse cumulative sums weighted)."""
+    n = len(s)
+    if w is None:
+        s_sorted = np.sort(s)
+        starts = np.flatnonzero(np.concatenate([[True], s_sorted[1:] != s_sorted[:-1]]))
+        thresholds = s_sorted[starts]
+        pos = y == 1
+        n_pos = int(np.count_nonzero(pos))
+        tp = n_pos - np.searchsorted(np.sort(s[pos]), thresholds, side="left")
+        fp = (n - starts) - tp
+    else:
+        order = np.argsort(s)
+        s_sorted = s[order]
+        starts = np.flatnonzero(np.concatenate([[True], s_sorted[1:] != s_sorted[:-1]]))
+        thresholds = s_sorted[starts]
+        pos = w[order] * y[order]
+        tp = np.cumsum(pos[::-1])[::-1][starts]
+        fp = np.cumsum((w[order] - pos)[::-1])[::-1][starts]
+    cms = np.zeros((len(tp) + 1, 2, 2), dtype=tp.dtype)
+    cms[:-1, 1, 1], cms[:-1, 0, 1] = tp, fp
+    cms[:, 1, 0] = tp[0] - cms[:, 1, 1]
+    cms[:, 0, 0] = fp[0] - cms[:, 0, 1]
+    return np.concatenate([thresholds, [np.inf]]), cms
+
+
+def _tie_heavy_scores(rng, kind, n, dtype):
+    if kind == "probabilities":
+        s = rng.integers(0, 9, n) / 8.0  # nine values, heavy ties, 0 and 1 included
+        s[: n // 2] = rng.random(n // 2)
+    elif kind == "logits":
+        s = rng.integers(-4, 5, n) * 1.5
+        s[: n // 2] = rng.normal(0.0, 30.0, n // 2)
+        s[rng.random(n) < 0.1] = -0.0  # equal to 0.0, not below it
+    else:  # the extremes of the dtype, both signs, and the smallest subnormals
+        info = np.finfo(dtype)
+        s = rng.choice([-info.max, info.max, -info.smallest_subnormal,
+                        info.smallest_subnormal, 0.0, -0.0, 1.0, -1.0], n)
+    return s.astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+@pytest.mark.parametrize("kind", ["probabilities", "logits", "extremes"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_exact_curve_from_sorted_label_keys_equals_the_two_sort_reference(dtype, kind,
+                                                                          weighted):
+    from keras_confusion._counting import exact_curve
+
+    rng = np.random.default_rng(3)
+    for n in [1, 2, 3, 50, 5000]:
+        y = rng.integers(0, 2, n).astype("int8")
+        s = _tie_heavy_scores(rng, kind, n, dtype)
+        w = rng.integers(0, 4, n).astype("float64") if weighted else None
+        thresholds, cms = exact_curve(y, s, w)
+        ref_thresholds, ref_cms = _exact_curve_reference(y, s, w)
+        assert thresholds.dtype == ref_thresholds.dtype and cms.dtype == ref_cms.dtype
+        np.testing.assert_array_equal(thresholds, ref_thresholds)
+        np.testing.assert_array_equal(cms, ref_cms)
+        # And a brute force of the rule at every candidate: positive when s >= t.
+        if n <= 50:
+            decide = s.astype("float64")[None, :] >= thresholds[:, None]
+            wt = np.ones(n) if w is None else w
+            np.testing.assert_array_equal(cms[:, 1, 1], (decide * (y * wt)).sum(1))
+            np.testing.assert_array_equal(cms[:, 0, 1], (decide * ((1 - y) * wt)).sum(1))
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+@pytest.mark.parametrize("objective", ["f1", "mcc"])
+def test_tune_threshold_picks_what_the_reference_curve_picks(dtype, objective):
+    from keras_confusion.decisions import _best_index
+
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 2, 20000).astype("int8")
+    s = _tie_heavy_scores(rng, "probabilities", 20000, dtype)
+    result = tune_threshold(y, s, objective)
+    thresholds, cms = _exact_curve_reference(y, s.astype("float64"))
+    values = np.asarray(formulas.get(objective)(cms), "float64")
+    i = _best_index(values, np.ones(len(values), bool), True)
+    assert result.threshold == thresholds[i] and result.value == values[i]
+    np.testing.assert_array_equal(result.confusion_matrix, cms[i])
+    np.testing.assert_array_equal(result.thresholds, thresholds)
+    np.testing.assert_array_equal(result.values, values)

@@ -346,14 +346,66 @@ def test_counts_stay_exact_past_float32_integer_limit(num_classes):
     for _ in range(3):
         m.update_state([1], y_pred)
     assert m.counts()[1, 1] == 2**24 + 3
-    # Far beyond: the state as after 2**40 samples, then single samples on top.
+    # Far beyond: the state as after 2**40 samples, then single samples on top, the
+    # last ones after a carry of the int32 counts into the float32 pair.
+    cell = num_classes + 1
     m.counts_hi.assign(keras.ops.convert_to_tensor(
-        np.where(np.arange(m.counts_hi.shape[0]) == num_classes + 1, 2.0**40, 0.0),
-        dtype="float32"))
+        np.where(np.arange(m.counts_hi.shape[0]) == cell, 2.0**40, 0.0), dtype="float32"))
     m.counts_lo.assign(keras.ops.zeros(m.counts_lo.shape))
+    m.counts_int.assign(keras.ops.zeros(m.counts_int.shape, dtype="int32"))
+    m.counts_pending.assign(0)
     for _ in range(5):
         m.update_state([1], y_pred)
     assert m.counts()[1, 1] == 2**40 + 5
+    m.counts_pending.assign(kcm._CARRY_AT)  # the next batch carries first
+    for _ in range(2):
+        m.update_state([1], y_pred)
+    assert to_numpy(m.counts_int.value)[cell] == 2
+    assert m.counts()[1, 1] == 2**40 + 7
+
+
+@pytest.mark.parametrize("n", [2**24 + 1, 2**25 + 3])
+def test_one_unweighted_batch_past_2_24_in_one_cell_is_counted_exactly(n):
+    # A float32 histogram of one batch stopped at 2**24 (16,777,216 counted for
+    # 2**24 + 1), and on JAX a batch of 2**25 + 3 counted half.
+    m = kcm.ConfusionMatrix()
+    m.update_state(np.zeros(n, "int8"), np.full(n, 0.1, "float32"))
+    np.testing.assert_array_equal(m.counts(), [[n, 0], [0, 0]])
+    assert to_numpy(m.result())[0, 0] == np.float32(n)
+    if n == 2**24 + 1:
+        t = kcm.ThresholdConfusion(thresholds=[0.05, 0.5])
+        t.update_state(np.ones(n, "int8"), np.full(n, 0.1, "float32"))
+        np.testing.assert_array_equal(t.counts(), [[[0, 0], [0, n]], [[0, 0], [n, 0]]])
+
+
+def test_batch_larger_than_the_chunk_is_counted_in_chunks_exactly(monkeypatch, rng):
+    from keras_confusion import metrics as metrics_module
+
+    monkeypatch.setattr(metrics_module, "_CHUNK", 1000)
+    y = rng.integers(0, 3, 2500)
+    p = rng.normal(size=(2500, 3)).astype("float32")
+    m = kcm.ConfusionMatrix(num_classes=3)
+    m.update_state(y, p)
+    np.testing.assert_array_equal(m.counts(), skm.confusion_matrix(y, p.argmax(-1)))
+
+
+def test_carry_into_the_float32_pair_is_exact_below_2_47(rng):
+    from keras_confusion._backend.compensated import carried
+
+    # Pairs as the state holds them (hi an integer float32, |lo| <= ulp(hi) / 2), plus
+    # int32 counts up to 2**31 - 1: hi + lo + counts, compared in exact integers.
+    total = rng.integers(0, 2**47 - 2**31, 2000, dtype=np.int64)
+    total[:4] = [0, 2**24 - 1, 2**24 + 1, 2**46 + 12345]
+    hi = total.astype("float32")
+    lo = (total - hi.astype(np.int64)).astype("float32")
+    assert np.all(hi.astype(np.int64) + lo.astype(np.int64) == total)
+    counts = rng.integers(0, 2**31 - 1, 2000, dtype=np.int64)
+    counts[:4] = [2**31 - 1, 1, 255, 256]
+    s, err = carried(keras.ops.convert_to_tensor(hi), keras.ops.convert_to_tensor(lo),
+                     keras.ops.convert_to_tensor(counts.astype("int32")))
+    s, err = to_numpy(s), to_numpy(err)
+    np.testing.assert_array_equal(s.astype(np.int64) + err.astype(np.int64), total + counts)
+    assert np.all(s == (s.astype("float64") + err).astype("float32"))  # renormalised
 
 
 def test_float64_dtype_makes_result_exact_past_2_24_where_the_backend_has_float64():
@@ -477,9 +529,8 @@ def test_reset_state_zeroes_counts_and_invalid_tally():
             else np.array([0.3, np.nan], "float32")
         metric.update_state([0, 1], y_pred)
         metric.reset_state()
-        assert not to_numpy(metric.counts_hi.value).any()
+        assert not any(to_numpy(v.value).any() for v in metric.variables)
         assert metric.invalid == 0
-    # A large state also keeps the number of samples it has not renormalised yet.
     metric = kcm.ConfusionMatrix(num_classes=400)
     metric.update_state([0, 1], np.eye(400, dtype="float32")[[0, 2]])
     metric.update_state([0], np.eye(400, dtype="float32")[[0]], sample_weight=[0.5])
@@ -487,68 +538,51 @@ def test_reset_state_zeroes_counts_and_invalid_tally():
     assert not any(to_numpy(v.value).any() for v in metric.variables)
 
 
-# Where a large state's unweighted batches are only added to counts_lo, renormalised
-# every _RENORM_AT samples: updated in place, on TensorFlow and on torch's CPU.
-_DEFERS = BACKEND in ("tensorflow", "torch")
-
-
 @pytest.mark.parametrize("mode", ["eager", "graph", "xla"] if BACKEND == "tensorflow"
-                         else ["eager"])
-def test_large_state_renormalised_every_renorm_at_samples_equals_sklearn_after_each_batch(
-        monkeypatch, mode):
+                         else ["eager", "compiled"])
+@pytest.mark.parametrize("k", [3, 400])  # a dense and a scattered state update
+def test_int_counts_carried_every_carry_at_samples_equal_sklearn_after_each_batch(
+        monkeypatch, mode, k):
     from keras_confusion import metrics as metrics_module
 
-    # 1,000 instead of 2**22, so that whole renormalisations come every few batches.
-    monkeypatch.setattr(metrics_module, "_RENORM_AT", 1000.0)
-    k = 400
+    # 1,000 instead of 2**31 - 1, so that carries into the float32 pair come every few
+    # batches, and a NaN row each time, tallied as invalid across carries too.
+    monkeypatch.setattr(metrics_module, "_CARRY_AT", 1000)
     rng = np.random.default_rng(7)
     m = kcm.ConfusionMatrix(num_classes=k)
     update = m.update_state
-    if mode != "eager":
+    if mode in ("graph", "xla"):
         import tensorflow as tf
 
         update = tf.function(m.update_state, jit_compile=mode == "xla")
+    elif mode == "compiled":
+        step = compiled(m.stateless_update_state)
+
+        def update(y, p, sample_weight=None):
+            new = step([v.value for v in m.variables], y, p, sample_weight=sample_weight)
+            for variable, value in zip(m.variables, new, strict=True):
+                variable.assign(value)
+
     # Unweighted, then weighted (quarters: their sums are exact), then unweighted again.
-    plan = [(300, False)] * 5 + [(200, True), (300, False), (0, False), (300, False)]
-    pending = [300, 600, 900, 0, 300, -1, -1, -1, -1] if _DEFERS else [0] * 5 + [-1] * 4
-    if mode == "xla":  # every touched cell renormalised each batch; pending left as it is
-        pending = [0] * 9
+    plan = [(300, False)] * 5 + [(200, True), (300, False), (300, False), (300, False)]
+    pending = [300, 600, 900, 300, 600, 600, 900, 300, 600]
     ys, ps, ws = [], [], []
     for (n, weighted), expected_pending in zip(plan, pending, strict=True):
         y = rng.integers(0, k, n)
         p = rng.normal(size=(n, k)).astype("float32")
+        p[0, 0] = np.nan
         w = (rng.integers(1, 8, n) / 4).astype("float32") if weighted else np.ones(n, "float32")
         if weighted:
             update(y, p, sample_weight=w)
         else:
             update(y, p)
-        ys.append(y), ps.append(p), ws.append(w)
+        ys.append(y[1:]), ps.append(p[1:]), ws.append(w[1:])
         y_all, p_all = np.concatenate(ys), np.concatenate(ps)
         expected = skm.confusion_matrix(y_all, p_all.argmax(-1), labels=range(k),
                                         sample_weight=np.concatenate(ws))
         np.testing.assert_array_equal(m.counts(), expected)
-        assert float(to_numpy(m.counts_pending.value)) == expected_pending
-
-
-@pytest.mark.skipif(not _DEFERS, reason="JAX updates the state functionally, every batch")
-def test_deferred_renormalisation_keeps_a_count_exact_past_2_24():
-    # 2**21 + 1 samples to one cell per batch: the running count is odd and above
-    # 2**24 after 8 batches, which float32 cannot hold; without the renormalisation at
-    # 2**22 pending samples, counts_lo would pass 2**24 and round.
-    from keras_confusion import _backend
-    from keras_confusion.metrics import _RENORM_AT
-
-    hi, lo, pending = (keras.Variable(keras.ops.zeros(shape), dtype="float32", trainable=False)
-                       for shape in [(3,), (3,), ()])
-    hi_now, lo_now, pending_now = (_backend.in_place_tensor(v) for v in (hi, lo, pending))
-    indices = keras.ops.zeros((2**21 + 1,), dtype="int32")
-    for batch in range(1, 13):
-        _backend.compensated_add_(hi_now, lo_now, indices, None, dense=False,
-                                  pending=pending_now, renorm_at=_RENORM_AT)
-        total = (np.asarray(to_numpy(hi.value), "float64")
-                 + np.asarray(to_numpy(lo.value), "float64"))
-        np.testing.assert_array_equal(total, [batch * (2**21 + 1), 0, 0])
-        assert float(to_numpy(pending.value)) == (batch % 2) * (2**21 + 1)
+        assert m.invalid == len(ys)
+        assert int(to_numpy(m.counts_pending.value)) == expected_pending
 
 
 def _threshold_reference(y, scores, w, thresholds):
@@ -855,11 +889,11 @@ def test_stateless_update_returns_new_counts_and_leaves_given_state_and_variable
     for tensor, variable, old in zip(given, m.variables, before, strict=True):
         np.testing.assert_array_equal(to_numpy(tensor), old)
         np.testing.assert_array_equal(to_numpy(variable.value), old)
-    # counts_hi, counts_lo (and for the scattered state, the samples left pending).
-    assert len(new) == (2 if k == 3 else 3)
-    hi, lo = (np.asarray(to_numpy(v), "float64") for v in new[:2])
+    # counts_int, counts_pending, counts_hi, counts_lo.
+    assert len(new) == 4
+    counts, _, hi, lo = (np.asarray(to_numpy(v), "float64") for v in new)
     np.testing.assert_array_equal(
-        (hi + lo)[: k * k].reshape(k, k),
+        (hi + lo + counts)[: k * k].reshape(k, k),
         skm.confusion_matrix(y, p.argmax(-1), labels=range(k)))
 
 
@@ -911,3 +945,32 @@ def test_float64_threshold_matrices_stay_float64_and_exact_past_2_24():
     result = metric.result()
     assert keras.backend.standardize_dtype(result.dtype) == "float64"
     assert to_numpy(result)[0, 0, 0] == 2**24 + 1
+
+
+@pytest.mark.skipif(BACKEND != "torch", reason="torch.compile")
+@pytest.mark.parametrize("make", [
+    lambda: kcm.ConfusionMatrix(),
+    lambda: kcm.ConfusionMatrix(num_classes=3),
+    lambda: kcm.ConfusionMatrix(multilabel=True, num_labels=2, threshold=[0.3, 0.6]),
+    lambda: kcm.FBeta(beta=2.0, from_logits=True),
+    lambda: kcm.ThresholdConfusion(thresholds=[0.7, 0.2, 0.5]),
+    lambda: kcm.ThresholdConfusion(num_thresholds=50, spacing="logit"),
+], ids=["binary", "multiclass", "multilabel", "fbeta_logits", "thresholds", "logit_grid"])
+def test_torch_compiled_update_and_result_trace_whole_and_equal_eager(rng, make):
+    # Issue 23 item 13: NumPy calls and a bincount inside update_state broke the graph
+    # under torch.compile; each broken frame was compiled again for every metric of a
+    # model (recompile_limit (8) hit while evaluating). fullgraph=True fails on any break.
+    import torch
+
+    compiled_metric, eager = make(), make()
+    k = getattr(eager, "num_classes", 2)
+    p_shape = (64, 3) if k == 3 else (64, 2) if getattr(eager, "multilabel", False) else (64,)
+    y = rng.integers(0, k, p_shape[:1] if k == 3 else p_shape).astype("float32")
+    p = rng.random(p_shape).astype("float32")
+    update = torch.compile(compiled_metric.update_state, fullgraph=True)
+    result = torch.compile(compiled_metric.result, fullgraph=True)
+    for part in np.array_split(np.arange(64), 2):
+        yt, pt = torch.from_numpy(y[part]), torch.from_numpy(p[part])
+        update(yt, pt)
+        eager.update_state(yt, pt)
+    np.testing.assert_array_equal(to_numpy(result()), to_numpy(eager.result()))

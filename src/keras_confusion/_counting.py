@@ -76,45 +76,104 @@ def tail_sums(hist, xp=np, cumsum=None):
     return xp.stack([xp.stack([tn, fp], axis=-1), xp.stack([fn, tp], axis=-1)], axis=-2)
 
 
+_UNSIGNED = {2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+
+def _order_keys(s: np.ndarray):
+    """Unsigned integer keys of float scores, in the scores' order, and the inverse.
+
+    Returns ``(keys, to_scores)``: ``keys`` with ``a < b`` exactly when the scores
+    compare so (equal scores, -0.0 and 0.0 included, have equal keys), and
+    ``to_scores(k)``, the scores of some keys. A non-negative float's bits already
+    order it; a negative one's are complemented and the sign bit set on the others.
+    """
+    s = s + s.dtype.type(0)  # -0.0 + 0.0 is 0.0: one key for both
+    utype = _UNSIGNED[s.dtype.itemsize]
+    bits = s.view(utype)
+    if not s.size or s.min() >= 0:
+        return bits, lambda k: k.astype(utype).view(s.dtype)
+    sign = utype(1) << utype(8 * s.dtype.itemsize - 1)
+    # An arithmetic shift of the sign bit: all ones for a negative score, else 0.
+    flip = (s.view(np.dtype(f"i{s.dtype.itemsize}")) >> (8 * s.dtype.itemsize - 1)).view(utype)
+    keys = bits ^ (flip | sign)
+
+    def to_scores(k):
+        k = k.astype(utype)
+        return np.where(k & sign, k ^ sign, ~k).view(s.dtype)
+
+    return keys, to_scores
+
+
+def _sorted_label_keys(y, s):
+    """Keys of the scores shifted left one bit, the label in the lowest, sorted (one
+    sort carries labels along at the speed of sorting numbers), and the inverse of
+    the score keys; None when the keys' range leaves no room for the label bit
+    (float64 scores spanning most of the float64 range)."""
+    if s.dtype.kind != "f" or s.dtype.itemsize not in _UNSIGNED:
+        return None
+    keys, to_scores = _order_keys(s)
+    low, high = keys.min(), keys.max()
+    bits = 8 * keys.dtype.itemsize
+    if int(high) - int(low) >= 1 << (max(bits, 32) - 1):
+        return None
+    utype = np.uint32 if bits <= 32 else np.uint64
+    packed = np.subtract(keys, low, dtype=utype)
+    packed <<= utype(1)
+    packed |= y.astype(utype, copy=False)
+    packed.sort()
+    return packed, lambda k: to_scores(k + low)
+
+
 def exact_curve(y, s, w=None):
     """Candidates (T,) ascending (each distinct score, then inf) and their (T, 2, 2).
 
-    A sample is positive at candidate ``t`` when ``s >= t``. Unweighted, two plain
-    sorts do it (NumPy's SIMD sort is several times faster than an argsort): the
-    sorted scores give the candidates and how many samples reach each, and a binary
-    search in the sorted scores of the smaller class splits that count into TP and FP.
-    Weighted, one argsort and reverse cumulative sums of the weights, read at the
-    first sample of each distinct score.
+    A sample is positive at candidate ``t`` when ``s >= t``. Unweighted, one sort of
+    integer keys that hold each score's order and its label (`_sorted_label_keys`)
+    gives the candidates (where the score part changes) and the positives among each
+    candidate's samples; tail sums of those give TP and FP. Weighted (or with scores
+    whose keys leave no room for the label), one argsort and reverse cumulative sums
+    of the weights, read at the first sample of each distinct score.
     """
     n = len(s)
-    if w is None:
-        s_sorted = np.sort(s)
-        starts = np.flatnonzero(np.concatenate([[True], s_sorted[1:] != s_sorted[:-1]]))
-        thresholds = s_sorted[starts]
-        reached = n - starts  # samples with a score >= each candidate
-        pos = y == 1
-        n_pos = int(np.count_nonzero(pos))
-        if n_pos <= n - n_pos:
-            tp = n_pos - np.searchsorted(np.sort(s[pos]), thresholds, side="left")
-            fp = reached - tp
-        else:
-            fp = (n - n_pos) - np.searchsorted(np.sort(s[~pos]), thresholds, side="left")
-            tp = reached - fp
+    packed = _sorted_label_keys(y, s) if w is None and n else None
+    if packed is not None:
+        packed, to_scores = packed
+        # Runs of equal keys: one score and one label each, at most two runs a score.
+        runs = np.flatnonzero(packed[1:] != packed[:-1])
+        runs += 1
+        runs = np.concatenate([[0], runs])
+        keys = packed[runs]
+        positives = np.empty_like(runs)  # each run's length where its label is 1, else 0
+        np.subtract(runs[1:], runs[:-1], out=positives[:-1])
+        positives[-1] = n - runs[-1]
+        positives[(keys & keys.dtype.type(1)) == 0] = 0
+        keys >>= keys.dtype.type(1)
+        first = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
+        starts = runs[first]
+        thresholds = to_scores(keys[first])
+        tp = positives[::-1].cumsum()[::-1][first]  # positives at each candidate and above
+        fp = (n - starts) - tp
     else:
         order = np.argsort(s)  # ties in any order: only group starts are read
         s_sorted = s[order]
         starts = np.flatnonzero(np.concatenate([[True], s_sorted[1:] != s_sorted[:-1]]))
         thresholds = s_sorted[starts]
-        w_sorted = w[order]
-        pos = w_sorted * y[order]
-        tp = np.cumsum(pos[::-1])[::-1][starts]
-        fp = np.cumsum((w_sorted - pos)[::-1])[::-1][starts]
-    # Filled in place: nested np.stack is several times slower on millions of rows.
-    cms = np.zeros((len(tp) + 1, 2, 2), dtype=tp.dtype)  # the last row: inf, no positives
-    cms[:-1, 1, 1] = tp
-    cms[:-1, 0, 1] = fp
-    cms[:, 1, 0] = tp[0] - cms[:, 1, 1]
-    cms[:, 0, 0] = fp[0] - cms[:, 0, 1]
+        if w is None:
+            tp = np.cumsum(y[order][::-1], dtype=np.int64)[::-1][starts]
+            fp = (n - starts) - tp
+        else:
+            w_sorted = w[order]
+            pos = w_sorted * y[order]
+            tp = np.cumsum(pos[::-1])[::-1][starts]
+            fp = np.cumsum((w_sorted - pos)[::-1])[::-1][starts]
+    # Stored cell by cell ((2, 2, T), seen as (T, 2, 2)): each cell's candidates are
+    # contiguous, so filling them and a formula's arithmetic on them run at memory speed.
+    cells = np.empty((2, 2, len(tp) + 1), dtype=tp.dtype)  # the last: inf, no positives
+    cells[1, 1, :-1], cells[0, 1, :-1] = tp, fp
+    cells[1, 1, -1] = cells[0, 1, -1] = 0
+    np.subtract(tp[0], cells[1, 1], out=cells[1, 0])
+    np.subtract(fp[0], cells[0, 1], out=cells[0, 0])
+    cms = cells.transpose(2, 0, 1)
     return np.concatenate([thresholds, [np.inf]]), cms
 
 

@@ -5,6 +5,7 @@ Messages follow Keras: "Argument `name` must be <expected>. Received: name=<valu
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -83,7 +84,7 @@ def check_positive(name: str, value) -> float:
         v = float(value)
     except (TypeError, ValueError):
         raise arg_error(name, value, "a number > 0") from None
-    if not np.isfinite(v) or v <= 0:
+    if not _finite(v) or v <= 0:
         raise arg_error(name, value, "a number > 0")
     return v
 
@@ -93,9 +94,15 @@ def check_non_negative(name: str, value) -> float:
         v = float(value)
     except (TypeError, ValueError):
         raise arg_error(name, value, "a number >= 0") from None
-    if not np.isfinite(v) or v < 0:
+    if not _finite(v) or v < 0:
         raise arg_error(name, value, "a number >= 0")
     return v
+
+
+def _finite(v: float) -> bool:
+    # Comparisons only: torch.compile traces a Python float as a symbol, and
+    # math.isfinite (or np.isfinite) of one broke the graph of a metric's result().
+    return -math.inf < v < math.inf
 
 
 def check_zero_division(value) -> float:
@@ -103,7 +110,7 @@ def check_zero_division(value) -> float:
         v = float(value)
     except (TypeError, ValueError):
         raise arg_error("zero_division", value, "a finite number such as 0.0 or 1.0") from None
-    if not np.isfinite(v):
+    if not _finite(v):
         raise arg_error("zero_division", value, "a finite number such as 0.0 or 1.0")
     return v
 

@@ -342,10 +342,30 @@ def _logit(p):
     return float(np.log(p) - np.log1p(-p))
 
 
+class DecisionThreshold:
+    """A checked threshold (a number, or one per label) with the value that decides
+    scores of each float dtype (`ceil_to`; in logits when ``from_logits``) computed
+    once. A metric keeps one, so that its compiled update runs no NumPy: inside
+    ``torch.compile`` every NumPy call broke the graph, and each broken frame was then
+    compiled again for every metric of the model (torch's recompile limit, 8, was hit
+    while evaluating a model with a handful of metrics)."""
+
+    def __init__(self, threshold, from_logits: bool):
+        self.threshold = check_threshold(threshold)
+        t = self.threshold
+        if from_logits:
+            t = np.vectorize(_logit)(t) if np.ndim(t) else _logit(t)
+        self.by_dtype = {dtype: ceil_to(t, dtype).tolist() for dtype in _FLOATS}
+
+
 def _threshold_tensor(threshold, fmt: Formatted, from_logits: bool):
     """The threshold(s) to compare ``fmt.y_pred`` with, and the scores to compare:
     ``(scores, t)`` such that ``scores >= t`` is the exact rule."""
     dtype = keras.backend.standardize_dtype(fmt.y_pred.dtype)
+    if isinstance(threshold, DecisionThreshold):
+        if fmt.exact is None:
+            return fmt.y_pred, ops.convert_to_tensor(threshold.by_dtype[dtype], dtype)
+        threshold = threshold.threshold
     if hasattr(threshold, "shape") and not isinstance(threshold, (np.ndarray, np.generic)) \
             and not _backend.is_symbolic(threshold):
         threshold = _numpy(threshold)  # concrete: checked, and decided exactly, below
@@ -369,7 +389,9 @@ def _threshold_tensor(threshold, fmt: Formatted, from_logits: bool):
 
 
 def hard_codes(fmt: Formatted, threshold, from_logits: bool):
-    """Per-decision cell codes ``l*K*K + true*K + pred`` and a validity mask."""
+    """Per-decision cell codes ``l*K*K + true*K + pred`` and a validity mask.
+
+    ``threshold``: a number, one per label, a tensor, or a `DecisionThreshold`."""
     k = fmt.num_classes
     if fmt.task == "multiclass":
         if fmt.exact is not None:  # float64 NumPy scores on JAX without x64
@@ -690,6 +712,7 @@ class _ThresholdPlan:
     restore: np.ndarray  # (T,) int32: position in the sorted order of each given threshold
     from_logits: bool
     tables: dict  # dtype name -> _BucketTable or None (searchsorted)
+    in_order: bool = True  # thresholds given sorted: `restore` is the identity
 
     @property
     def num_thresholds(self) -> int:
@@ -714,7 +737,9 @@ def threshold_plan(thresholds, from_logits: bool) -> _ThresholdPlan:
     sorted_thr = thresholds[order]
     if from_logits:
         sorted_thr = np.array([_logit(t) for t in sorted_thr], dtype="float64")
-    return _ThresholdPlan(sorted_thr, np.argsort(order).astype("int32"), bool(from_logits), {})
+    restore = np.argsort(order).astype("int32")
+    return _ThresholdPlan(sorted_thr, restore, bool(from_logits), {},
+                          bool(np.array_equal(restore, np.arange(len(restore)))))
 
 
 def _estimate_dtype(dtype: str) -> str:
@@ -846,8 +871,18 @@ def _uniform_buckets(scores, edges: np.ndarray, recompute: bool):
     if recompute:
         return r + ops.cast(ops.cast(x, "float64") * (1.0 / d) <= ops.cast(scores, "float64"),
                             "int32")
-    edge = _backend.take(ops.convert_to_tensor(edges), r)
+    edge = _backend.take(_backend.constant(edges, scores), r)
     return r + ops.cast(edge <= scores, "int32")
+
+
+def prepare_plan(plan: _ThresholdPlan):
+    """Build the plan's bucketing tables for every float dtype now, so that a compiled
+    update finds them made and runs no NumPy (in torch.compile, a graph break)."""
+    for dtype in _FLOATS:
+        if _uniform_edges(plan, dtype) is not None:
+            _edges_recomputed(plan, dtype)
+        else:
+            _bucket_table(plan, dtype)
 
 
 def _threshold_buckets(scores, plan: _ThresholdPlan, finite=None):
@@ -867,18 +902,18 @@ def _threshold_buckets(scores, plan: _ThresholdPlan, finite=None):
         return _uniform_buckets(scores, edges, recompute)
     table = _bucket_table(plan, dtype)
     if table is None:
-        edges = ops.convert_to_tensor(ceil_to(plan.sorted_edges, dtype))
+        edges = _backend.constant(ceil_to(plan.sorted_edges, dtype), scores)
         return ops.cast(ops.searchsorted(edges, scores, side="right"), "int32")
     est = _estimate_dtype(dtype)
     x = _cell_position(ops.cast(scores, est), table.kind, plan.from_logits,
                        table.offset, table.scale, ops)
     cell = ops.cast(ops.clip(ops.floor(x), 0, table.num_cells - 1), "int32")
-    below = _backend.take(ops.convert_to_tensor(table.below), cell)
-    edges = ops.convert_to_tensor(table.edges)
+    below = _backend.take(_backend.constant(table.below, scores), cell)
+    edges = _backend.constant(table.edges, scores)
     distinct = below
     for k in range(table.window):
         distinct = distinct + ops.cast(_backend.take(edges, below + k) <= scores, "int32")
-    return _backend.take(ops.convert_to_tensor(table.count), distinct)
+    return _backend.take(_backend.constant(table.count, scores), distinct)
 
 
 def threshold_codes(fmt: Formatted, plan: _ThresholdPlan):
@@ -916,6 +951,6 @@ def threshold_matrices(hist, plan: _ThresholdPlan):
     threshold ``i`` calls buckets ``>= i + 1`` positive: `tail_sums` ``[1:-1]``.
     """
     cm = tail_sums(hist, ops, _backend.cumsum)[1:-1]
-    if not np.array_equal(plan.restore, np.arange(plan.num_thresholds)):
-        cm = ops.take(cm, ops.convert_to_tensor(plan.restore), axis=0)
+    if not plan.in_order:
+        cm = ops.take(cm, _backend.constant(plan.restore, cm), axis=0)
     return cm

@@ -161,9 +161,13 @@ def _first_bad(name, arr, bad, expected):
     return arg_error(name, f"<{arr[idx].item()} at sample {idx[0]}>", expected)
 
 
-def check_scores(y_score, name="y_score") -> np.ndarray:
+def check_scores(y_score, name="y_score", *, keep_float32=False) -> np.ndarray:
+    """Finite scores as float64; ``keep_float32``: float16 and float32 stay as they are
+    (the same numbers, sorted twice as fast as float64)."""
     try:
-        s = np.asarray(as_numpy(y_score), dtype="float64")
+        s = as_numpy(y_score)
+        if not (keep_float32 and s.dtype in (np.float16, np.float32)):
+            s = np.asarray(s, dtype="float64")
     except (TypeError, ValueError):
         raise arg_error(name, y_score, "an array of numbers") from None
     bad = ~np.isfinite(s)
@@ -521,7 +525,7 @@ def tune_threshold(
     confidence = resolve_confidence(confidence, constraint, sample_weight)
     if family not in ("label", "all"):
         raise arg_error("family", family, '"label" or "all"')
-    s = check_scores(y_score)
+    s = check_scores(y_score, keep_float32=True)
     if multilabel:
         if s.ndim != 2:
             raise arg_error("y_score", f"<array of shape {s.shape}>",

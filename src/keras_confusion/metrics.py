@@ -17,17 +17,20 @@ Counting:
   ``(T, 2, 2)`` matrices with a reverse cumulative sum in ``result()``: O(N + T).
 
 Exact counts: a float32 variable stops counting whole samples exactly at 2**24
-(16.7 M). The state is an unevaluated sum of two float32 variables, ``hi + lo``
-(compensated summation with an error-free TwoSum at each update), so unweighted counts
-stay exact up to about 2**48 on every backend, JAX's default 32-bit mode included.
+(16.7 M). Unweighted batches are counted in an int32 state, exact to 2**31 per cell;
+before a batch could take a cell past that, the int32 counts are carried (exactly)
+into an unevaluated sum of two float32 variables, ``hi + lo``, which holds integer
+counts exactly up to 2**47 on every backend, JAX's default 32-bit mode included.
+No per-batch pass over the whole state: one scalar comparison decides the carry.
 ``result()`` is float32 (float64, and exact, with ``dtype="float64"`` where the
 backend has float64); ``counts()`` returns the exact float64 counts.
 
 Sample weights: ``update_state`` takes ``sample_weight`` everywhere; in
 ``model.compile`` Keras passes sample weights only to ``weighted_metrics=[...]``.
-Integer weights are counted exactly while the weights one chunk of 2**20 samples adds
-to a cell stay below 2**24 (each chunk is histogrammed in float32, then added to the
-compensated pair); other weights carry float32 rounding.
+Weighted batches go to the compensated pair (TwoSum at each update); integer weights
+are counted exactly while the weights one chunk of 2**20 samples adds to a cell stay
+below 2**24 (each chunk is histogrammed in float32); other weights carry float32
+rounding.
 
 Invalid samples: NaN or inf scores, labels outside the classes and non-finite or
 negative weights are never counted as decisions. They go to an ``invalid`` tally (one
@@ -53,8 +56,10 @@ from keras_confusion._validation import (
     warn,
 )
 from keras_confusion.counts import (
+    DecisionThreshold,
     format_inputs,
     hard_codes,
+    prepare_plan,
     threshold_codes,
     threshold_matrices,
     threshold_plan,
@@ -77,36 +82,36 @@ __all__ = [
 
 _register = keras.saving.register_keras_serializable(package="keras_confusion")
 
-# Above this many cells, only the cells a batch touches are renormalised (O(N));
-# below it, one elementwise pass over all cells is cheaper than gathers and scatters.
+# Above this many cells, a batch is added at its codes only (O(N)); below it, one
+# elementwise pass over all cells is cheaper than gathers and scatters.
 _DENSE_CELLS = 1 << 17
-# Above _DENSE_CELLS, unweighted batches added in place may leave up to this many samples
-# in the small part before every cell is renormalised (`_backend.compensated_add_`).
-_RENORM_AT = float(1 << 22)
+# The unweighted int32 counts hold at most this many samples (no cell can overflow)
+# before they are carried into the float32 pair; a batch of more is added in chunks.
+_CARRY_AT = 2**31 - 1
+_CHUNK = 1 << 30
 
 
 class _CountingMetric(keras.metrics.Metric):
-    """Keeps ``num_cells`` counts plus an invalid tally as a compensated float32 pair
-    (``counts_hi + counts_lo``, exact for integer counts); a state of more than
-    `_DENSE_CELLS` cells also keeps ``counts_pending``, the samples added to
-    ``counts_lo`` since its last renormalisation (`_backend.compensated_add_`)."""
+    """Keeps ``num_cells`` counts plus an invalid tally (the last cell).
+
+    Unweighted batches are added to ``counts_int``, int32 and exact, with
+    ``counts_pending`` the samples added since the last carry; before a batch could
+    overflow a cell, ``counts_int`` is carried into ``counts_hi + counts_lo``, a compensated
+    float32 pair (exact for integer counts to 2**47), where weighted batches go too.
+    """
 
     def __init__(self, num_cells: int, *, name=None, dtype=None):
         super().__init__(name=name, dtype=dtype)
         self._num_cells = int(num_cells)
-        # The last cell is the invalid tally.
-        self.counts_hi = self.add_variable(
-            shape=(self._num_cells + 1,), initializer="zeros", dtype="float32",
-            aggregation="sum", name="counts_hi")
-        self.counts_lo = self.add_variable(
-            shape=(self._num_cells + 1,), initializer="zeros", dtype="float32",
-            aggregation="sum", name="counts_lo")
-        self.counts_pending = None
-        if self._num_cells + 1 > _DENSE_CELLS:
-            # Samples in counts_lo not yet renormalised, or -1 (`compensated_add_`).
-            self.counts_pending = self.add_variable(
-                shape=(), initializer="zeros", dtype="float32", aggregation="sum",
-                name="counts_pending")
+        shape = (self._num_cells + 1,)
+        self.counts_int = self.add_variable(shape=shape, initializer="zeros", dtype="int32",
+                                            aggregation="sum", name="counts_int")
+        self.counts_pending = self.add_variable(shape=(), initializer="zeros", dtype="int32",
+                                                aggregation="sum", name="counts_pending")
+        self.counts_hi = self.add_variable(shape=shape, initializer="zeros", dtype="float32",
+                                           aggregation="sum", name="counts_hi")
+        self.counts_lo = self.add_variable(shape=shape, initializer="zeros", dtype="float32",
+                                           aggregation="sum", name="counts_lo")
 
     def _cell_codes(self, codes, valid, weights):
         """Flat codes with the invalid ones sent to the tally cell, and their weights."""
@@ -119,49 +124,48 @@ class _CountingMetric(keras.metrics.Metric):
 
     def _accumulate(self, codes, weights):
         """Add one batch from `_cell_codes`: flat codes in [0, num_cells], weights or None."""
-        n, chunk = codes.shape[0], counts.WEIGHTED_CHUNK
-        if weights is not None and n is not None and n > chunk:
-            # A weighted histogram adds one float32 weight at a time: a cell past 2**24
-            # would stop growing exactly (6 M weights of 3 counted 18,407,592). Chunk by
-            # chunk, each is added into the compensated pair and renormalised.
+        n = codes.shape[0]
+        chunk = _CHUNK if weights is None else counts.WEIGHTED_CHUNK
+        if n is not None and n > chunk:
+            # Unweighted, an int32 cell holds 2**31 - 1. Weighted, a float32 histogram
+            # adds one weight at a time: a cell past 2**24 would stop growing exactly
+            # (6 M weights of 3 counted 18,407,592). Either way, chunk by chunk.
             for i in range(0, n, chunk):
-                self._accumulate(codes[i:i + chunk], weights[i:i + chunk])
+                self._accumulate(codes[i:i + chunk], weights[i:i + chunk]
+                                 if weights is not None else None)
             return
+        if weights is None:
+            self._count(codes)
+        else:
+            self._add_weighted(codes, weights)
+
+    def _count(self, codes):
+        """Unweighted: the codes' histogram added to the int32 ``counts``, after carrying
+        them into the float32 pair if this batch could overflow a cell."""
+        dense = self._num_cells + 1 <= _DENSE_CELLS
+        n = ops.cast(ops.shape(codes)[0], "int32")
+        _backend.carry_counts(self.counts_int, self.counts_pending, self.counts_hi,
+                              self.counts_lo, full=self.counts_pending.value > _CARRY_AT - n)
+        _backend.add_codes(self.counts_int, codes, dense=dense)
+        self.counts_pending.assign_add(n)
+
+    def _add_weighted(self, codes, weights):
+        """Weighted: added to the small part of the pair, then renormalised (every cell
+        of a dense state; the touched cells of a large one)."""
         cells = self._num_cells + 1
-        # The batch goes into the small part first. Then (hi, lo) is renormalised so
-        # that lo stays below one unit in the last place of hi (for a large state
-        # updated in place, unweighted, only once _RENORM_AT samples are pending).
-        # Integer counts stay exact while a batch adds fewer than 2**23 samples to a
-        # cell and no cell passes 2**46: lo stays below 2**21 + 2**22 + 2**23.
         hi_now = _backend.in_place_tensor(self.counts_hi)
         lo_now = _backend.in_place_tensor(self.counts_lo)
-        pending = (None if self.counts_pending is None
-                   else _backend.in_place_tensor(self.counts_pending))
-        if hi_now is not None and lo_now is not None \
-                and (pending is not None or self.counts_pending is None):
+        if hi_now is not None and lo_now is not None:
             # A torch tensor or a tf.Variable: the same arithmetic, in the state's storage.
             _backend.compensated_add_(hi_now, lo_now, codes, weights,
-                                      dense=cells <= _DENSE_CELLS, pending=pending,
-                                      renorm_at=_RENORM_AT)
+                                      dense=cells <= _DENSE_CELLS)
             return
         hi = self.counts_hi.value
         if cells <= _DENSE_CELLS:
             lo = _backend.add_counts(self.counts_lo.value, codes, weights)
             hi, lo = _backend.two_sum(hi, lo)
         else:
-            lo = self.counts_lo.value
-            if weights is None:
-                weights = ops.ones(ops.shape(codes), dtype="float32")
-            else:
-                # Samples an in-place update left pending are renormalised before a
-                # fraction is added, and none are left pending after a weighted batch.
-                # (JAX never updates in place; there, a conditional would copy the state.)
-                pending = self.counts_pending.value
-                if _backend.backend() in _backend.IN_PLACE_BACKENDS:
-                    hi, lo = ops.cond(pending > 0, lambda: _backend.two_sum(hi, lo),
-                                      lambda: (hi, lo))
-                self.counts_pending.assign(-ops.ones_like(pending))
-            lo = _backend.scatter_add(lo, codes, weights)
+            lo = _backend.scatter_add(self.counts_lo.value, codes, weights)
             # Only the touched cells change; the duplicates of a code all compute the
             # same pair, so scattering it back is safe.
             s, err = _backend.two_sum(ops.take(hi, codes), ops.take(lo, codes))
@@ -175,10 +179,11 @@ class _CountingMetric(keras.metrics.Metric):
         """The counts (without the invalid tally) as float32, or float64 with
         ``dtype="float64"`` where the backend has it; warns about invalid samples."""
         hi, lo = self.counts_hi.value, self.counts_lo.value
-        if self.dtype == "float64" and _backend.has_float64(hi):
-            hi, lo = ops.cast(hi, "float64"), ops.cast(lo, "float64")  # hi + lo exact
+        wide = "float64" if self.dtype == "float64" and _backend.has_float64(hi) else "float32"
+        hi, lo = ops.cast(hi, wide), ops.cast(lo, wide)  # in float64, hi + lo is exact
         # Inside a data-parallel step each replica holds only its own counts.
-        total = _backend.replica_sum(hi + lo, processes=False)
+        total = _backend.replica_sum(hi + (lo + ops.cast(self.counts_int.value, wide)),
+                                     processes=False)
         invalid = total[self._num_cells]
         if _backend.has_value(invalid):
             n = float(ops.convert_to_numpy(invalid))
@@ -191,7 +196,7 @@ class _CountingMetric(keras.metrics.Metric):
     def _exact(self) -> np.ndarray:
         hi = np.asarray(ops.convert_to_numpy(self.counts_hi.value), dtype="float64")
         lo = np.asarray(ops.convert_to_numpy(self.counts_lo.value), dtype="float64")
-        return hi + lo
+        return hi + lo + np.asarray(ops.convert_to_numpy(self.counts_int.value), dtype="float64")
 
     @property
     def invalid(self) -> float:
@@ -259,6 +264,7 @@ class ConfusionMatrix(_CountingMetric):
                             "a number, or one threshold per label when multilabel=True")
         self.num_classes = num_classes
         self.threshold = threshold
+        self._decision = DecisionThreshold(threshold, from_logits)
         self.from_logits = from_logits
         self.multilabel = multilabel
         self.num_labels = shape[0] if multilabel else None
@@ -278,7 +284,7 @@ class ConfusionMatrix(_CountingMetric):
                             f"of shape (..., {self.num_labels}) to match num_labels")
 
         def cell_codes():
-            codes, valid = hard_codes(fmt, self.threshold, self.from_logits)
+            codes, valid = hard_codes(fmt, self._decision, self.from_logits)
             weights = fmt.sample_weight
             if weights is not None and fmt.task != "multiclass":
                 weights = ops.broadcast_to(weights, ops.shape(codes))
@@ -665,6 +671,7 @@ class ThresholdConfusion(_CountingMetric):
             grid = thresholds
         check_task_args(from_logits=from_logits)
         self._plan = threshold_plan(grid, from_logits)
+        prepare_plan(self._plan)
         self.thresholds = np.asarray(grid, dtype="float64")
         self.num_thresholds = len(self.thresholds)
         self.spacing = spacing

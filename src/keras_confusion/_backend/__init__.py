@@ -80,6 +80,22 @@ def clip(x, low, high):
     return keras.ops.clip(x, low, high)
 
 
+def constant(array: np.ndarray, like):
+    """A NumPy array as a tensor beside ``like``. On torch, ``torch.as_tensor`` on
+    ``like``'s device: Keras' conversion reads the array's dtype, which torch.compile
+    cannot trace (a graph break in every compiled update)."""
+    if backend() == "torch":
+        import torch
+
+        # ml_dtypes' bfloat16 (beside bfloat16 scores only: reading an array's dtype
+        # breaks a compiled graph): torch takes it via float32.
+        if like.dtype == torch.bfloat16 and array.dtype.kind == "V":
+            return torch.as_tensor(array.astype("float32"), device=like.device).to(
+                torch.bfloat16)
+        return torch.as_tensor(array, device=like.device)
+    return keras.ops.convert_to_tensor(array)
+
+
 def take(table, indices):
     """``table[indices]`` for a 1-D ``table`` and indices known to be in range.
 
@@ -116,6 +132,13 @@ def bincount(indices, weights, length: int):
     if name == "torch":
         import torch
 
+        if torch.compiler.is_compiling():
+            # Inside torch.compile a bincount's length depends on the data: a graph
+            # break. A scatter-add into a fixed length is traced whole.
+            ones = torch.ones((), dtype=torch.int64 if weights is None else weights.dtype,
+                              device=indices.device).expand(indices.shape[0])
+            out = torch.zeros(length, dtype=ones.dtype, device=indices.device)
+            return out.scatter_add(0, indices.long(), ones if weights is None else weights)
         return torch.bincount(indices, weights=weights, minlength=length)
     # Any other backend: a one-hot sum, correct if slower.
     ones = keras.ops.one_hot(indices, length, dtype="float32")
@@ -169,6 +192,40 @@ def add_counts(x, indices, updates=None):
     if updates is None:
         updates = keras.ops.ones(keras.ops.shape(indices), dtype=x.dtype)
     return scatter_add(x, indices, updates)
+
+
+def add_codes(variable, codes, *, dense: bool):
+    """Add the histogram of the 1-D int32 ``codes`` to the int32 ``variable``: in place
+    where its storage allows (`in_place_tensor`), else by assignment. ``dense``: one
+    bincount of the whole state (small states); else a scatter-add at the codes, O(N)."""
+    name = backend()
+    size = variable.shape[0]
+    state = in_place_tensor(variable)
+    if name == "tensorflow" and state is not None:
+        import tensorflow as tf
+
+        if dense:
+            state.assign_add(tf.raw_ops.DenseBincount(
+                input=codes, size=size, weights=tf.zeros([0], tf.int32)))
+        else:
+            state.scatter_add(tf.IndexedSlices(tf.ones(tf.shape(codes), tf.int32), codes))
+        return
+    if name == "torch" and state is not None:
+        import torch
+
+        codes = codes.to(state.device)
+        if dense:
+            state.add_(torch.bincount(codes, minlength=size))
+        else:
+            state.index_add_(0, codes.long(), torch.ones(
+                (), dtype=state.dtype, device=state.device).expand(codes.shape[0]))
+        return
+    value = variable.value
+    if dense:
+        variable.assign(value + keras.ops.cast(bincount(codes, None, size), "int32"))
+    else:
+        variable.assign(scatter_add(value, codes, keras.ops.ones(keras.ops.shape(codes),
+                                                                 dtype="int32")))
 
 
 def _in_stateless_scope() -> bool:
@@ -236,7 +293,11 @@ def has_value(x) -> bool:
 
 
 # The submodules import the shims above.
-from keras_confusion._backend.compensated import compensated_add_, two_sum  # noqa: E402
+from keras_confusion._backend.compensated import (  # noqa: E402
+    carry_counts,
+    compensated_add_,
+    two_sum,
+)
 from keras_confusion._backend.distribution import (  # noqa: E402
     replica_loss_share,
     replica_sum,
@@ -244,7 +305,8 @@ from keras_confusion._backend.distribution import (  # noqa: E402
 from keras_confusion._backend.kernels import fused, numpy_row_argmax, row_argmax  # noqa: E402
 
 __all__ = [
-    "IN_PLACE_BACKENDS", "add_counts", "backend", "bincount", "clip", "compensated_add_",
+    "IN_PLACE_BACKENDS", "add_codes", "add_counts", "backend", "bincount", "carry_counts",
+    "clip", "compensated_add_", "constant",
     "cumsum", "fused", "has_float64", "has_value", "in_place_tensor", "is_symbolic",
     "keras_mask", "numpy_row_argmax", "replica_loss_share", "replica_sum", "row_argmax",
     "scatter_add", "take", "two_sum",

@@ -2,12 +2,15 @@
 
 float32 is the one float every backend and device has, and a float32 count stops
 growing at 2**24; the pair is exact for integer counts: ``lo`` holds what ``hi`` cannot.
+Unweighted counts are kept in int32 (`carry_counts` moves them into the pair before a
+cell could overflow); weighted ones are added to the pair batch by batch.
 """
 
 from __future__ import annotations
 
-from keras_confusion._backend import add_counts, backend
-from keras_confusion._backend.kernels import _tf_in_xla
+import keras
+
+from keras_confusion._backend import add_counts, backend, in_place_tensor
 
 
 def two_sum(a, b):
@@ -18,27 +21,76 @@ def two_sum(a, b):
     return s, err
 
 
-def compensated_add_(hi, lo, indices, updates, *, dense: bool, pending=None,
-                     renorm_at: float = 0.0):
-    """In place: add ``updates`` (None: ones) at ``indices`` into the pair ``hi + lo``
-    (from `in_place_tensor`), then renormalise with `two_sum`: every cell when
-    ``dense``, else only the touched ones.
+def carried(hi, lo, counts):
+    """``(hi, lo)`` with the int32 ``counts`` (>= 0) added exactly.
 
-    ``pending`` (a scalar from `in_place_tensor`, with a sparse state): the number of
-    samples added to ``lo`` since every cell was last renormalised, or -1 once a
-    weighted batch has come. Then an unweighted batch is only added to ``lo`` (its
-    cells stay exact integers below 2**24 while fewer than ``renorm_at`` samples are
-    pending) and every cell is renormalised once ``renorm_at`` are: that saves two
-    gathers and two scatters per batch on a large state. A weighted batch renormalises
-    its own cells, as without ``pending``, after renormalising every cell once if any
-    samples were pending (a fraction added to a large ``lo`` would round); an
-    unweighted batch after a weighted one renormalises every cell (slower, and rare:
-    Keras passes weights with every batch of a data set or with none).
-    Used on TensorFlow outside XLA and on torch's CPU. Elsewhere ``pending`` is left
-    as it is: under XLA, the conditional whole-state renormalisation would copy the
-    state every batch (1,000 classes, TensorFlow jit_compile: 1.4x torchmetrics instead
-    of 1.8x), and on a GPU, reading ``pending`` would wait for the device.
+    ``counts`` is split into a multiple of 256 (at most 23 significant bits) and the
+    rest, each a float32 exactly. While a cell stays below 2**47, ``lo`` and the
+    rounding error of ``hi + top`` are integers of at most 2**22, so ``lo + err + rest``
+    is exact too, and a last TwoSum renormalises the pair.
     """
+    top = (counts // 256) * 256  # the tensors' own operators keep torch's device
+    rest = keras.ops.cast(counts - top, "float32")
+    s, err = two_sum(hi, keras.ops.cast(top, "float32"))
+    return two_sum(s, lo + err + rest)
+
+
+def carry_counts(counts, pending, hi, lo, *, full):
+    """Where the scalar ``full`` is true: ``hi + lo += counts``, then ``counts`` and
+    ``pending`` (the samples in ``counts``) zeroed. Keras variables.
+
+    Rare (once per 2**31 samples), so conditional: in place on a ``tf.Variable`` and
+    on an eager torch tensor on a CPU; a conditional over the values on JAX and in
+    ``tf.distribute`` replicas; a select on torch elsewhere (another device, compiled)."""
+    name = backend()
+    states = [in_place_tensor(v) for v in (counts, pending, hi, lo)]
+    if name == "tensorflow" and all(s is not None for s in states):
+        import tensorflow as tf
+
+        c, p, h, low = states
+
+        def carry():
+            s, err = carried(tf.convert_to_tensor(h), tf.convert_to_tensor(low),
+                             tf.convert_to_tensor(c))
+            h.assign(s)
+            low.assign(err)
+            c.assign(tf.zeros_like(c))
+            p.assign(tf.zeros_like(p))
+            return tf.constant(True)
+
+        tf.cond(full, carry, lambda: tf.constant(False))
+        return
+    if name == "torch" and all(s is not None for s in states) and states[0].device.type == "cpu":
+        if bool(full):
+            c, p, h, low = states
+            s, err = carried(h, low, c)
+            h.copy_(s)
+            low.copy_(err)
+            c.zero_()
+            p.zero_()
+        return
+    ops = keras.ops
+    values = [v.value for v in (counts, pending, hi, lo)]
+    if name == "torch":
+        # No value to branch on (Keras' symbolic build on the "meta" device, or inside
+        # torch.compile), or a device to wait for: a select over the state instead.
+        s, err = carried(values[2], values[3], values[0])
+        new = (ops.where(full, 0, values[0]), ops.where(full, 0, values[1]),
+               ops.where(full, s, values[2]), ops.where(full, err, values[3]))
+    else:
+        def carry():
+            s, err = carried(values[2], values[3], values[0])
+            return ops.zeros_like(values[0]), ops.zeros_like(values[1]), s, err
+
+        new = ops.cond(full, carry, lambda: tuple(values))
+    for variable, value in zip((counts, pending, hi, lo), new, strict=True):
+        variable.assign(value)
+
+
+def compensated_add_(hi, lo, indices, updates, *, dense: bool):
+    """In place: add ``updates`` at ``indices`` into the pair ``hi + lo`` (from
+    `in_place_tensor`), then renormalise with `two_sum`: every cell when ``dense``,
+    else only the touched ones. Used on TensorFlow and on torch for weighted batches."""
     if backend() == "tensorflow":
         import tensorflow as tf
 
@@ -47,64 +99,18 @@ def compensated_add_(hi, lo, indices, updates, *, dense: bool, pending=None,
             hi.assign(s)
             lo.assign(err)
             return
-
-        def renormalise_all():
-            s, err = two_sum(tf.convert_to_tensor(hi), tf.convert_to_tensor(lo))
-            hi.assign(s)
-            lo.assign(err)
-            return tf.constant(True)
-
-        def unchanged():
-            return tf.constant(False)
-
-        if pending is not None and _tf_in_xla() is False:
-            waiting = tf.convert_to_tensor(pending)
-            if updates is None:
-                lo.scatter_add(tf.IndexedSlices(tf.ones(tf.shape(indices), lo.dtype), indices))
-                n = tf.cast(tf.shape(indices)[0], pending.dtype)
-                full = (waiting < 0) | (waiting + n >= renorm_at)
-                pending.assign(tf.where(waiting < 0, waiting,
-                                        tf.where(full, tf.zeros_like(n), waiting + n)))
-                tf.cond(full, renormalise_all, unchanged)
-                return
-            tf.cond(waiting > 0, renormalise_all, unchanged)
-            pending.assign(-tf.ones_like(waiting))
-        if updates is None:
-            updates = tf.ones(tf.shape(indices), lo.dtype)
         lo.scatter_add(tf.IndexedSlices(tf.cast(updates, lo.dtype), indices))
         # The duplicates of an index all compute the same pair: writing it back is safe.
         s, err = two_sum(tf.gather(hi, indices), tf.gather(lo, indices))
         hi.scatter_update(tf.IndexedSlices(s, indices))
         lo.scatter_update(tf.IndexedSlices(err, indices))
         return
-    import torch
-
-    def renormalise_all_():
+    indices = indices.long().to(lo.device)
+    lo.index_add_(0, indices, updates.to(lo.device, lo.dtype))
+    if dense:
         s, err = two_sum(hi, lo)
         hi.copy_(s)
         lo.copy_(err)
-
-    indices = indices.long().to(lo.device)
-    waiting = None
-    if not dense and pending is not None and lo.device.type == "cpu":
-        waiting = float(pending)
-        if updates is not None:
-            if waiting > 0:
-                renormalise_all_()
-            pending.fill_(-1.0)
-            waiting = None  # this batch: every touched cell, as below
-    if updates is None:
-        updates = torch.ones((), dtype=lo.dtype, device=lo.device).expand(indices.shape[0])
-    lo.index_add_(0, indices, updates.to(lo.device, lo.dtype))
-    if waiting is not None:
-        n = indices.shape[0]
-        if waiting < 0 or waiting + n >= renorm_at:
-            renormalise_all_()
-            pending.fill_(waiting if waiting < 0 else 0.0)
-        else:
-            pending.fill_(waiting + n)
-    elif dense:
-        renormalise_all_()
     else:
         # The duplicates of an index all compute the same pair: writing it back is safe.
         # index_select / index_copy_ rather than indexing: on a CPU, torch runs
@@ -113,5 +119,3 @@ def compensated_add_(hi, lo, indices, updates, *, dense: bool, pending=None,
         s, err = two_sum(hi.index_select(0, indices), lo.index_select(0, indices))
         hi.index_copy_(0, indices, s)
         lo.index_copy_(0, indices, err)
-
-
