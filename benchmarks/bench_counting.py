@@ -363,7 +363,11 @@ def _commit() -> str:
 
 
 def print_markdown(mode, rounds):
-    print(f"\n`benchmarks/bench_counting.py --markdown`, {BACKEND} ({mode}), "
+    from _stamp import stamp  # benchmarks/ is on the path of a script run
+
+    # The stamp tests/test_readme_figures.py reads: paste it right above the table.
+    print("\n" + stamp("benchmarks/bench_counting.py"))
+    print(f"`benchmarks/bench_counting.py --markdown`, {BACKEND} ({mode}), "
           f"{datetime.date.today()}, commit {_commit()}, {_machine()}, "
           f"load {os.getloadavg()[0]:.1f}; best of {rounds} interleaved rounds.\n")
     print("| case | batch | ours / bare | ours | bare | ours against anchors |")
