@@ -40,3 +40,20 @@ def stamp(script: str) -> str:
     load = f", load {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
     return (f"<!-- measured by {script} at commit {commit} on {datetime.date.today()}, "
             f"{platform.machine()}, {os.cpu_count()} cores{load} -->")
+
+
+def commit() -> str:
+    """The short commit of HEAD, or "unknown" outside a git checkout."""
+    return _git("rev-parse", "--short", "HEAD") or "unknown"
+
+
+def machine() -> str:
+    """Platform, CPU model and core count, for a benchmark's caption."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f
+                       if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{platform.platform()}, {cpu}, {os.cpu_count()} cores"

@@ -16,32 +16,13 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import platform
-import subprocess
 import time
 
 import numpy as np
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
-
-def _machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f
-                       if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{platform.platform()}, {cpu}, {os.cpu_count()} cores"
-
-
-def _commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+from _stamp import commit, machine
 
 
 def main(argv=None):
@@ -98,7 +79,7 @@ def main(argv=None):
           f"/ sklearn roc_curve: {ours / best['sklearn roc_curve (anchor)']:.2f}")
     if args.markdown:
         print(f"\n`benchmarks/bench_tuning.py --markdown`, n = {n:,}, {datetime.date.today()}, "
-              f"commit {_commit()}, {_machine()}, load {os.getloadavg()[0]:.1f}; best of "
+              f"commit {commit()}, {machine()}, load {os.getloadavg()[0]:.1f}; best of "
               f"{args.repeat} interleaved rounds.\n")
         print("| case | seconds | time / np.sort |")
         print("|---|---|---|")
