@@ -33,8 +33,6 @@ import argparse
 import datetime
 import functools
 import os
-import platform
-import subprocess
 import time
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
@@ -44,6 +42,8 @@ import numpy as np
 
 from keras_confusion import metrics as kcm
 from keras_confusion._backend import kernels
+from keras_confusion._validation import ceil_to
+from keras_confusion.counts import thresholds_grid
 
 BACKEND = keras.backend.backend()
 # TensorFlow: whether updates are compiled with XLA (set per pass by `main`).
@@ -87,18 +87,27 @@ def _bare_update(case, param):
     int32 state; no checks, no invalid tally, no carry. ``case``: "thresholds" (T =
     ``param``), "binary", "multiclass" (K = ``param``) or "multilabel" (L = ``param``).
     """
-    if case == "thresholds":
+    if case in ("thresholds", "thresholds_exact"):
         t = param
         cells = 2 * (t + 1)
+        # The float32 thresholds of ThresholdConfusion(num_thresholds=t), for the exact
+        # rule: score >= threshold, ties included.
+        edges = ceil_to(thresholds_grid(t), "float32")
     else:
         cells = {"binary": 4, "multiclass": param * param, "multilabel": 4 * param}[case]
     dense = cells <= 1 << 17  # as ours: a scatter at the codes into a large state
 
     offsets = np.arange(param, dtype="int32") * 4 if case == "multilabel" else 0
 
-    def codes_of(xp, y, p, argmax, floor, cast):
+    def codes_of(xp, y, p, argmax, floor, cast, gather=None):
         if case == "thresholds":
             return y * (t + 1) + cast(floor(p * (t - 1))) + 1
+        if case == "thresholds_exact":
+            # The thresholds at or below each score: the nearest grid index, then one
+            # comparison with its threshold (what ours does, without the checks).
+            clip = xp.clip_by_value if hasattr(xp, "clip_by_value") else xp.clip
+            r = clip(cast(xp.round(p * (t - 1))), 0, t - 1)
+            return y * (t + 1) + r + cast(gather(r) <= p)
         if case == "multiclass":
             return y * param + cast(argmax(p))
         return xp.reshape(y * 2 + cast(p >= 0.5) + offsets, (-1,))
@@ -107,10 +116,12 @@ def _bare_update(case, param):
         import jax
         import jax.numpy as jnp
 
+        table = jnp.asarray(edges) if case == "thresholds_exact" else None
+
         @functools.partial(jax.jit, donate_argnums=0)
         def step(state, y, p):
             codes = codes_of(jnp, y, p, lambda x: jnp.argmax(x, axis=-1), jnp.floor,
-                             lambda x: x.astype("int32"))
+                             lambda x: x.astype("int32"), lambda r: table[r])
             if dense:
                 return state + jnp.bincount(codes, length=cells)
             return state.at[codes].add(1)
@@ -126,11 +137,13 @@ def _bare_update(case, param):
         import tensorflow as tf
 
         state = tf.Variable(tf.zeros(cells, tf.int32))
+        table = tf.constant(edges) if case == "thresholds_exact" else None
 
         @tf.function(jit_compile=TF_XLA)
         def update(y, p):
             codes = codes_of(tf, y, p, lambda x: tf.argmax(x, axis=-1, output_type=tf.int32),
-                             tf.floor, lambda x: tf.cast(x, tf.int32))
+                             tf.floor, lambda x: tf.cast(x, tf.int32),
+                             lambda r: tf.gather(table, r))
             if dense:
                 state.assign_add(tf.raw_ops.DenseBincount(
                     input=codes, size=cells, weights=tf.zeros([0], tf.int32)))
@@ -142,13 +155,14 @@ def _bare_update(case, param):
 
     state = torch.zeros(cells, dtype=torch.int32)
     one = torch.ones((), dtype=torch.int32)
+    table = torch.as_tensor(edges) if case == "thresholds_exact" else None
 
     if case == "multilabel":
         offsets = torch.from_numpy(offsets)
 
     def update(y, p):
         codes = codes_of(torch, y, p, lambda x: torch.argmax(x, dim=-1), torch.floor,
-                         lambda x: x.to(torch.int32))
+                         lambda x: x.to(torch.int32), lambda r: table.index_select(0, r))
         if dense:
             state.add_(torch.bincount(codes, minlength=cells))
         else:
@@ -237,13 +251,15 @@ def bench_thresholds(n, thresholds, batch_sizes, budget, rounds):
             rates = _rates({
                 "ours": (*_compiled_update(kcm.ThresholdConfusion(num_thresholds=t)), kb),
                 "bare": (*_bare_update("thresholds", t), kb),
+                "exact": (*_bare_update("thresholds_exact", t), kb),
                 "auc": (*_compiled_update(keras.metrics.AUC(num_thresholds=t)), kb),
                 "tm": (lambda a, b, m=tm_metric: m.update(b, a), lambda: None,
                        _batches(y, p, batch, torch.from_numpy)),
                 "floor": (floor, lambda: None, _batches(y, p, batch, np.asarray)),
             }, budget, rounds)
             _report(f"ThresholdConfusion T={t}", batch, rates,
-                    {"auc": "Keras AUC", "tm": "torchmetrics PR curve", "floor": "NumPy floor"})
+                    {"exact": "exact bare", "auc": "Keras AUC", "tm": "torchmetrics PR curve",
+                     "floor": "NumPy floor"})
 
 
 def _matrix_data(case, param, batch, rng):
@@ -308,6 +324,7 @@ def bench_matrix(n, cases, batch_sizes, budget, rounds):
 TRICK_CASES = {
     "xla_cpu_argmax": ("multiclass", 1000, 8_192),
     "tf_fused_codes": ("thresholds", 10_000, 65_536),
+    "torch_arith_mask": ("binary", 2, 65_536),
 }
 TRICK_ROWS = []  # (trick, case, batch, on / off)
 
@@ -318,7 +335,8 @@ def bench_tricks(budget, rounds):
     rng = np.random.default_rng(2)
     for trick, (case, param, batch) in TRICK_CASES.items():
         applies = {"xla_cpu_argmax": BACKEND == "jax" or (BACKEND == "tensorflow" and TF_XLA),
-                   "tf_fused_codes": BACKEND == "tensorflow" and not TF_XLA}[trick]
+                   "tf_fused_codes": BACKEND == "tensorflow" and not TF_XLA,
+                   "torch_arith_mask": BACKEND == "torch"}[trick]
         if not applies:
             continue
         if case == "thresholds":
@@ -344,32 +362,13 @@ def bench_tricks(budget, rounds):
         TRICK_ROWS.append((trick, f"{case} {param}", batch, gain))
 
 
-def _machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f
-                       if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{platform.platform()}, {cpu}, {os.cpu_count()} cores"
-
-
-def _commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def print_markdown(mode, rounds):
-    from _stamp import stamp  # benchmarks/ is on the path of a script run
+    from _stamp import commit, machine, stamp  # benchmarks/ is on the path of a script run
 
     # The stamp tests/test_readme_figures.py reads: paste it right above the table.
     print("\n" + stamp("benchmarks/bench_counting.py"))
     print(f"`benchmarks/bench_counting.py --markdown`, {BACKEND} ({mode}), "
-          f"{datetime.date.today()}, commit {_commit()}, {_machine()}, "
+          f"{datetime.date.today()}, commit {commit()}, {machine()}, "
           f"load {os.getloadavg()[0]:.1f}; best of {rounds} interleaved rounds.\n")
     print("| case | batch | ours / bare | ours | bare | ours against anchors |")
     print("|---|---|---|---|---|---|")

@@ -388,10 +388,14 @@ def _threshold_tensor(threshold, fmt: Formatted, from_logits: bool):
     return fmt.y_pred, ops.convert_to_tensor(ceil_to(t, dtype))
 
 
-def hard_codes(fmt: Formatted, threshold, from_logits: bool):
+def hard_codes(fmt: Formatted, threshold, from_logits: bool, invalid_cell=None):
     """Per-decision cell codes ``l*K*K + true*K + pred`` and a validity mask.
 
-    ``threshold``: a number, one per label, a tensor, or a `DecisionThreshold`."""
+    ``threshold``: a number, one per label, a tensor, or a `DecisionThreshold`.
+    ``invalid_cell``: where the caller sends invalid decisions. Given, the codes may
+    come back with the invalid ones already there and ``None`` for the mask
+    (`_backend.mask_invalid`: binary and multilabel decisions without weights on eager
+    torch)."""
     k = fmt.num_classes
     if fmt.task == "multiclass":
         if fmt.exact is not None:  # float64 NumPy scores on JAX without x64
@@ -417,6 +421,11 @@ def hard_codes(fmt: Formatted, threshold, from_logits: bool):
             finite = ops.convert_to_tensor(np.isfinite(fmt.exact))
         else:
             pred = ops.cast(decide(scores, thr), "int32")
+            if invalid_cell is not None and fmt.sample_weight is None \
+                    and _backend.masks_by_arithmetic(fmt.y_pred):
+                codes = (ops.arange(fmt.num_labels, dtype="int32") * 4
+                         + ops.cast(fmt.y_true, "int32") * 2 + pred)
+                return _backend.mask_invalid(codes, fmt.y_pred, fmt.y_true, invalid_cell), None
             finite = ops.isfinite(fmt.y_pred)
         yt = fmt.y_true
         valid = finite & ((yt == 0) | (yt == 1))
@@ -916,8 +925,21 @@ def _threshold_buckets(scores, plan: _ThresholdPlan, finite=None):
     return _backend.take(_backend.constant(table.count, scores), distinct)
 
 
-def threshold_codes(fmt: Formatted, plan: _ThresholdPlan):
-    """Histogram codes ``true * (T + 1) + bucket`` and a validity mask, per sample."""
+def threshold_codes(fmt: Formatted, plan: _ThresholdPlan, invalid_cell=None):
+    """Histogram codes ``true * (T + 1) + bucket`` and a validity mask, per sample.
+
+    ``invalid_cell``: as for `hard_codes` (the codes may come back with the invalid
+    samples at that cell and ``None`` for the mask)."""
+    if invalid_cell is not None and fmt.exact is None and fmt.sample_weight is None \
+            and _backend.masks_by_arithmetic(fmt.y_pred):
+        scores = ops.reshape(fmt.y_pred, (-1,))
+        # Buckets of finite stand-ins (table lookups need indices in range); the
+        # samples whose scores were not finite are then masked.
+        bucket = _threshold_buckets(ops.nan_to_num(scores, nan=0.0, posinf=0.0, neginf=0.0),
+                                    plan)
+        yt = ops.reshape(fmt.y_true, (-1,))
+        codes = cell_codes(ops.cast(yt, "int32"), bucket, plan.num_thresholds + 1)
+        return _backend.mask_invalid(codes, scores, yt, invalid_cell), None
     if fmt.exact is not None:  # float64 scores the backend would round: in NumPy
         exact = fmt.exact.reshape(-1)
         bucket = ops.convert_to_tensor(

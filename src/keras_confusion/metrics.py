@@ -114,7 +114,10 @@ class _CountingMetric(keras.metrics.Metric):
                                            aggregation="sum", name="counts_lo")
 
     def _cell_codes(self, codes, valid, weights):
-        """Flat codes with the invalid ones sent to the tally cell, and their weights."""
+        """Flat codes with the invalid ones sent to the tally cell, and their weights.
+        ``valid`` None: the invalid codes are there already."""
+        if valid is None:
+            return ops.reshape(codes, (-1,)), weights
         valid = ops.reshape(valid, (-1,))
         codes = ops.where(valid, ops.reshape(codes, (-1,)), self._num_cells)
         if weights is not None:
@@ -283,14 +286,14 @@ class ConfusionMatrix(_CountingMetric):
             raise arg_error("y_pred", f"<tensor with {fmt.num_labels} labels>",
                             f"of shape (..., {self.num_labels}) to match num_labels")
 
-        def cell_codes():
-            codes, valid = hard_codes(fmt, self._decision, self.from_logits)
+        def codes_and_weights():
+            codes, valid = hard_codes(fmt, self._decision, self.from_logits, self._num_cells)
             weights = fmt.sample_weight
             if weights is not None and fmt.task != "multiclass":
                 weights = ops.broadcast_to(weights, ops.shape(codes))
             return self._cell_codes(codes, valid, weights)
 
-        self._accumulate(*_backend.fused(cell_codes, fmt.y_pred))
+        self._accumulate(*_backend.fused(codes_and_weights, fmt.y_pred))
 
     def _matrix(self):
         return ops.reshape(self._cells(), self._shape)
@@ -683,7 +686,7 @@ class ThresholdConfusion(_CountingMetric):
         """Add a batch of binary labels, scores and optional weights."""
         fmt = format_inputs(y_true, y_pred, None, False, sample_weight, _backend.keras_mask(y_pred))
         self._accumulate(*_backend.fused(lambda: self._cell_codes(
-            *threshold_codes(fmt, self._plan), fmt.sample_weight), fmt.y_pred))
+            *threshold_codes(fmt, self._plan, self._num_cells), fmt.sample_weight), fmt.y_pred))
 
     def result(self):
         return threshold_matrices(ops.reshape(self._cells(), (2, -1)), self._plan)
