@@ -250,6 +250,9 @@ def test_multilabel_tuning_equals_one_machine(client):
     np.testing.assert_array_equal(got.threshold, one.threshold)
     np.testing.assert_array_equal(got.value, one.value)
     np.testing.assert_array_equal(got.confusion_matrix, one.confusion_matrix)
+    assert got.objective == one.objective == "f1"
+    assert got.confidence is None and got.bound is None and got.guarantee is None
+    assert [r.threshold for r in got.results] == list(one.threshold)
 
 
 def test_one_class_data_warns_and_tunes_as_one_machine(client):

@@ -196,6 +196,30 @@ def test_multilabel_tunes_each_label_as_its_own_binary_problem(rng):
         np.testing.assert_array_equal(result.confusion_matrix[label], one.confusion_matrix)
 
 
+def test_multilabel_result_stacks_per_label_results_with_their_guarantee(rng):
+    from keras_confusion.decisions import MultilabelThresholdResult
+
+    y = (rng.random((2000, 2)) < 0.3).astype(int)
+    s = np.clip(rng.normal(0.3 + 0.4 * y, 0.15), 0, 1)
+    kwargs = {"constraint": ("recall", 0.8), "confidence": 0.9}
+    per_label = [tune_threshold(y[:, i], s[:, i], "specificity", **kwargs) for i in range(2)]
+    tuned = tune_threshold(y, s, "specificity", multilabel=True, **kwargs)
+    stacked = MultilabelThresholdResult.from_results(per_label, "specificity", 0.9)
+    for result in (tuned, stacked):
+        np.testing.assert_array_equal(result.threshold, [r.threshold for r in per_label])
+        np.testing.assert_array_equal(result.value, [r.value for r in per_label])
+        np.testing.assert_array_equal(result.confusion_matrix,
+                                      [r.confusion_matrix for r in per_label])
+        np.testing.assert_array_equal(result.bound, [r.bound for r in per_label])
+        assert result.objective == "specificity" and result.confidence == 0.9
+        assert [r.threshold for r in result.results] == [r.threshold for r in per_label]
+        assert result.guarantee == {"constraint": ["recall", 0.8], "confidence": 0.9,
+                                    "bound": [float(r.bound) for r in per_label]}
+    plain = MultilabelThresholdResult.from_results(iter(per_label), "specificity")
+    assert plain.confidence is None and plain.bound is None and plain.guarantee is None
+    assert len(plain.results) == 2
+
+
 @pytest.mark.parametrize(("y", "s", "cost", "expected"), [
     ([0, 1, 1], [0.5, 0.5, 0.5], None, 0.5),  # all positive: F1 0.8, none: 0
     ([0, 0, 0, 0, 0, 1], [0.3] * 6, COST, np.inf),  # all positive costs 5/6, none 4/6

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import keras
@@ -725,3 +726,129 @@ def test_confusion_loss_function_and_call_equal_the_class_on_the_same_batch(rng)
     assert float(to_numpy(loss.call(keras.ops.convert_to_tensor(y),
                                     keras.ops.convert_to_tensor(p)))) == pytest.approx(
         1 - f2, rel=1e-5)
+
+
+# Every formula of the library as a binary loss: keyword arguments, and a NumPy reference
+# written from the smoothed soft cells (the loss value: 1 - score, or the cost itself).
+FORMULA_REFERENCES = {
+    "accuracy": ({}, lambda tn, fp, fn, tp: 1 - (tp + tn) / (tn + fp + fn + tp)),
+    "balanced_accuracy": ({}, lambda tn, fp, fn, tp: 1 - (tp / (tp + fn) + tn / (tn + fp)) / 2),
+    "cohen_kappa": ({}, lambda tn, fp, fn, tp: 1 - _kappa(tn, fp, fn, tp)),
+    "expected_cost": ({"cost_matrix": COST},
+                      lambda tn, fp, fn, tp: (fp + 10 * fn) / (tn + fp + fn + tp)),
+    "f1": ({}, lambda tn, fp, fn, tp: 1 - 2 * tp / (2 * tp + fp + fn)),
+    "fbeta": ({"beta": 2.0}, lambda tn, fp, fn, tp: 1 - 5 * tp / (5 * tp + 4 * fn + fp)),
+    "jaccard": ({}, lambda tn, fp, fn, tp: 1 - tp / (tp + fp + fn)),
+    "mcc": ({}, lambda tn, fp, fn, tp: 1 - (tp * tn - fp * fn) / np.sqrt(
+        (tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))),
+    "npv": ({}, lambda tn, fp, fn, tp: 1 - tn / (tn + fn)),
+    "precision": ({}, lambda tn, fp, fn, tp: 1 - tp / (tp + fp)),
+    "recall": ({}, lambda tn, fp, fn, tp: 1 - tp / (tp + fn)),
+    "sensitivity": ({}, lambda tn, fp, fn, tp: 1 - tp / (tp + fn)),
+    "specificity": ({}, lambda tn, fp, fn, tp: 1 - tn / (tn + fp)),
+    "tversky": ({"alpha": 0.3, "beta": 0.7},
+                lambda tn, fp, fn, tp: 1 - tp / (tp + 0.3 * fp + 0.7 * fn)),
+    "youden_j": ({}, lambda tn, fp, fn, tp: 1 - (tp / (tp + fn) + tn / (tn + fp) - 1)),
+}
+
+
+def _kappa(tn, fp, fn, tp):
+    n = tn + fp + fn + tp
+    observed = (tp + tn) / n
+    chance = ((tp + fp) * (tp + fn) + (tn + fn) * (tn + fp)) / n**2
+    return (observed - chance) / (1 - chance)
+
+
+def test_formula_references_cover_every_formula_of_the_library():
+    assert set(FORMULA_REFERENCES) == set(formulas.BY_NAME)
+
+
+@pytest.mark.parametrize("name", sorted(FORMULA_REFERENCES))
+def test_confusion_loss_function_equals_the_class_and_numpy_reference_for_every_formula(
+        name):
+    kwargs, ref = FORMULA_REFERENCES[name]
+    y, p, w = batch(7, 40)
+    cells = soft_cells(y.astype("float64"), p.astype("float64"), w.astype("float64"), 0.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConfusionWarning)  # a rate alone warns
+        got = L.confusion_loss(y, p, name, sample_weight=w, smoothing=0.5, **kwargs)
+        expected = L.ConfusionLoss(name, smoothing=0.5, **kwargs)(y, p, sample_weight=w)
+    assert keras.backend.standardize_dtype(got.dtype) == \
+        keras.backend.standardize_dtype(expected.dtype)
+    assert float(to_numpy(got)) == pytest.approx(float(to_numpy(expected)), rel=1e-6)
+    assert float(to_numpy(got)) == pytest.approx(ref(*cells), rel=2e-5, abs=2e-6)
+
+
+@pytest.mark.parametrize(("args", "kwargs"), [
+    ("multiclass", {"formula": "f1", "num_classes": 3, "average": "macro", "smoothing": 0.5}),
+    ("multiclass", {"formula": "expected_cost", "num_classes": 3,
+                    "cost_matrix": [[0, 1, 2], [3, 0, 1], [5, 1, 0]], "from_logits": True}),
+    ("multilabel", {"formula": "jaccard", "multilabel": True, "average": "micro"}),
+    ("binary", {"formula": "fbeta", "beta": 0.5, "constraint": ("recall", 0.9),
+                "penalty": 3.0, "sharpness": 4.0, "from_logits": True}),
+])
+def test_confusion_loss_function_equals_the_class_on_every_task_and_constraint(args, kwargs,
+                                                                              rng):
+    n = 30
+    if args == "multiclass":
+        y, p = rng.integers(0, 3, n), rng.dirichlet(np.ones(3), n).astype("float32")
+        if kwargs.get("from_logits"):
+            p = np.log(p)
+    elif args == "multilabel":
+        y = (rng.random((n, 3)) < 0.4).astype("float32")
+        p = rng.random((n, 3)).astype("float32")
+    else:
+        y, p = (rng.random(n) < 0.4).astype("float32"), rng.normal(0, 2, n).astype("float32")
+    w = rng.uniform(0.0, 2.0, n).astype("float32")
+    got = L.confusion_loss(y, p, sample_weight=w, **kwargs)
+    expected = L.ConfusionLoss(**kwargs)(y, p, sample_weight=w)
+    assert float(to_numpy(got)) == pytest.approx(float(to_numpy(expected)), rel=1e-6)
+    if kwargs["formula"] == "f1":  # macro F1 by hand, from the smoothed soft counts
+        cm = (np.eye(3)[y] * w[:, None]).T @ p.astype("float64") + 0.5
+        tp = np.diag(cm)
+        f1 = 2 * tp / (2 * tp + (cm.sum(0) - tp) + (cm.sum(1) - tp))
+        assert float(to_numpy(got)) == pytest.approx(1 - f1.mean(), rel=1e-5)
+
+
+def test_confusion_loss_checks_arguments_as_the_class_does_without_building_a_loss(
+        monkeypatch):
+    y, p = np.array([0.0, 1.0, 1.0], "float32"), np.array([0.2, 0.7, 0.6], "float32")
+
+    def no_loss_object(*args, **kwargs):
+        raise AssertionError("confusion_loss built a keras.losses.Loss")
+
+    monkeypatch.setattr(keras.losses.Loss, "__init__", no_loss_object)
+    assert np.isfinite(float(to_numpy(L.confusion_loss(y, p, "mcc"))))
+    for kwargs, match in [({"smoothing": -1}, "Argument `smoothing`"),
+                          ({"average": "macro", "formula": "mcc"}, "Argument `average`"),
+                          ({"constraint": "recall"}, "Argument `constraint`"),
+                          ({"reduction": "sum"}, r"`reduction`.*one value per batch"),
+                          ({"num_classes": 3, "multilabel": True}, "Argument `num_classes`"),
+                          ({"bta": 2}, r"`bta`.*neither an argument of confusion_loss")]:
+        kwargs = {"formula": "f1", **kwargs}
+        with pytest.raises(ValueError, match=match):
+            L.confusion_loss(y, p, **kwargs)
+    # Values are checked at every eager call of the function (the class: the first).
+    for _ in range(2):
+        with pytest.raises(ValueError, match=r"Argument `y_pred`.*from_logits=True"):
+            L.confusion_loss(y, np.array([-2.0, 3.0, 0.5], "float32"), "f1")
+
+
+def test_confusion_loss_of_a_rate_alone_warns_once_at_the_callers_line(monkeypatch):
+    y, p = np.array([0.0, 1.0, 1.0], "float32"), np.array([0.2, 0.7, 0.6], "float32")
+    monkeypatch.setattr(L, "_WARNED", set())
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always", ConfusionWarning)
+        L.confusion_loss(y, p, "specificity")
+        L.confusion_loss(y, p, "specificity")
+        L.ConfusionLoss("specificity")  # once per process, function and class alike
+        L.ConfusionLoss("precision")
+    warned = [r for r in record if r.category is ConfusionWarning]
+    assert len(warned) == 2
+    assert re.match(r"confusion_loss\(.*'specificity'\) alone is minimised.*SpecificityLoss",
+                    str(warned[0].message))
+    assert str(warned[1].message).startswith("ConfusionLoss('precision') alone is minimised")
+    assert [r.filename for r in warned] == [__file__, __file__]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConfusionWarning)
+        L.confusion_loss(y, p, "npv", constraint=("f1", 0.5))

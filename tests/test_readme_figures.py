@@ -49,7 +49,8 @@ TABLES = {
         PACKAGE + "__init__.py", PACKAGE + "cli.py", PACKAGE + "_io.py",
         PACKAGE + "_files.py", PACKAGE + "_accumulate.py", PACKAGE + "_counting.py",
         PACKAGE + "_validation.py", PACKAGE + "_guarantee.py", PACKAGE + "report.py",
-        PACKAGE + "decisions.py", PACKAGE + "formulas.py", "benchmarks/bench_startup.py")),
+        PACKAGE + "_text.py", PACKAGE + "decisions.py", PACKAGE + "formulas.py",
+        "benchmarks/bench_startup.py")),
     "quality": Table("## Which recipe?", "benchmarks/quality.py", (
         # The losses it trains with, the decisions it tunes, the figures it reports.
         PACKAGE + "losses.py", PACKAGE + "counts.py", PACKAGE + "formulas.py",

@@ -198,8 +198,8 @@ MUTANTS: tuple[Mutant, ...] = (
     _zero_division("support-weighted average", "_per_class",
                    r"(?P<head>xp\.sum\(support, axis=-1\), )z\)", formula="precision"),
     # ------------------------------------------------------------ sample weights
-    Mutant("losses drop sample_weight", "losses.py", "ConfusionLoss._batch_loss",
-           r"(self\.multilabel,\s*)sample_weight,", r"\1None,",
+    Mutant("losses drop sample_weight", "losses.py", "_batch_loss",
+           r"(multilabel,\s*)sample_weight,", r"\1None,",
            (LOSS + "test_sample_weight_two_equals_duplicated_row_and_zero_equals_dropped_row",)),
     Mutant("sharpened constraint counts drop sample_weight", "losses.py", "_sharpened",
            r"x \* sharpness, fmt\.sample_weight,", "x * sharpness, None,",

@@ -99,6 +99,8 @@ FIGURES = ("precision", "recall", "f1")
 
 def comparison_text(comparison, chosen: int, n_val: int, n_test: int) -> str:
     """The recipes as text: ``comparison`` holds (name, validation cost, test report)."""
+    from keras_confusion._text import cell_text
+
     width = max(len(name) for name, _, _ in comparison) + 2
     lines = [f"chosen on validation ({n_val} samples), reported on test ({n_test} samples): "
              "class '8', 95 % intervals, Bayesian bootstrap",
@@ -108,7 +110,7 @@ def comparison_text(comparison, chosen: int, n_val: int, n_test: int) -> str:
         cost = r.overall["expected_cost"]
         mark = "* " if i == chosen else "  "
         lines.append(f"{mark + name:<{width}}  {val_cost:<9.3f}"
-                     + "".join(f"  {r._cell(f, 1):<21}" for f in FIGURES)
+                     + "".join(f"  {cell_text(r, f, 1):<21}" for f in FIGURES)
                      + f"  {cost[0]:.3f} [{cost[1]:.3f}, {cost[2]:.3f}]"
                      + f"  {r.overall['mcc'][0]:.3f}")
     lines.append("* chosen: lowest expected cost on validation (the tuned threshold was "
@@ -121,6 +123,7 @@ def comparison_html(comparison, chosen: int, n_val: int, n_test: int) -> str:
     import html
 
     from keras_confusion._html import table
+    from keras_confusion._text import cell_text
 
     esc = html.escape
     rows = []
@@ -129,7 +132,7 @@ def comparison_html(comparison, chosen: int, n_val: int, n_test: int) -> str:
         mark = ' class="kc-chosen"' if i == chosen else ""
         rows.append([f"<td{mark}>{esc(name)}{' (chosen)' if i == chosen else ''}</td>",
                      f"<td>{val_cost:.3f}</td>",
-                     *(f"<td>{esc(r._cell(f, 1))}</td>" for f in FIGURES),
+                     *(f"<td>{esc(cell_text(r, f, 1))}</td>" for f in FIGURES),
                      f"<td>{cost[0]:.3f} [{cost[1]:.3f}, {cost[2]:.3f}]</td>",
                      f"<td>{r.overall['mcc'][0]:.3f}</td>"])
     head = ["recipe", "validation expected cost", *(f"test {f} (class 8)" for f in FIGURES),

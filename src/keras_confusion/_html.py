@@ -14,6 +14,13 @@ import io
 
 from keras_confusion import _explorer
 from keras_confusion._counting import count_text
+from keras_confusion._text import (
+    cell_text,
+    guarantee_text,
+    interval_text,
+    method_text,
+    size_text,
+)
 
 
 def figure_png(fig, dpi: int = 100) -> str:
@@ -73,14 +80,12 @@ def report_html(report, *, tuned=None, guarantee=None, title="Classification rep
     """The page of a `Report` (see `Report.to_html`), headed ``title``; ``before`` and
     ``after`` are sections of trusted HTML put around the report (escape what goes in
     them)."""
-    from keras_confusion.report import _fmt_interval, guarantee_text
-
     esc = html.escape
     rows = [[f"<td>{esc(str(n))}</td>", f"<td>{count_text(report.table['support'][i])}</td>",
-             *(f"<td>{esc(report._cell(f, i))}</td>" for f in report.figures)]
+             *(f"<td>{esc(cell_text(report, f, i))}</td>" for f in report.figures)]
             for i, n in enumerate(report.class_names)]
     per_class = table([esc(f) for f in ("class", "support", *report.figures)], rows)
-    overall = table([], [[f"<th>{esc(k)}</th>", f"<td>{esc(_fmt_interval(*v))}</td>"]
+    overall = table([], [[f"<th>{esc(k)}</th>", f"<td>{esc(interval_text(*v))}</td>"]
                          for k, v in report.overall.items()])
     matrix = table(["", *(esc(str(n)) for n in report.class_names)],
                    [[f"<th>{esc(str(n))}</th>", *(f"<td>{count_text(c)}</td>" for c in row)]
@@ -97,7 +102,7 @@ def report_html(report, *, tuned=None, guarantee=None, title="Classification rep
         + list(getattr(report, "notes", []))))
     body = f"""{before}
 <h1>{esc(title)}</h1>
-<p>{report.size_text()}, {decision}. {esc(report._method())}.{cost}</p>
+<p>{size_text(report)}, {decision}. {esc(method_text(report))}.{cost}</p>
 {notes}
 {explorer(report, tuned=tuned, guarantee=guarantee)}
 <h2>Per class</h2>{per_class}

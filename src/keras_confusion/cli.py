@@ -402,7 +402,8 @@ def _render(report_obj, extra, args, tuned=None):
 
 
 def _evaluate(args) -> int:
-    from keras_confusion.report import Report, json_number
+    from keras_confusion._text import json_number
+    from keras_confusion.report import Report
 
     k = 2 if len(args.score) == 1 else len(args.score)
     cost = None
@@ -484,7 +485,7 @@ def _subject_to(constraint) -> str:
 
 
 def _result_dict(result, acc):
-    from keras_confusion.report import guarantee_text, json_number
+    from keras_confusion._text import guarantee_text, json_number
 
     method = (f"exact over {acc.rows} scores" if acc.kept is not None
               else f"exact at thresholds k/{TUNE_BINS} (binned scores)")

@@ -774,10 +774,4 @@ def tune_threshold(ddf, objective=None, *, label, score, cost_matrix=None, const
             raise ValueError(f"Label {i}: {e}") from None
     if not multilabel:
         return results[0]
-    return MultilabelThresholdResult(
-        threshold=np.array([r.threshold for r in results]),
-        value=np.array([r.value for r in results]),
-        confusion_matrix=np.stack([r.confusion_matrix for r in results]),
-        objective=name,
-        results=tuple(results),
-    )
+    return MultilabelThresholdResult.from_results(results, name)

@@ -123,6 +123,29 @@ class MultilabelThresholdResult:
     confidence: float | None = None
     bound: np.ndarray | None = None
 
+    @classmethod
+    def from_results(cls, results, objective: str,
+                     confidence: float | None = None) -> MultilabelThresholdResult:
+        """The labels' `ThresholdResult`s, in label order, with their figures stacked.
+
+        Args:
+            results: one `ThresholdResult` per label.
+            objective: the objective's name.
+            confidence: with a guaranteed constraint, the confidence the labels' floors
+                hold at (each, or all at once, as tuned); the ``bound`` is then
+                stacked from the results. Defaults to `None`.
+        """
+        results = tuple(results)
+        return cls(
+            threshold=np.array([r.threshold for r in results]),
+            value=np.array([r.value for r in results]),
+            confusion_matrix=np.stack([r.confusion_matrix for r in results]),
+            objective=objective,
+            results=results,
+            confidence=confidence,
+            bound=None if confidence is None else np.array([r.bound for r in results]),
+        )
+
     @property
     def guarantee(self) -> dict | None:
         """As `ThresholdResult.guarantee`, with one bound per label."""
@@ -554,15 +577,7 @@ def tune_threshold(
                                         vectorized, greater, constraint, per_label))
         except ValueError as e:
             raise ValueError(f"Label {label}: {e}") from None
-    return MultilabelThresholdResult(
-        threshold=np.array([r.threshold for r in results]),
-        value=np.array([r.value for r in results]),
-        confusion_matrix=np.stack([r.confusion_matrix for r in results]),
-        objective=name,
-        results=tuple(results),
-        confidence=confidence,
-        bound=None if confidence is None else np.array([r.bound for r in results]),
-    )
+    return MultilabelThresholdResult.from_results(results, name, confidence)
 
 
 # ------------------------------------------------------------- cost-matrix decisions

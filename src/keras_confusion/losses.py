@@ -114,6 +114,130 @@ def _sharpened(fmt, from_logits: bool, sharpness: float):
                              x * sharpness, fmt.sample_weight, fmt.one_hot)
 
 
+# ------------------------------------------------------ the loss of a batch, a function
+
+
+def _check_loss_args(formula, *, num_classes=None, multilabel=False, from_logits=False,
+                     average="auto", smoothing=1.0, constraint=None, penalty=2.0,
+                     sharpness=1.0, owner="ConfusionLoss", **formula_kwargs) -> dict:
+    """The keyword arguments of `_batch_loss`, checked and normalised.
+
+    The one check of `ConfusionLoss` (once, when it is built) and of `confusion_loss`
+    (at each call). A bad argument raises ``ValueError`` naming it (``owner`` names
+    who took it); the formula and the constraint are tried on a dummy matrix, so that
+    a bad formula argument fails here, not in the first training step.
+    """
+    formula = formulas.get(_deserialize_formula(formula))
+    task = check_task_args(num_classes=num_classes, multilabel=multilabel,
+                           from_logits=from_logits)
+    if average not in _AVERAGES:
+        raise arg_error("average", average,
+                        'one of "auto", "binary", "macro", "micro", "weighted"')
+    smoothing = check_non_negative("smoothing", smoothing)
+    if "reduction" in formula_kwargs:
+        raise arg_error("reduction", formula_kwargs["reduction"],
+                        "not given: a confusion loss is one value per batch (a formula "
+                        "of the batch's counts), so there is nothing to reduce")
+    formulas.check_kwargs(formula, formula_kwargs, given_by=("average", "multilabel"),
+                          owner=owner)
+    formula_kwargs = {k: _plain(v) for k, v in formula_kwargs.items()}
+    penalty = check_non_negative("penalty", penalty)
+    sharpness = check_positive("sharpness", sharpness)
+    if constraint is not None:
+        if not (isinstance(constraint, (tuple, list)) and len(constraint) == 2):
+            raise arg_error("constraint", constraint,
+                            'None or a pair (formula, minimum) such as ("sensitivity", 0.9)')
+        c_fn = formulas.get(_deserialize_formula(constraint[0]))
+        constraint = (c_fn, check_probability("constraint", constraint[1]))
+    if average != "auto" and not _is_per_class(formula):
+        raise arg_error("average", average,
+                        f'"auto" for formula {formulas.name_of(formula)!r}, '
+                        "which is not averaged over classes")
+    averaging = (average, task["num_classes"], task["multilabel"])
+    dummy = np.ones((3, 2, 2) if task["multilabel"] else (task["num_classes"] or 2,) * 2)
+    formula(dummy, **_formula_kwargs(formula, formula_kwargs, *averaging))
+    if constraint is not None:
+        constraint[0](dummy, **_formula_kwargs(constraint[0], {}, *averaging))
+    return {"formula": formula, "formula_kwargs": formula_kwargs, **task, "average": average,
+            "smoothing": smoothing, "constraint": constraint, "penalty": penalty,
+            "sharpness": sharpness}
+
+
+def _formula_kwargs(fn, extra, average, num_classes, multilabel) -> dict:
+    """The keyword arguments ``fn`` gets: ``average`` (``"auto"`` resolved for the
+    task) and ``multilabel`` go to the library's per-class formulas only."""
+    if not _is_per_class(fn):
+        return dict(extra)
+    if average == "auto":
+        binary = not multilabel and num_classes in (None, 2)
+        average = "binary" if binary else "macro"
+    return {"average": average, "multilabel": multilabel, **extra}
+
+
+def _score(fn, cm, kwargs):
+    """``fn(cm, **kwargs)`` as a scalar tensor of ``cm``'s dtype: the mean over the
+    labels of a multilabel stack."""
+    value = ops.convert_to_tensor(fn(cm, **kwargs), dtype=cm.dtype)
+    if len(value.shape):
+        value = ops.mean(value)  # one value per label of a multilabel stack
+    return value
+
+
+def _loss_of_counts(cm, formula, kwargs, smoothing):
+    """``1 - formula`` of the smoothed counts for a score, the formula itself for a cost."""
+    value = _score(formula, cm + smoothing, kwargs)
+    return 1.0 - value if formulas.greater_is_better(formula) else value
+
+
+def _batch_loss(y_true, y_pred, sample_weight=None, mask=None, *, formula, formula_kwargs,
+                num_classes, multilabel, from_logits, average, smoothing, constraint,
+                penalty, sharpness, check_values=True):
+    """The loss of one batch, from arguments `_check_loss_args` checked.
+
+    format -> check values -> soft counts -> replica sum -> formula -> penalty -> NaN
+    rule. ``sample_weight`` and ``mask`` (a Keras mask, True where a sample counts) are
+    folded into the counts; with ``check_values`` the values are checked when they are
+    eager (`counts.validate_values`).
+    """
+    fmt = counts.format_inputs(y_true, y_pred, num_classes, multilabel, sample_weight,
+                               mask, hard=False)
+    if check_values:
+        counts.validate_values(fmt, from_logits=from_logits, soft=True, allow_nan=True)
+    if sharpness != 1.0:
+        cm = counts.soft_counts(_sharpened(fmt, from_logits, sharpness), True)
+    else:
+        cm = counts.soft_counts(fmt, from_logits)
+    # Data parallel: every replica applies the formula to the global batch's counts.
+    cm = _backend.replica_sum(cm)
+    averaging = (average, num_classes, multilabel)
+    loss = _loss_of_counts(cm, formula, _formula_kwargs(formula, formula_kwargs, *averaging),
+                           smoothing)
+    if constraint is not None:
+        c_fn, minimum = constraint
+        value = _score(c_fn, cm + smoothing, _formula_kwargs(c_fn, {}, *averaging))
+        loss = loss + penalty * ops.relu(minimum - value)
+    # A NaN anywhere in the batch is the loss, as in Keras' losses (and so
+    # TerminateOnNaN sees it): the formulas' zero_division took NaN counts for empty
+    # ones (FBeta read 1.0, Cost 0.0, its best value).
+    total = ops.sum(cm)
+    loss = ops.where(ops.isnan(total), ops.cast(total, loss.dtype), loss)
+    return _backend.replica_loss_share(loss)
+
+
+def _warn_trivial(call: str, formula) -> None:
+    """Warn once per process when ``formula`` alone, a rate of `_TRIVIAL`, has a
+    trivial optimum; ``call`` shows how it was asked for. Called from `ConfusionLoss`
+    and `confusion_loss`, the warning points at their caller's line."""
+    name = formulas.name_of(formula)
+    if name not in _TRIVIAL or f"ConfusionLoss:{name}" in _WARNED:
+        return
+    _WARNED.add(f"ConfusionLoss:{name}")
+    trivial, named = _TRIVIAL[name]
+    warn(f"{call.format(name=repr(name))} alone is minimised by {trivial}. Pass a "
+         f"constraint (e.g. constraint=(\"sensitivity\", 0.9)), or use {named}.",
+         stacklevel=4)
+
+
 @_register
 class ConfusionLoss(keras.losses.Loss):
     """Any confusion-matrix formula as a loss, over the soft counts of the batch.
@@ -201,117 +325,45 @@ class ConfusionLoss(keras.losses.Loss):
     ):
         super().__init__(name=name, reduction="none", dtype=dtype)
         self._values_checked = False
-        self.formula = formulas.get(_deserialize_formula(formula))
-        task = check_task_args(num_classes=num_classes, multilabel=multilabel,
-                               from_logits=from_logits)
-        self.num_classes, self.multilabel, self.from_logits = task.values()
-        if average not in _AVERAGES:
-            raise arg_error("average", average,
-                            'one of "auto", "binary", "macro", "micro", "weighted"')
-        self.average = average
-        self.smoothing = check_non_negative("smoothing", smoothing)
-        self._check_formula_kwargs(formula_kwargs)
-        self.formula_kwargs = {k: _plain(v) for k, v in formula_kwargs.items()}
-        self.penalty = check_non_negative("penalty", penalty)
-        self.sharpness = check_positive("sharpness", sharpness)
-        if constraint is not None:
-            if not (isinstance(constraint, (tuple, list)) and len(constraint) == 2):
-                raise arg_error("constraint", constraint,
-                                'None or a pair (formula, minimum) such as ("sensitivity", 0.9)')
-            c_fn = formulas.get(_deserialize_formula(constraint[0]))
-            constraint = (c_fn, check_probability("constraint", constraint[1]))
-        self.constraint = constraint
-        self._check_formulas()
-        name = formulas.name_of(self.formula)
-        if constraint is None and type(self) is ConfusionLoss and name in _TRIVIAL \
-                and f"ConfusionLoss:{name}" not in _WARNED:
-            _WARNED.add(f"ConfusionLoss:{name}")
-            trivial, named = _TRIVIAL[name]
-            warn(f"ConfusionLoss({name!r}) alone is minimised by {trivial}. Pass a "
-                 f"constraint (e.g. constraint=(\"sensitivity\", 0.9)), or use {named}.",
-                 stacklevel=2)
-
-    def _check_formula_kwargs(self, formula_kwargs):
-        """Keyword arguments the formula does not take are refused by name, here."""
-        if "reduction" in formula_kwargs:
-            raise arg_error("reduction", formula_kwargs["reduction"],
-                            "not given: a confusion loss is one value per batch (a formula "
-                            "of the batch's counts), so there is nothing to reduce")
-        formulas.check_kwargs(self.formula, formula_kwargs, given_by=("average", "multilabel"),
-                              owner=type(self).__name__)
-
-    # The kwargs each formula gets: ``average`` goes to per-class formulas only.
-    def _kwargs(self, fn, extra):
-        if not _is_per_class(fn):
-            return dict(extra)
-        average = self.average
-        if average == "auto":
-            binary = not self.multilabel and self.num_classes in (None, 2)
-            average = "binary" if binary else "macro"
-        return {"average": average, "multilabel": self.multilabel, **extra}
-
-    def _check_formulas(self):
-        """Evaluate each formula on a dummy matrix: bad arguments fail here, eagerly."""
-        if self.average != "auto" and not _is_per_class(self.formula):
-            raise arg_error("average", self.average,
-                            f'"auto" for formula {formulas.name_of(self.formula)!r}, '
-                            "which is not averaged over classes")
-        k = self.num_classes or 2
-        dummy = np.ones((3, 2, 2) if self.multilabel else (k, k))
-        self.formula(dummy, **self._kwargs(self.formula, self.formula_kwargs))
-        if self.constraint is not None:
-            self.constraint[0](dummy, **self._kwargs(self.constraint[0], {}))
-
-    def _score(self, fn, cm, extra):
-        value = fn(cm + self.smoothing, **self._kwargs(fn, extra))
-        value = ops.convert_to_tensor(value, dtype=cm.dtype)
-        if len(value.shape):
-            value = ops.mean(value)  # one value per label of a multilabel stack
-        return value
+        # Checked once and bound to every call, as Keras' LossFunctionWrapper binds its
+        # function's keyword arguments; the attributes are what get_config lists.
+        self._fn_kwargs = _check_loss_args(
+            formula, num_classes=num_classes, multilabel=multilabel,
+            from_logits=from_logits, average=average, smoothing=smoothing,
+            constraint=constraint, penalty=penalty, sharpness=sharpness,
+            owner=type(self).__name__, **formula_kwargs)
+        for key, value in self._fn_kwargs.items():
+            setattr(self, key, value)
+        if constraint is None and type(self) is ConfusionLoss:
+            _warn_trivial("ConfusionLoss({name})", self.formula)
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         # Keras' Loss.__call__ would multiply what `call` returns by ``sample_weight``; a
         # loss of the batch's counts folds the weights (and the Keras mask) into them.
         with keras.name_scope(self.name):
-            loss = self._batch_loss(y_true, y_pred, sample_weight, _backend.keras_mask(y_pred))
-            return ops.cast(loss, self.dtype)
+            return ops.cast(self._bound_loss(y_true, y_pred, sample_weight), self.dtype)
 
     def call(self, y_true, y_pred):
         """The loss of one batch without weights (Keras' `Loss.call`)."""
-        return self._batch_loss(y_true, y_pred, None, _backend.keras_mask(y_pred))
+        return self._bound_loss(y_true, y_pred, None)
 
-    def _batch_loss(self, y_true, y_pred, sample_weight, mask):
-        """validate -> format -> soft counts -> replica sum -> formula (and penalty)."""
-        fmt = counts.format_inputs(y_true, y_pred, self.num_classes, self.multilabel,
-                                   sample_weight, mask, hard=False)
+    def _bound_loss(self, y_true, y_pred, sample_weight):
         # Values are checked on the first eager call only: that catches set-up mistakes
         # (logits without from_logits, labels outside the classes) without a host copy at
-        # every step of an eager (torch) fit; compiled steps cannot check values at all.
-        if not self._values_checked:
-            self._values_checked = counts.validate_values(
-                fmt, from_logits=self.from_logits, soft=True, allow_nan=True)
-        if self.sharpness != 1.0:
-            cm = counts.soft_counts(_sharpened(fmt, self.from_logits, self.sharpness), True)
-        else:
-            cm = counts.soft_counts(fmt, self.from_logits)
-        # Data parallel: every replica applies the formula to the global batch's counts.
-        cm = _backend.replica_sum(cm)
-        loss = self.call_on_counts(cm)
-        if self.constraint is not None:
-            c_fn, minimum = self.constraint
-            shortfall = ops.relu(minimum - self._score(c_fn, cm, {}))
-            loss = loss + self.penalty * shortfall
-        # A NaN anywhere in the batch is the loss, as in Keras' losses (and so
-        # TerminateOnNaN sees it): the formulas' zero_division took NaN counts for empty
-        # ones (FBeta read 1.0, Cost 0.0, its best value).
-        total = ops.sum(cm)
-        loss = ops.where(ops.isnan(total), ops.cast(total, loss.dtype), loss)
-        return _backend.replica_loss_share(loss)
+        # every step of an eager (torch) fit; compiled steps cannot check values at all,
+        # and a loss that comes out symbolic had symbolic inputs, left unchecked.
+        check = not self._values_checked
+        loss = _batch_loss(y_true, y_pred, sample_weight, _backend.keras_mask(y_pred),
+                           check_values=check, **self._fn_kwargs)
+        if check:
+            self._values_checked = not _backend.is_symbolic(loss)
+        return loss
 
     def call_on_counts(self, cm):
         """The loss of a soft confusion matrix ``cm`` (before ``smoothing``)."""
-        value = self._score(self.formula, cm, self.formula_kwargs)
-        return 1.0 - value if formulas.greater_is_better(self.formula) else value
+        kwargs = _formula_kwargs(self.formula, self.formula_kwargs, self.average,
+                                 self.num_classes, self.multilabel)
+        return _loss_of_counts(cm, self.formula, kwargs, self.smoothing)
 
     def _base_config(self):
         config = {
@@ -341,18 +393,23 @@ class ConfusionLoss(keras.losses.Loss):
         return {"formula": _serialize_formula(self.formula), **self._formula_config()}
 
 
-def confusion_loss(y_true, y_pred, formula, *, sample_weight=None, **kwargs):
+def confusion_loss(y_true, y_pred, formula, *, sample_weight=None, name=None, dtype=None,
+                   **kwargs):
     """The loss of `ConfusionLoss` on one batch, as a function.
 
     ``confusion_loss(y, p, "f1", beta=...)`` equals ``ConfusionLoss("f1", ...)(y, p)``;
-    ``sample_weight`` is folded into the counts. The class checks its arguments once
-    and is what ``model.compile`` and saving need; the function suits a custom loop.
+    ``sample_weight`` is folded into the counts. Both check their arguments with the
+    same checks and compute with the same function; the class checks once and binds
+    them, and is what ``model.compile`` and saving need, while the function checks at
+    each call (values too, when eager) and suits a custom loop.
 
     Args:
         y_true: labels, as for `ConfusionLoss`.
         y_pred: probabilities, or logits with ``from_logits=True``.
         formula: a formula name or callable, as for `ConfusionLoss`.
         sample_weight: optional weights folded into the counts. Defaults to `None`.
+        name: name scope of the computation. Defaults to `None` (``"confusion_loss"``).
+        dtype: dtype of the returned loss. Defaults to `None` (``floatx``).
         **kwargs: `ConfusionLoss`'s other arguments (``num_classes``, ``smoothing``,
             ``constraint``, the formula's keyword arguments, ...).
 
@@ -364,7 +421,14 @@ def confusion_loss(y_true, y_pred, formula, *, sample_weight=None, **kwargs):
     >>> float(confusion_loss(np.array([0.0, 1.0, 1.0]), np.array([0.0, 1.0, 1.0]), "f1"))
     0.25
     """
-    return ConfusionLoss(formula, **kwargs)(y_true, y_pred, sample_weight)
+    args = _check_loss_args(formula, owner="confusion_loss", **kwargs)
+    if args["constraint"] is None:
+        _warn_trivial("confusion_loss(y_true, y_pred, {name})", args["formula"])
+    # The dtype a Keras loss returns (Loss(dtype=...)'s compute dtype).
+    dtype = keras.dtype_policies.get(dtype or keras.config.floatx()).compute_dtype
+    with keras.name_scope(name or "confusion_loss"):
+        loss = _batch_loss(y_true, y_pred, sample_weight, _backend.keras_mask(y_pred), **args)
+        return ops.cast(loss, dtype)
 
 
 class _FixedFormulaLoss(ConfusionLoss):

@@ -43,13 +43,12 @@ interval built on them does; weighted sums taken as counts covered 0.30-0.90.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
 import numpy as np
 
-from keras_confusion import formulas
-from keras_confusion._counting import count_matrix, count_text, decide, exact_curve
+from keras_confusion import _text, formulas
+from keras_confusion._counting import count_matrix, decide, exact_curve
 from keras_confusion._files import write_atomic
 from keras_confusion._guarantee import check_guarantee
 from keras_confusion._validation import (
@@ -82,10 +81,6 @@ OVERALL = {
 # ------------------------------------------------------------------ intervals
 
 
-INTERVAL_METHOD = ("Bayesian bootstrap: equal-tailed quantiles over draws from the "
-                   "Jeffreys-Dirichlet posterior Dirichlet(cm + 1/2) of the cells")
-#: What `INTERVAL_METHOD` adds for a weighted report.
-WEIGHTED_METHOD = ", each weighted cell by its Kish effective count"
 #: The most replicas a report takes: the replicas are kept in memory, (R, K, K) floats.
 MAX_BOOTSTRAP = 100_000
 
@@ -321,109 +316,27 @@ class Report:
                         for name, values in overall.items()}
 
     # --------------------------------------------------------------------- output
-
-    def _method(self) -> str:
-        if not self.bootstrap:
-            return "no intervals (bootstrap=0)"
-        return (f"{_percent(self.confidence)} intervals: Bayesian bootstrap, "
-                f"{self.bootstrap} draws from the Jeffreys-Dirichlet posterior of the "
-                f"cells{WEIGHTED_METHOD if self.weighted else ''}, seed {self.seed}")
+    # The renderers live beside the class, in `_text` (text, JSON) and `_html`.
 
     def size_text(self) -> str:
         """``"N samples"``, or the total weight of a weighted report."""
-        if self.weighted:
-            return f"total weight {count_text(self.num_samples)} (weighted samples)"
-        return f"{self.num_samples} samples"
+        return _text.size_text(self)
 
     def to_dict(self) -> dict:
         """The report as plain JSON-serialisable Python objects (NaN becomes `None`)."""
-
-        def clean(x):
-            return None if isinstance(x, float) and not np.isfinite(x) else x
-
-        classes = []
-        for i, name in enumerate(self.class_names):
-            row = {"class": name, "support": self.table["support"][i]}
-            for fig in self.figures:
-                row[fig] = {"value": clean(self.table[fig][i]),
-                            "low": clean(self.table[f"{fig}_low"][i]),
-                            "high": clean(self.table[f"{fig}_high"][i])}
-            classes.append(row)
-        return {
-            "num_samples": self.num_samples,
-            "weighted": self.weighted,
-            "class_names": list(self.class_names),
-            "threshold": json_number(self.threshold),
-            "confusion_matrix": self.confusion_matrix.tolist(),
-            "cost_matrix": None if self.cost_matrix is None else self.cost_matrix.tolist(),
-            "classes": classes,
-            "overall": {k: {"value": clean(v), "low": clean(lo), "high": clean(hi)}
-                        for k, (v, lo, hi) in self.overall.items()},
-            "intervals": {"method": INTERVAL_METHOD + (WEIGHTED_METHOD if self.weighted
-                                                       else ""),
-                          "replicas": self.bootstrap,
-                          "confidence": self.confidence, "seed": _jsonable_seed(self.seed)},
-            "guarantee": None if self.guarantee is None else {
-                **self.guarantee, "text": guarantee_text(self.guarantee)},
-            "notes": list(self.notes),
-        }
+        return _text.report_dict(self)
 
     def to_json(self, path=None, *, indent=2) -> str:
         """The `to_dict` report as JSON text; also written to ``path`` (whole or not at
         all) when given."""
-        text = json.dumps(self.to_dict(), indent=indent)
-        if path is not None:
-            write_atomic(path, text.encode())
-        return text
-
-    def _cell(self, fig: str, i: int) -> str:
-        v = self.table[fig][i]
-        lo, hi = self.table[f"{fig}_low"][i], self.table[f"{fig}_high"][i]
-        return _fmt_interval(v, lo, hi)
+        return _text.render_json(self, path, indent=indent)
 
     def to_text(self) -> str:
         """A plain-text report: matrix, per-class table and overall figures."""
-        names = [printable(str(n)) for n in self.class_names]
-        width = max(8, *(len(n) for n in names))
-        lines = []
-        head = f"{self.size_text()}, " + (
-            f"positive when score >= {self.threshold!r}" if self.threshold is not None
-            else "decision: argmax")
-        lines += [head, "", "confusion matrix (rows: true, columns: predicted)"]
-        cw = max(len(count_text(c)) for c in self.confusion_matrix.ravel()) + 2
-        if sum(len(n) for n in names) + len(names) <= 80:
-            cw = max(cw, *(len(n) + 1 for n in names))
-            cols = names
-        else:  # too many classes for names as column headers: number them
-            names = [f"{i} {n}" for i, n in enumerate(names)]
-            width = max(width, *(len(n) for n in names))
-            cols = [str(i) for i in range(len(names))]
-        lines.append(" " * width + "".join(f"{c:>{cw}}" for c in cols))
-        for n, row in zip(names, self.confusion_matrix, strict=True):
-            lines.append(f"{n:<{width}}" + "".join(f"{count_text(c):>{cw}}" for c in row))
-        lines.append("")
-        fw = 22 if self.bootstrap else 8
-        header = f"{'class':<{width}} {'support':>9}" + "".join(
-            f" {f:>{fw}}" for f in self.figures)
-        lines.append(header)
-        for i, n in enumerate(names):
-            lines.append(f"{n:<{width}} {count_text(self.table['support'][i]):>9}" + "".join(
-                f" {self._cell(f, i):>{fw}}" for f in self.figures))
-        lines.append("")
-        for k, (v, lo, hi) in self.overall.items():
-            lines.append(f"{k:<18} {_fmt_interval(v, lo, hi)}")
-        if self.cost_matrix is not None:
-            lines += ["", f"expected cost per sample, cost matrix (rows: true, columns: "
-                          f"decision) {self.cost_matrix.tolist()}"]
-        if self.guarantee is not None:
-            lines += ["", f"guarantee: {guarantee_text(self.guarantee)}"]
-        if self.notes:
-            lines += ["", *self.notes]
-        lines += ["", self._method()]
-        return "\n".join(lines)
+        return _text.render_text(self)
 
     def __str__(self) -> str:
-        return self.to_text()
+        return _text.render_text(self)
 
     def __repr__(self) -> str:
         return (f"Report(num_samples={self.num_samples}, num_classes="
@@ -471,31 +384,12 @@ class Report:
         return page
 
 
-def guarantee_text(guarantee) -> str:
-    """``"recall >= 0.9 with 95 % confidence; lower bound 0.913 at this threshold"``."""
-    name, floor = guarantee["constraint"]
-    bound = guarantee["bound"]
-    bounds = (", ".join(f"{b:.3f}" for b in bound) if isinstance(bound, list)
-              else f"{bound:.3f}")
-    where = "at these thresholds (one per label)" if isinstance(bound, list) else \
-        "at this threshold"
-    level = _percent(guarantee["confidence"]).replace("%", " %")
-    return (f"{name} >= {floor:g} with {level} confidence; lower bound {bounds} {where}")
-
-
 def _check_notes(notes):
     if notes is None:
         return []
     if isinstance(notes, str) or not all(isinstance(n, str) for n in notes):
         raise arg_error("notes", notes, "None or a list of strings")
     return list(notes)
-
-
-def json_number(x):
-    """A float for JSON: infinities as the strings "inf" / "-inf" (JSON has none)."""
-    if x is None or np.isfinite(x):
-        return x
-    return "inf" if x > 0 else "-inf"
 
 
 def _check_seed(seed):
@@ -598,31 +492,6 @@ def check_report_weights(w: np.ndarray, name: str = "sample_weight") -> None:
     if not np.any(w > 0):
         raise arg_error(name, "<weights that are all zero>",
                         "a positive weight on at least one sample")
-
-
-def _percent(level: float) -> str:
-    """``level`` as a percentage, exactly as written: 0.95 -> "95%", 0.999 -> "99.9%"."""
-    from decimal import Decimal
-
-    return f"{(Decimal(repr(float(level))) * 100).normalize():f}%"
-
-
-def _jsonable_seed(seed):
-    return seed if isinstance(seed, (int, type(None))) else repr(seed)
-
-
-def _fmt_interval(v, lo, hi) -> str:
-    if lo is None or not np.isfinite(lo):
-        return f"{v:.3f}"
-    return f"{v:.3f} [{lo:.3f}, {hi:.3f}]"
-
-
-def printable(text: str) -> str:
-    """``text`` safe to print to a terminal: control and format characters (escape
-    sequences, newlines, bidirectional overrides) are written as Python escapes, e.g.
-    ``\\x1b``, so a class or column name cannot move the cursor or fake a line."""
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
-                   for c in text)
 
 
 def _check_class_names(class_names, k: int) -> list:
