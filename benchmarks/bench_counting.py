@@ -41,9 +41,6 @@ import keras
 import numpy as np
 
 from keras_confusion import metrics as kcm
-from keras_confusion._backend import kernels
-from keras_confusion._validation import ceil_to
-from keras_confusion.counts import thresholds_grid
 
 BACKEND = keras.backend.backend()
 # TensorFlow: whether updates are compiled with XLA (set per pass by `main`).
@@ -90,9 +87,11 @@ def _bare_update(case, param):
     if case in ("thresholds", "thresholds_exact"):
         t = param
         cells = 2 * (t + 1)
-        # The float32 thresholds of ThresholdConfusion(num_thresholds=t), for the exact
-        # rule: score >= threshold, ties included.
-        edges = ceil_to(thresholds_grid(t), "float32")
+        # The float32 thresholds of ThresholdConfusion(num_thresholds=t) (the smallest
+        # float32 at or above each of linspace(0, 1, t)), for the exact rule.
+        grid = np.linspace(0.0, 1.0, t)
+        edges = grid.astype("float32")
+        edges = np.where(edges < grid, np.nextafter(edges, np.float32(2)), edges)
     else:
         cells = {"binary": 4, "multiclass": param * param, "multilabel": 4 * param}[case]
     dense = cells <= 1 << 17  # as ours: a scatter at the codes into a large state
@@ -332,6 +331,8 @@ TRICK_ROWS = []  # (trick, case, batch, on / off)
 def bench_tricks(budget, rounds):
     """Each trick of `kernels.TRICKS` on against off (a fresh metric and compiled step
     each: compiled steps read the switches when traced), interleaved."""
+    from keras_confusion._backend import kernels
+
     rng = np.random.default_rng(2)
     for trick, (case, param, batch) in TRICK_CASES.items():
         applies = {"xla_cpu_argmax": BACKEND == "jax" or (BACKEND == "tensorflow" and TF_XLA),
