@@ -7,8 +7,9 @@ runs `bench_counting.py`'s contenders in alternating fresh processes, old, new, 
 new..., each process importing its commit's ``src/``. Each process times, per case,
 the metric (`ThresholdConfusion`, `ConfusionMatrix`: public API, compiled as Keras
 compiles it) beside the bare kernel (this file's own code, the same in both
-processes); the figure compared is ``ours / bare``, best of the rounds for each
-commit, and the last column is its change (new / old).
+processes). Each figure is the best of the rounds for each commit; compared are
+``ours / bare`` (new / old) and the metric's own rate (new / old), both only
+meaningful because the rounds alternate.
 
     KERAS_BACKEND=jax uv run python benchmarks/bench_commits.py 2bd076f HEAD [--rounds 4]
 """
@@ -79,8 +80,16 @@ def main(argv=None) -> int:
     parser.add_argument("--budget", type=float, default=1.0,
                         help="seconds per contender and case in each process (default 1)")
     parser.add_argument("--xla", action="store_true", help="TensorFlow: jit_compile=True")
+    parser.add_argument("--case", action="append", default=None,
+                        help='only this case, "KIND:PARAM:BATCH" (e.g. multiclass:10:8192); '
+                             "repeatable")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.case:
+        wanted = {tuple(c.split(":")) for c in args.case}
+        CASES[:] = [c for c in CASES if tuple(map(str, c)) in wanted]
+        if not CASES:
+            parser.error(f"--case: none of {sorted(wanted)} is a case")
     if args.child:
         _child(args.budget, args.xla)
         return 0
@@ -94,7 +103,8 @@ def main(argv=None) -> int:
                 for ref, tree in trees.items():
                     env = {**os.environ, "PYTHONPATH": str(tree / "src")}
                     cmd = [sys.executable, __file__, args.old, args.new, "--child",
-                           "--budget", str(args.budget)] + (["--xla"] if args.xla else [])
+                           "--budget", str(args.budget)] + (["--xla"] if args.xla else []) + [
+                        f"--case={k}:{p}:{b}" for k, p, b in CASES]
                     out = subprocess.run(cmd, env=env, check=True, capture_output=True,
                                          text=True).stdout
                     for line in out.splitlines():
@@ -106,12 +116,13 @@ def main(argv=None) -> int:
                             if not row["package"].startswith(str(tree)):
                                 raise SystemExit(f"{ref}: imported {row['package']}")
                             continue
-                        key = (ref, tuple(row["case"]))
-                        ratio = row["ours"] / row["bare"]
-                        old = best.get(key)
-                        if old is None or ratio > old["ratio"]:
-                            best[key] = {"ours": row["ours"], "bare": row["bare"],
-                                         "ratio": ratio}
+                        # Best of each contender, then their ratio: the bare kernel is
+                        # the same code in every process, but one process may run
+                        # everything 2x slower than the next.
+                        seen = best.setdefault((ref, tuple(row["case"])), {"ours": 0, "bare": 0})
+                        for name in ("ours", "bare"):
+                            seen[name] = max(seen[name], row[name])
+                        seen["ratio"] = seen["ours"] / seen["bare"]
                     print(f"round {round_ + 1}: {ref} done, load {os.getloadavg()[0]:.1f}",
                           file=sys.stderr, flush=True)
         finally:
@@ -126,8 +137,8 @@ def main(argv=None) -> int:
           f"({mode}), best of {args.rounds} alternating processes each, "
           f"load {os.getloadavg()[0]:.1f}\n")
     print(f"| case | batch | ours / bare at {args.old} | ours / bare at {args.new} "
-          "| new / old |")
-    print("|---|---|---|---|---|")
+          "| new / old, ours / bare | new / old, ours |")
+    print("|---|---|---|---|---|---|")
     worst = None
     for case in CASES:
         a, b = best[(args.old, case)], best[(args.new, case)]
@@ -137,8 +148,9 @@ def main(argv=None) -> int:
                 "binary": "ConfusionMatrix binary", "multiclass": f"ConfusionMatrix K={case[1]}",
                 "multilabel": f"ConfusionMatrix L={case[1]}"}[case[0]]
         print(f"| {name} | {case[2]:,} | {a['ratio']:.2f} ({a['ours'] / 1e6:.0f} M/s) | "
-              f"{b['ratio']:.2f} ({b['ours'] / 1e6:.0f} M/s) | {change:.2f} |")
-    print(f"\nlargest drop: new / old = {worst:.2f}")
+              f"{b['ratio']:.2f} ({b['ours'] / 1e6:.0f} M/s) | {change:.2f} | "
+              f"{b['ours'] / a['ours']:.2f} |")
+    print(f"\nlargest drop of ours / bare: new / old = {worst:.2f}")
     return 0
 
 
