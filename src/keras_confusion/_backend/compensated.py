@@ -40,8 +40,9 @@ def carry_counts(counts, pending, hi, lo, *, full):
     ``pending`` (the samples in ``counts``) zeroed. Keras variables.
 
     Rare (once per 2**31 samples), so conditional: in place on a ``tf.Variable`` and
-    on an eager torch tensor on a CPU; a conditional over the values on JAX and in
-    ``tf.distribute`` replicas; a select on torch elsewhere (another device, compiled)."""
+    on an eager torch tensor on a CPU; a loop run at most once on JAX; a conditional
+    over the values in ``tf.distribute`` replicas; a select on torch elsewhere (another
+    device, compiled)."""
     name = backend()
     states = [in_place_tensor(v) for v in (counts, pending, hi, lo)]
     if name == "tensorflow" and all(s is not None for s in states):
@@ -77,6 +78,18 @@ def carry_counts(counts, pending, hi, lo, *, full):
         s, err = carried(values[2], values[3], values[0])
         new = (ops.where(full, 0, values[0]), ops.where(full, 0, values[1]),
                ops.where(full, s, values[2]), ops.where(full, err, values[3]))
+    elif name == "jax":
+        import jax
+
+        # A loop run zero times or once, not a cond: XLA's conditional copied the whole
+        # state at every step (a 1,000-class matrix, a million cells: 42 M samples/s
+        # against 462 M/s for the loop, which updates its state in place).
+        def carry(state):
+            s, err = carried(state[2], state[3], state[0])
+            return (ops.zeros_like(state[0]), ops.zeros_like(state[1]), s, err,
+                    jax.numpy.zeros((), "bool"))
+
+        new = jax.lax.while_loop(lambda state: state[4], carry, (*values, full))[:4]
     else:
         def carry():
             s, err = carried(values[2], values[3], values[0])
