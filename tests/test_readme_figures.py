@@ -83,8 +83,9 @@ def _history_or_skip():
         pytest.skip("a shallow clone: the history the stamps refer to may be missing")
 
 
-def _stamp(table: Table) -> str:
-    """The commit stamped above the table of ``table.script``, or a failure saying why."""
+def _stamps(table: Table) -> list[str]:
+    """The commits stamped above the tables of ``table.script`` (one per backend, say),
+    or a failure saying why."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     section = _section(readme, table.section)
     assert section, f"README.md has no section {table.section!r}"
@@ -93,10 +94,11 @@ def _stamp(table: Table) -> str:
     stamps = [m for m in STAMP.finditer(section) if m.group("script") == table.script]
     assert stamps, (f"README.md: the figures of {table.script} under {table.section!r} "
                     f"carry no stamp; {how}")
-    assert len(stamps) == 1, f"README.md: {len(stamps)} stamps of {table.script}"
-    after = section[stamps[0].end():].lstrip("\n")
-    assert after.startswith("|"), f"README.md: no table right below the stamp of {table.script}"
-    return stamps[0].group("commit")
+    for stamp in stamps:
+        after = section[stamp.end():].lstrip("\n")
+        assert after.startswith("|"), (
+            f"README.md: no table right below the stamp {stamp.group(0)}")
+    return [stamp.group("commit") for stamp in stamps]
 
 
 @pytest.mark.parametrize("name", list(TABLES))
@@ -105,7 +107,11 @@ def test_readme_table_was_measured_after_the_last_change_to_what_it_measures(nam
     _history_or_skip()
     missing = [p for p in table.depends_on if not (ROOT / p).exists()]
     assert not missing, f"the figures of {table.script} depend on paths that are gone: {missing}"
-    commit = _stamp(table)
+    for commit in _stamps(table):
+        _check_stamp(table, commit)
+
+
+def _check_stamp(table: Table, commit: str) -> None:
     how = f"re-measure with `uv run python {table.script} --markdown` and paste its output"
     resolved = _git("rev-parse", "--verify", "--quiet", f"{commit}^{{commit}}")
     assert resolved.returncode == 0, (
