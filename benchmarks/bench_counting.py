@@ -155,7 +155,6 @@ def _bare_update(case, param):
     state = torch.zeros(cells, dtype=torch.int32)
     one = torch.ones((), dtype=torch.int32)
     table = torch.as_tensor(edges) if case == "thresholds_exact" else None
-
     if case == "multilabel":
         offsets = torch.from_numpy(offsets)
 
@@ -322,6 +321,7 @@ def bench_matrix(n, cases, batch_sizes, budget, rounds):
 # The case each trick serves (a trick whose gain stays inside the noise is dropped).
 TRICK_CASES = {
     "xla_cpu_argmax": ("multiclass", 1000, 8_192),
+    "torch_cpu_argmax": ("multiclass", 1000, 8_192),
     "tf_fused_codes": ("thresholds", 10_000, 65_536),
     "torch_arith_mask": ("binary", 2, 65_536),
 }
@@ -336,6 +336,7 @@ def bench_tricks(budget, rounds):
     rng = np.random.default_rng(2)
     for trick, (case, param, batch) in TRICK_CASES.items():
         applies = {"xla_cpu_argmax": BACKEND == "jax" or (BACKEND == "tensorflow" and TF_XLA),
+                   "torch_cpu_argmax": BACKEND == "torch",
                    "tf_fused_codes": BACKEND == "tensorflow" and not TF_XLA,
                    "torch_arith_mask": BACKEND == "torch"}[trick]
         if not applies:

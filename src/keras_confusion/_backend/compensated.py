@@ -127,7 +127,8 @@ def compensated_add_(hi, lo, indices, updates, *, dense: bool):
     else:
         # The duplicates of an index all compute the same pair: writing it back is safe.
         # index_select / index_copy_ rather than indexing: on a CPU, torch runs
-        # ``hi[indices]`` on its OpenMP threads, which then spin for milliseconds.
+        # ``hi[indices]`` on its OpenMP threads, which then spin for milliseconds on
+        # the cores that the next batch's NumPy argmax needs (`_numpy_rows`).
         s, err = two_sum(hi.index_select(0, indices), lo.index_select(0, indices))
         hi.index_copy_(0, indices, s)
         lo.index_copy_(0, indices, err)
