@@ -293,7 +293,8 @@ class ConfusionMatrix(_CountingMetric):
                 weights = ops.broadcast_to(weights, ops.shape(codes))
             return self._cell_codes(codes, valid, weights)
 
-        self._accumulate(*_backend.fused(codes_and_weights, fmt.y_pred))
+        classes = fmt.num_classes if fmt.task == "multiclass" else None
+        self._accumulate(*_backend.fused(codes_and_weights, fmt.y_pred, classes))
 
     def _matrix(self):
         return ops.reshape(self._cells(), self._shape)
