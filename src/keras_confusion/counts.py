@@ -416,26 +416,34 @@ def hard_codes(fmt: Formatted, threshold, from_logits: bool, invalid_cell=None):
         codes = cell_codes(true, pred, k)
     else:
         scores, thr = _threshold_tensor(threshold, fmt, from_logits)
-        if isinstance(thr, np.ndarray):  # float64 NumPy scores (`_exact_scores`)
+        exact = isinstance(thr, np.ndarray)  # float64 NumPy scores (`_exact_scores`)
+        masked = not exact and _masks_by_arithmetic(fmt, invalid_cell)
+        yt = fmt.y_true
+        if exact:
             pred = ops.convert_to_tensor(decide(fmt.exact, thr).astype("int32"))
             finite = ops.convert_to_tensor(np.isfinite(fmt.exact))
         else:
             pred = ops.cast(decide(scores, thr), "int32")
-            if invalid_cell is not None and fmt.sample_weight is None \
-                    and _backend.masks_by_arithmetic(fmt.y_pred):
-                codes = (ops.arange(fmt.num_labels, dtype="int32") * 4
-                         + ops.cast(fmt.y_true, "int32") * 2 + pred)
-                return _backend.mask_invalid(codes, fmt.y_pred, fmt.y_true, invalid_cell), None
-            finite = ops.isfinite(fmt.y_pred)
-        yt = fmt.y_true
-        valid = finite & ((yt == 0) | (yt == 1))
-        true = ops.cast(ops.where(valid, yt, ops.zeros_like(yt)), "int32")
+        if masked:
+            true = ops.cast(yt, "int32")  # the invalid samples are masked below
+        else:
+            valid = (finite if exact else ops.isfinite(fmt.y_pred)) & ((yt == 0) | (yt == 1))
+            true = ops.cast(ops.where(valid, yt, ops.zeros_like(yt)), "int32")
         label_offset = ops.arange(fmt.num_labels, dtype="int32") * 4
         codes = label_offset + true * 2 + pred
+        if masked:
+            return _backend.mask_invalid(codes, fmt.y_pred, yt, invalid_cell), None
     if fmt.sample_weight is not None:
         w = fmt.sample_weight
         valid = valid & ops.isfinite(w) & (w >= 0)
     return codes, valid
+
+
+def _masks_by_arithmetic(fmt: Formatted, invalid_cell) -> bool:
+    """Whether the codes of ``fmt`` go back with their invalid samples already at
+    ``invalid_cell`` (`_backend.mask_invalid`): asked for, unweighted, eager torch."""
+    return (invalid_cell is not None and fmt.sample_weight is None
+            and _backend.masks_by_arithmetic(fmt.y_pred))
 
 
 # Weighted histograms are made per chunk of this many samples, then summed pairwise.
@@ -930,28 +938,27 @@ def threshold_codes(fmt: Formatted, plan: _ThresholdPlan, invalid_cell=None):
 
     ``invalid_cell``: as for `hard_codes` (the codes may come back with the invalid
     samples at that cell and ``None`` for the mask)."""
-    if invalid_cell is not None and fmt.exact is None and fmt.sample_weight is None \
-            and _backend.masks_by_arithmetic(fmt.y_pred):
-        scores = ops.reshape(fmt.y_pred, (-1,))
-        # Buckets of finite stand-ins (table lookups need indices in range); the
-        # samples whose scores were not finite are then masked.
-        bucket = _threshold_buckets(ops.nan_to_num(scores, nan=0.0, posinf=0.0, neginf=0.0),
-                                    plan)
-        yt = ops.reshape(fmt.y_true, (-1,))
-        codes = cell_codes(ops.cast(yt, "int32"), bucket, plan.num_thresholds + 1)
-        return _backend.mask_invalid(codes, scores, yt, invalid_cell), None
+    masked = fmt.exact is None and _masks_by_arithmetic(fmt, invalid_cell)
     if fmt.exact is not None:  # float64 scores the backend would round: in NumPy
         exact = fmt.exact.reshape(-1)
         bucket = ops.convert_to_tensor(
             np.searchsorted(plan.sorted_edges, exact, side="right").astype("int32"))
         finite = ops.convert_to_tensor(np.isfinite(exact))
+    elif masked:
+        scores = ops.reshape(fmt.y_pred, (-1,))
+        # Buckets of finite stand-ins (table lookups need indices in range); the
+        # samples whose scores were not finite are masked below.
+        bucket = _threshold_buckets(ops.nan_to_num(scores, nan=0.0, posinf=0.0, neginf=0.0),
+                                    plan)
     else:
         scores = ops.reshape(fmt.y_pred, (-1,))
         finite = ops.isfinite(scores)
         bucket = _threshold_buckets(scores, plan, finite)
     yt = ops.reshape(fmt.y_true, (-1,))
     dtype = keras.backend.standardize_dtype(yt.dtype)
-    if "int" in dtype:
+    if masked:
+        true = ops.cast(yt, "int32")  # the invalid samples are masked below
+    elif "int" in dtype:
         # An integer label is 0 or 1 exactly when shifting out its last bit leaves 0;
         # any other label's code is masked, so it can be used as it is (fewer passes).
         valid = finite & (ops.right_shift(yt, 1) == 0)
@@ -963,7 +970,10 @@ def threshold_codes(fmt: Formatted, plan: _ThresholdPlan, invalid_cell=None):
     if fmt.sample_weight is not None:
         w = ops.reshape(fmt.sample_weight, (-1,))
         valid = valid & ops.isfinite(w) & (w >= 0)
-    return cell_codes(true, bucket, plan.num_thresholds + 1), valid
+    codes = cell_codes(true, bucket, plan.num_thresholds + 1)
+    if masked:
+        return _backend.mask_invalid(codes, scores, yt, invalid_cell), None
+    return codes, valid
 
 
 def threshold_matrices(hist, plan: _ThresholdPlan):
