@@ -239,7 +239,8 @@ MUTANTS: tuple[Mutant, ...] = (
            r"bad = ~np\.isfinite\(s\)", "bad = np.isinf(s)",
            (DEC + "test_nan_score_raises_naming_the_sample",)),
     Mutant("compiled counts take NaN scores as negatives", "counts.py", "hard_codes",
-           r"valid = finite & \(\(yt == 0\) \| \(yt == 1\)\)", "valid = (yt == 0) | (yt == 1)",
+           r"valid = \(finite if exact else ops\.isfinite\(fmt\.y_pred\)\) & "
+           r"\(\(yt == 0\) \| \(yt == 1\)\)", "valid = (yt == 0) | (yt == 1)",
            (METRICS + "test_nan_scores_and_invalid_labels_are_tallied_not_counted_and_result_"
             "warns",)),
     Mutant("eager counts take NaN scores", "counts.py", "validate_values",
