@@ -16,10 +16,10 @@ from keras_confusion import metrics as kcm
 from keras_confusion.counts import (
     _bucket_table,
     _edges_recomputed,
-    _threshold_buckets,
     _uniform_edges,
     ceil_to,
     confusion_matrix,
+    threshold_buckets,
     threshold_plan,
 )
 
@@ -680,7 +680,7 @@ def test_threshold_bucketing_is_exact_at_and_next_to_every_threshold(rng, monkey
     scores = scores[(scores == 0) | (np.abs(scores) >= np.finfo("float32").tiny)]
 
     def buckets(s):
-        return _threshold_buckets(s, plan)
+        return threshold_buckets(s, plan)
 
     if mode == "compiled":
         buckets = compiled(buckets)
@@ -694,7 +694,7 @@ def test_threshold_bucketing_is_exact_at_and_next_to_every_threshold(rng, monkey
         from keras_confusion._backend import kernels
 
         monkeypatch.setattr(kernels, "_FUSED_MIN_SIZE", 0)  # whatever the batch's size
-        buckets = tf.function(lambda s: kernels.fused(lambda: _threshold_buckets(s, plan), s),
+        buckets = tf.function(lambda s: kernels.fused(lambda: threshold_buckets(s, plan), s),
                               jit_compile=False)
         graph = buckets.get_concrete_function(tf.TensorSpec(scores.shape, tf.float32)).graph
         assert len(_xla_calls(graph)) == kernels._tf_cpu_only()
@@ -798,7 +798,7 @@ def test_float64_scores_are_bucketed_against_float64_thresholds(rng, grid):
     # TensorFlow's CPU kernels flush subnormals to zero, as XLA does.
     scores = scores[(scores == 0) | (np.abs(scores) >= np.finfo("float64").tiny)]
     tensor = keras.ops.convert_to_tensor(scores, dtype="float64")
-    got = to_numpy(_threshold_buckets(tensor, plan))
+    got = to_numpy(threshold_buckets(tensor, plan))
     np.testing.assert_array_equal(got, np.searchsorted(edges, scores, side="right"))
     assert _uniform_edges(plan, "float64") is not None
 

@@ -76,7 +76,7 @@ def _compatible(a: tuple, b: tuple) -> bool:
         x is None or y is None or x == y for x, y in zip(a, b, strict=True))
 
 
-def _drop_trailing_one(shape: tuple) -> tuple:
+def drop_trailing_one(shape: tuple) -> tuple:
     # Only a trailing axis: the single axis of a (1,) batch is the batch itself.
     return shape[:-1] if len(shape) >= 2 and shape[-1] == 1 else shape
 
@@ -172,7 +172,7 @@ def format_inputs(y_true, y_pred, num_classes, multilabel, sample_weight, mask=N
             y_true = ops.reshape(y_true, (-1,))
         fmt = Formatted("multiclass", k, 1, y_true, ops.reshape(y_pred, (-1, k)), None, one_hot)
     else:
-        ps0, ts0 = _drop_trailing_one(ps), _drop_trailing_one(ts)
+        ps0, ts0 = drop_trailing_one(ps), drop_trailing_one(ts)
         if not _compatible(ts0, ps0):
             hint = "" if num_classes else (
                 " (for multiclass scores pass num_classes=K; for several binary "
@@ -659,7 +659,7 @@ def threshold_counts(fmt: Formatted, thresholds: np.ndarray, from_logits: bool):
     """``(T, 2, 2)`` counts in the order of ``thresholds`` plus the invalid tally.
 
     One pass: each score's bucket is the number of thresholds ``<=`` it (O(1) per score
-    on a regular grid, see `_threshold_buckets`), positives and negatives are
+    on a regular grid, see `threshold_buckets`), positives and negatives are
     histogrammed over ``T + 1`` buckets, and a reverse cumulative sum gives the positive
     decisions at every threshold: O(N + T), never O(N * T). The metric
     `ThresholdConfusion` accumulates the same histogram.
@@ -866,6 +866,30 @@ def _edges_recomputed(plan: _ThresholdPlan, dtype: str) -> bool:
     return plan.tables[key]
 
 
+def floor_rule(plan: _ThresholdPlan):
+    """``d`` when a float32 score's bucket is ``floor(score * d) + 1`` exactly (clipped
+    to ``[0, d + 1]``; `eager_torch.uniform_buckets`), else None.
+
+    That holds when the thresholds in float32 are ``ceil_to(i / d)``, i = 0..d: a
+    float32 score ``p`` is then at or above the ``i``-th exactly when ``p * d >= i``,
+    and ``p * d`` is exact in float64 (24 + 29 bits at most). Checked here edge by
+    edge, exactly in float64: ``e * d`` reaches ``i`` and the float32 below ``e``
+    does not.
+    """
+    key = ("floor", "float32")
+    if key not in plan.tables:
+        edges = _uniform_edges(plan, "float32")
+        rule = None
+        if edges is not None and len(edges) - 1 < 2 ** 29:
+            d = len(edges) - 1
+            index = np.arange(d + 1, dtype="float64")
+            below = np.nextafter(edges, np.float32(-np.inf)).astype("float64")
+            if np.all(edges.astype("float64") * d >= index) and np.all(below * d < index):
+                rule = d
+        plan.tables[key] = rule
+    return plan.tables[key]
+
+
 def _uniform_buckets(scores, edges: np.ndarray, recompute: bool):
     """Number of thresholds ``<=`` each score, exactly, for edges uniform on [0, 1].
 
@@ -895,6 +919,7 @@ def _uniform_buckets(scores, edges: np.ndarray, recompute: bool):
 def prepare_plan(plan: _ThresholdPlan):
     """Build the plan's bucketing tables for every float dtype now, so that a compiled
     update finds them made and runs no NumPy (in torch.compile, a graph break)."""
+    floor_rule(plan)
     for dtype in _FLOATS:
         if _uniform_edges(plan, dtype) is not None:
             _edges_recomputed(plan, dtype)
@@ -902,7 +927,7 @@ def prepare_plan(plan: _ThresholdPlan):
             _bucket_table(plan, dtype)
 
 
-def _threshold_buckets(scores, plan: _ThresholdPlan, finite=None):
+def threshold_buckets(scores, plan: _ThresholdPlan, finite=None):
     """For each score, the number of thresholds ``<=`` it, in [0, T], int32.
 
     ``finite``, when given, is ``isfinite(scores)``: the counts of the scores that are
@@ -948,12 +973,12 @@ def threshold_codes(fmt: Formatted, plan: _ThresholdPlan, invalid_cell=None):
         scores = ops.reshape(fmt.y_pred, (-1,))
         # Buckets of finite stand-ins (table lookups need indices in range); the
         # samples whose scores were not finite are masked below.
-        bucket = _threshold_buckets(ops.nan_to_num(scores, nan=0.0, posinf=0.0, neginf=0.0),
+        bucket = threshold_buckets(ops.nan_to_num(scores, nan=0.0, posinf=0.0, neginf=0.0),
                                     plan)
     else:
         scores = ops.reshape(fmt.y_pred, (-1,))
         finite = ops.isfinite(scores)
-        bucket = _threshold_buckets(scores, plan, finite)
+        bucket = threshold_buckets(scores, plan, finite)
     yt = ops.reshape(fmt.y_true, (-1,))
     dtype = keras.backend.standardize_dtype(yt.dtype)
     if masked:

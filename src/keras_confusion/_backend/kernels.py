@@ -16,6 +16,7 @@ TRICKS = {
     "torch_cpu_argmax": True,  # NumPy's argmax (64+ classes) or torch.max, on torch's CPU
     "tf_fused_codes": True,  # cell codes as one XLA kernel inside a plain TF graph
     "torch_arith_mask": True,  # invalid samples sent to their cell by arithmetic (torch)
+    "torch_eager_update": True,  # eager torch on a CPU counts in torch's own ops
 }
 
 
