@@ -328,7 +328,6 @@ TRICK_CASES = {
     "xla_cpu_argmax": ("multiclass", 1000, 8_192),
     "torch_cpu_argmax": ("multiclass", 1000, 8_192),
     "tf_fused_codes": ("thresholds", 10_000, 65_536),
-    "torch_arith_mask": ("binary", 2, 65_536),
     "torch_eager_update": ("thresholds", 200, 8_192),
 }
 TRICK_ROWS = []  # (trick, case, batch, on / off)
@@ -345,7 +344,6 @@ def bench_tricks(budget, rounds):
         applies = {"xla_cpu_argmax": BACKEND == "jax" or (BACKEND == "tensorflow" and TF_XLA),
                    "torch_cpu_argmax": BACKEND == "torch",
                    "tf_fused_codes": BACKEND == "tensorflow" and not TF_XLA,
-                   "torch_arith_mask": BACKEND == "torch",
                    "torch_eager_update": BACKEND == "torch"}[trick]
         if not applies:
             continue

@@ -388,14 +388,10 @@ def _threshold_tensor(threshold, fmt: Formatted, from_logits: bool):
     return fmt.y_pred, ops.convert_to_tensor(ceil_to(t, dtype))
 
 
-def hard_codes(fmt: Formatted, threshold, from_logits: bool, invalid_cell=None):
+def hard_codes(fmt: Formatted, threshold, from_logits: bool):
     """Per-decision cell codes ``l*K*K + true*K + pred`` and a validity mask.
 
-    ``threshold``: a number, one per label, a tensor, or a `DecisionThreshold`.
-    ``invalid_cell``: where the caller sends invalid decisions. Given, the codes may
-    come back with the invalid ones already there and ``None`` for the mask
-    (`_backend.mask_invalid`: binary and multilabel decisions without weights on eager
-    torch)."""
+    ``threshold``: a number, one per label, a tensor, or a `DecisionThreshold`."""
     k = fmt.num_classes
     if fmt.task == "multiclass":
         if fmt.exact is not None:  # float64 NumPy scores on JAX without x64
@@ -417,33 +413,20 @@ def hard_codes(fmt: Formatted, threshold, from_logits: bool, invalid_cell=None):
     else:
         scores, thr = _threshold_tensor(threshold, fmt, from_logits)
         exact = isinstance(thr, np.ndarray)  # float64 NumPy scores (`_exact_scores`)
-        masked = not exact and _masks_by_arithmetic(fmt, invalid_cell)
         yt = fmt.y_true
         if exact:
             pred = ops.convert_to_tensor(decide(fmt.exact, thr).astype("int32"))
             finite = ops.convert_to_tensor(np.isfinite(fmt.exact))
         else:
             pred = ops.cast(decide(scores, thr), "int32")
-        if masked:
-            true = ops.cast(yt, "int32")  # the invalid samples are masked below
-        else:
-            valid = (finite if exact else ops.isfinite(fmt.y_pred)) & ((yt == 0) | (yt == 1))
-            true = ops.cast(ops.where(valid, yt, ops.zeros_like(yt)), "int32")
+        valid = (finite if exact else ops.isfinite(fmt.y_pred)) & ((yt == 0) | (yt == 1))
+        true = ops.cast(ops.where(valid, yt, ops.zeros_like(yt)), "int32")
         label_offset = ops.arange(fmt.num_labels, dtype="int32") * 4
         codes = label_offset + true * 2 + pred
-        if masked:
-            return _backend.mask_invalid(codes, fmt.y_pred, yt, invalid_cell), None
     if fmt.sample_weight is not None:
         w = fmt.sample_weight
         valid = valid & ops.isfinite(w) & (w >= 0)
     return codes, valid
-
-
-def _masks_by_arithmetic(fmt: Formatted, invalid_cell) -> bool:
-    """Whether the codes of ``fmt`` go back with their invalid samples already at
-    ``invalid_cell`` (`_backend.mask_invalid`): asked for, unweighted, eager torch."""
-    return (invalid_cell is not None and fmt.sample_weight is None
-            and _backend.masks_by_arithmetic(fmt.y_pred))
 
 
 # Weighted histograms are made per chunk of this many samples, then summed pairwise.
@@ -958,32 +941,20 @@ def threshold_buckets(scores, plan: _ThresholdPlan, finite=None):
     return _backend.take(_backend.constant(table.count, scores), distinct)
 
 
-def threshold_codes(fmt: Formatted, plan: _ThresholdPlan, invalid_cell=None):
-    """Histogram codes ``true * (T + 1) + bucket`` and a validity mask, per sample.
-
-    ``invalid_cell``: as for `hard_codes` (the codes may come back with the invalid
-    samples at that cell and ``None`` for the mask)."""
-    masked = fmt.exact is None and _masks_by_arithmetic(fmt, invalid_cell)
+def threshold_codes(fmt: Formatted, plan: _ThresholdPlan):
+    """Histogram codes ``true * (T + 1) + bucket`` and a validity mask, per sample."""
     if fmt.exact is not None:  # float64 scores the backend would round: in NumPy
         exact = fmt.exact.reshape(-1)
         bucket = ops.convert_to_tensor(
             np.searchsorted(plan.sorted_edges, exact, side="right").astype("int32"))
         finite = ops.convert_to_tensor(np.isfinite(exact))
-    elif masked:
-        scores = ops.reshape(fmt.y_pred, (-1,))
-        # Buckets of finite stand-ins (table lookups need indices in range); the
-        # samples whose scores were not finite are masked below.
-        bucket = threshold_buckets(ops.nan_to_num(scores, nan=0.0, posinf=0.0, neginf=0.0),
-                                    plan)
     else:
         scores = ops.reshape(fmt.y_pred, (-1,))
         finite = ops.isfinite(scores)
         bucket = threshold_buckets(scores, plan, finite)
     yt = ops.reshape(fmt.y_true, (-1,))
     dtype = keras.backend.standardize_dtype(yt.dtype)
-    if masked:
-        true = ops.cast(yt, "int32")  # the invalid samples are masked below
-    elif "int" in dtype:
+    if "int" in dtype:
         # An integer label is 0 or 1 exactly when shifting out its last bit leaves 0;
         # any other label's code is masked, so it can be used as it is (fewer passes).
         valid = finite & (ops.right_shift(yt, 1) == 0)
@@ -995,10 +966,7 @@ def threshold_codes(fmt: Formatted, plan: _ThresholdPlan, invalid_cell=None):
     if fmt.sample_weight is not None:
         w = ops.reshape(fmt.sample_weight, (-1,))
         valid = valid & ops.isfinite(w) & (w >= 0)
-    codes = cell_codes(true, bucket, plan.num_thresholds + 1)
-    if masked:
-        return _backend.mask_invalid(codes, scores, yt, invalid_cell), None
-    return codes, valid
+    return cell_codes(true, bucket, plan.num_thresholds + 1), valid
 
 
 def threshold_matrices(hist, plan: _ThresholdPlan):

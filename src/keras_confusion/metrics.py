@@ -123,10 +123,7 @@ class _CountingMetric(keras.metrics.Metric):
                                            aggregation="sum", name="counts_lo")
 
     def _cell_codes(self, codes, valid, weights):
-        """Flat codes with the invalid ones sent to the tally cell, and their weights.
-        ``valid`` None: the invalid codes are there already."""
-        if valid is None:
-            return ops.reshape(codes, (-1,)), weights
+        """Flat codes with the invalid ones sent to the tally cell, and their weights."""
         valid = ops.reshape(valid, (-1,))
         codes = ops.where(valid, ops.reshape(codes, (-1,)), self._num_cells)
         if weights is not None:
@@ -328,7 +325,7 @@ class ConfusionMatrix(_CountingMetric):
                             f"of shape (..., {self.num_labels}) to match num_labels")
 
         def codes_and_weights():
-            codes, valid = hard_codes(fmt, self._decision, self.from_logits, self._num_cells)
+            codes, valid = hard_codes(fmt, self._decision, self.from_logits)
             weights = fmt.sample_weight
             if weights is not None and fmt.task != "multiclass":
                 weights = ops.broadcast_to(weights, ops.shape(codes))
@@ -761,7 +758,7 @@ class ThresholdConfusion(_CountingMetric):
             return
         fmt = format_inputs(y_true, y_pred, None, False, sample_weight, _backend.keras_mask(y_pred))
         self._accumulate(*_backend.fused(lambda: self._cell_codes(
-            *threshold_codes(fmt, self._plan, self._num_cells), fmt.sample_weight), fmt.y_pred))
+            *threshold_codes(fmt, self._plan), fmt.sample_weight), fmt.y_pred))
 
     def _eager_codes(self, y, p):
         """The histogram codes of a batch of CPU torch tensors, as `threshold_codes`

@@ -317,8 +317,6 @@ from keras_confusion._backend.distribution import (  # noqa: E402
 )
 from keras_confusion._backend.kernels import (  # noqa: E402
     fused,
-    mask_invalid,
-    masks_by_arithmetic,
     numpy_row_argmax,
     row_argmax,
 )
@@ -327,7 +325,7 @@ __all__ = [
     "IN_PLACE_BACKENDS", "add_codes", "add_counts", "backend", "bincount", "carry_counts",
     "clip", "compensated_add_", "constant",
     "cumsum", "fused", "has_float64", "has_value", "in_place_tensor", "is_symbolic",
-    "keras_mask", "mask_invalid", "masks_by_arithmetic", "numpy_row_argmax",
+    "keras_mask", "numpy_row_argmax",
     "replica_loss_share", "replica_sum", "row_argmax",
     "scatter_add", "take", "two_sum",
 ]

@@ -15,7 +15,6 @@ TRICKS = {
     "xla_cpu_argmax": True,  # row argmax from min/max reductions under XLA on a CPU
     "torch_cpu_argmax": True,  # NumPy's argmax (64+ classes) or torch.max, on torch's CPU
     "tf_fused_codes": True,  # cell codes as one XLA kernel inside a plain TF graph
-    "torch_arith_mask": True,  # invalid samples sent to their cell by arithmetic (torch)
     "torch_eager_update": True,  # eager torch on a CPU counts in torch's own ops
 }
 
@@ -80,43 +79,6 @@ def row_argmax(x):
     x = keras.ops.convert_to_tensor(x)
     index = keras.ops.cast(keras.ops.argmax(x, axis=-1), "int32")
     return index, keras.ops.all(keras.ops.isfinite(x), axis=-1)
-
-
-def masks_by_arithmetic(x) -> bool:
-    """Whether `mask_invalid` serves the batch ``x``: eager torch on a CPU.
-
-    There each op is a pass over the batch, and the ops that return booleans are the
-    slow ones: at 65,536 float32 scores (one thread) ``isfinite`` takes 96 us,
-    ``==`` 35-50 us and ``where`` 40-170 us, where ``+``, ``*`` or a cast take 7 us.
-    Compiled graphs (XLA, torch.compile) fuse the checks anyway.
-    """
-    if not TRICKS["torch_arith_mask"] or backend() != "torch":
-        return False
-    import torch
-
-    return x.device.type == "cpu" and not torch.compiler.is_compiling()
-
-
-def mask_invalid(codes, scores, labels, cell: int):
-    """``codes`` with every invalid sample's code replaced by ``cell`` (torch).
-
-    A sample is invalid when its score is not finite or its label is not 0 or 1;
-    ``codes``, ``scores`` and ``labels`` have one shape (``codes`` int32, computed as
-    if every sample were valid: their values at invalid samples do not matter). The
-    checks are sums that are 0 exactly for a valid sample: ``s - s`` (NaN unless
-    ``s`` is finite), ``y >> 1`` for an integer label and ``y * (y - 1)`` for a float
-    one (0 only at 0 and 1; NaN, infinite or non-zero elsewhere: the product of two
-    non-zero floats of this size cannot underflow to 0). One comparison then selects.
-    """
-    import torch
-
-    bad = scores - scores
-    if labels.dtype.is_floating_point:
-        bad = bad + labels * (labels - 1)
-    elif labels.dtype != torch.bool:
-        bad = bad + (labels >> 1).to(bad.dtype)
-    ok = (bad == 0).to(torch.int32)
-    return cell + (codes - cell) * ok
 
 
 def _tf_cpu_only() -> bool:
