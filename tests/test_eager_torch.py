@@ -251,3 +251,25 @@ def test_eager_counts_of_column_and_map_shapes_equal_flat_ones_and_brute_force(
     counts, invalid, taken = _count(make, yb, pb, 3, True, "torch", monkeypatch)
     np.testing.assert_array_equal(counts, expected)
     assert invalid == 0 and taken == 3
+
+
+@pytest.mark.parametrize("make", [lambda: kcm.ConfusionMatrix(num_classes=3),
+                                  lambda: kcm.ConfusionMatrix(multilabel=True, num_labels=2)],
+                         ids=["multiclass", "multilabel"])
+@pytest.mark.parametrize("shapes", [((), ()), ((4,), (4,)), ((4, 3), (4, 3))],
+                         ids=["scalar", "one_axis", "one_hot_or_wrong_labels"])
+def test_shapes_the_eager_path_does_not_take_get_the_general_paths_answer(
+        make, shapes, monkeypatch):
+    """The same counts or the same ValueError with the eager path on as with it off."""
+    y = np.ones(shapes[0], dtype="float32")
+    p = np.full(shapes[1], 0.7, dtype="float32")
+    outcomes = []
+    for eager in (True, False):
+        monkeypatch.setitem(kernels.TRICKS, "torch_eager_update", eager)
+        metric = make()
+        try:
+            metric.update_state(y, p)
+            outcomes.append(metric.counts().tolist())
+        except ValueError as error:
+            outcomes.append(str(error))
+    assert outcomes[0] == outcomes[1]

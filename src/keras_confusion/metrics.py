@@ -340,6 +340,8 @@ class ConfusionMatrix(_CountingMetric):
         batches with an invalid sample."""
         ps, ts = tuple(p.shape), tuple(y.shape)
         k = self.num_classes
+        if not ps and (self.multilabel or k > 2):
+            return None  # one score: no class or label axis, which the general path says
         if not self.multilabel and (k > 2 or (len(ps) >= 2 and ps[-1] == 2)):
             if ps[-1] != k or ts not in (ps[:-1], (*ps[:-1], 1)):
                 return None
