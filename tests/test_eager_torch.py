@@ -201,7 +201,7 @@ def test_eager_floor_rule_buckets_match_searchsorted_for_every_float32_near_a_th
     from keras_confusion._backend import eager_torch
     from keras_confusion.counts import ceil_to, floor_rule, threshold_plan
 
-    for t in (2, 3, 7, 200, 1000, 9999, 10001):
+    for t in (2, 3, 7, 200, 1000, 9999, 10001, 40_001, 65_537):
         plan = threshold_plan(thresholds_grid(t), False)
         d = floor_rule(plan)
         assert d == t - 1

@@ -12,14 +12,14 @@ supplies what is torch's own:
 
 * `states`: the storage of the metric's variables, when an update may run here;
 * `inputs`: the labels and scores as CPU tensors (NumPy arrays viewed, not copied);
-* `score_range` and `classes`: the checks of a whole batch, one pass and one
-  scalar read each, instead of a mask per sample;
+* `score_range` and `classes`: the checks of a whole batch, one pass each, instead
+  of a mask per sample;
 * `uniform_buckets`: the threshold buckets of a uniform grid, exact for float32 scores;
 * `add_codes_`: the histogram added in place.
 
-A batch that fails a check (a NaN or an inf score, a label that is no class, or a
-score sum that overflowed) is not counted here: the caller gives it to the general
-path, which sends each invalid sample to the tally.
+A batch that fails a check (a NaN or an inf score, a label that is no class) is not
+counted here: the caller gives it to the general path, which sends each invalid
+sample to the tally.
 """
 
 from __future__ import annotations
@@ -149,20 +149,13 @@ def uniform_buckets(p, d: int, low: float, high: float):
 
     Exact: ``p * d`` is exact in float64 (24 + 29 bits at most), and a float32 score
     is at or above the smallest float32 at or above ``i / d`` exactly when it is at or
-    above ``i / d`` itself. Adding 1 before the floor is exact for ``p >= 0``: a
-    product that is not an integer lies at least 2**-37 from one (a multiple of the
-    score's last bit, 2**-(e + 23) with e <= 14 where ``p * d >= 1``), far beyond the
-    rounding of the sum. A negative product as small as -2**-140 would round to 0
-    there, so with negative scores the floor comes first. Scores within [0, 1] need
-    no clipping.
+    above ``i / d`` itself. The floor comes before the 1 is added (an integer, so the
+    sum is exact): added first, it would round a product as small as -2**-140 to 1.
+    Scores within [0, 1] need no clipping.
     """
-    x = p.to(_torch().float64).mul_(d)
-    if low >= 0:
-        x.add_(1.0).floor_()
-        if high > 1:
-            x.clamp_(max=d + 1.0)
-    else:
-        x.floor_().clamp_(-1.0, float(d)).add_(1.0)
+    x = p.to(_torch().float64).mul_(d).floor_().add_(1.0)
+    if low < 0 or high > 1:
+        x.clamp_(0.0, d + 1.0)
     return x.to(_torch().int32)
 
 
