@@ -121,6 +121,27 @@ def test_load_model_in_a_fresh_process_after_importing_keras_confusion(tmp_path,
     np.testing.assert_array_equal(np.load(tmp_path / "got.npy"), expected)
 
 
+@pytest.mark.parametrize("first", [
+    "import keras_confusion as kc; kc.confusion_matrix",
+    "from keras_confusion.counts import confusion_matrix",
+    "import keras_confusion.formulas; from keras_confusion import soft_confusion_matrix",
+    "from keras_confusion.weights import class_weights",
+], ids=["package_then_counts", "counts_first", "core_then_counts", "weights_first"])
+def test_counts_import_first_in_a_fresh_process_and_the_keras_layer_is_registered(first):
+    """The counts module imported before Keras: its ``import keras`` runs the package's
+    hook, whose registration imports the Keras layer, which imports from counts (an
+    ImportError of a partly initialised module until the hook waited for counts)."""
+    code = (f"{first}\nimport keras, numpy as np\nimport keras_confusion as kc\n"
+            "cm = kc.confusion_matrix(np.array([0, 1, 1]), np.array([0.2, 0.7, 0.4]))\n"
+            "print(np.asarray(keras.ops.convert_to_numpy(cm)).astype(int).tolist())\n"
+            "print(*(keras.saving.get_registered_object(f'keras_confusion>{name}').__name__\n"
+            "        for name in ('ConfusionMatrix', 'ConfusionLoss', 'Thresholded')))")
+    done = _run([], code=code, env={"KERAS_BACKEND": BACKEND})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split("\n")[:2] == [
+        "[[1, 0], [1, 1]]", "ConfusionMatrix ConfusionLoss Thresholded"], done.stdout
+
+
 def _task_arg_owners():
     import keras_confusion as kc
 

@@ -93,8 +93,24 @@ def __dir__():
 
 
 def _register_keras_objects() -> None:
+    counts = sys.modules.get(f"{__name__}.counts")
+    if counts is not None and not getattr(counts, "_COMPLETE", False):
+        # `counts` imported Keras first: the Keras layer imports names from it that it
+        # has not defined yet. It registers the layer at its end (`_register_deferred`).
+        _DEFERRED.append(True)
+        return
     for name in _KERAS_LAYER:
         importlib.import_module(f"{__name__}.{name}")
+
+
+_DEFERRED = []  # a registration `counts` must finish
+
+
+def _register_deferred() -> None:
+    """The registration the import hook left to `counts` (imported before Keras)."""
+    if _DEFERRED:
+        _DEFERRED.clear()
+        _register_keras_objects()
 
 
 class _RegisteringLoader(importlib.abc.Loader):

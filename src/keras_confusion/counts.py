@@ -35,7 +35,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_confusion import _backend
+from keras_confusion import _backend, _register_deferred
 from keras_confusion._counting import cell_codes, decide, tail_sums
 from keras_confusion._validation import arg_error, ceil_to, check_num_classes, check_threshold
 
@@ -979,3 +979,10 @@ def threshold_matrices(hist, plan: _ThresholdPlan):
     if not plan.in_order:
         cm = ops.take(cm, _backend.constant(plan.restore, cm), axis=0)
     return cm
+
+
+# Imported before Keras, this module's ``import keras`` ran the package's import hook,
+# which registers the Keras layer for ``load_model``; that layer imports names from
+# here, so the hook left the registration to this point.
+_COMPLETE = True
+_register_deferred()
