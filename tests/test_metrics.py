@@ -16,9 +16,11 @@ from keras_confusion import metrics as kcm
 from keras_confusion.counts import (
     _bucket_table,
     _edges_recomputed,
+    _split_buckets,
     _uniform_edges,
     ceil_to,
     confusion_matrix,
+    split_rule,
     threshold_buckets,
     threshold_plan,
 )
@@ -638,7 +640,9 @@ _BUCKETING_MODES = {"jax": ["eager", "compiled"],
 # Grids of both bucketing paths: uniform on [0, 1] (one rounding, one comparison) and
 # the table path (logit spacing, logits, grids that are not uniform).
 _GRIDS = {
-    **{f"linear-{t}": ("linear", t) for t in (2, 3, 7, 200, 10_000)},
+    # 65,537 thresholds: d = 2**16, the largest grid `_split_buckets` counts; 65,538
+    # takes the float64 or the gather path.
+    **{f"linear-{t}": ("linear", t) for t in (2, 3, 7, 200, 10_000, 65_537, 65_538)},
     **{f"logit-{t}": ("logit", t) for t in (3, 200, 10_000)},
     "quarters-unsorted": [0.75, 0.0, 1.0, 0.25, 0.5],
     "near-uniform": [0.0, 0.26, 0.5, 0.74, 1.0],  # within a quarter step of i / 4
@@ -712,6 +716,40 @@ def test_threshold_bucketing_is_exact_at_and_next_to_every_threshold(rng, monkey
         # Edges that are float32(i / d) are recomputed (where float64 is available);
         # those only near i / d (within a quarter step) are gathered.
         assert _edges_recomputed(plan, "float32") == (grid not in ("near-uniform", "logit-3"))
+    # Float32 scores on a grid of float32(i / d), d <= 2**16, can be split rather than
+    # looked up (`_split_buckets`, tested below on every backend).
+    split = uniform and grid not in ("near-uniform", "logit-3", "linear-65538")
+    assert (split_rule(plan) is not None) == split
+
+
+@pytest.mark.parametrize("mode", [m for m in _BUCKETING_MODES if m != "fused"])
+@pytest.mark.parametrize("d", [1, 2, 3, 199, 4095, 4096, 9_999, 40_000, 65_535, 65_536])
+def test_split_buckets_equal_float64_floor_on_random_float32_bit_patterns(mode, d):
+    # `_split_buckets` against ``floor(score * d) + 1``, exact in float64, on float32
+    # values drawn uniformly over their bit patterns (every exponent of [2**-126, 4]
+    # equally likely, both signs) and on the float32 values next to every ``i / d``.
+    # (The whole of [-1, 2.5] agreed for d = 1, 2, 199, 4095, 9999, 12345, 40000,
+    # 65535 and 65536 when the rule was written, about 30 s per d.)
+    rng = np.random.default_rng(d)
+    bits = rng.integers(0x00800000, 0x40800000, 200_000, dtype=np.uint32)
+    bits[::2] |= np.uint32(0x80000000)
+    near = (np.arange(d + 1) / d).astype("float32")
+    scores = np.concatenate([
+        bits.view("float32"), near, np.nextafter(near, np.float32(2)),
+        np.nextafter(near, np.float32(-1)), rng.uniform(0, 1, 20_000).astype("float32"),
+        [0.0, -0.0, 1.0, 4.0, 1e30, -1e30]]).astype("float32")
+    # XLA flushes subnormals to zero (next to 0); they are not scores a model produces.
+    scores = scores[(scores == 0) | (np.abs(scores) >= np.finfo("float32").tiny)]
+    count = lambda s: _split_buckets(s, d)  # noqa: E731
+    if mode == "compiled":
+        count = compiled(count)
+    elif mode == "graph":
+        import tensorflow as tf
+
+        count = tf.function(count, jit_compile=False)
+    got = to_numpy(count(keras.ops.convert_to_tensor(scores)))
+    expected = np.clip(np.floor(scores.astype("float64") * d) + 1, 0, d + 1)
+    np.testing.assert_array_equal(got, expected)
 
 
 def test_edges_are_recomputed_in_float64_only_where_the_device_has_it():

@@ -97,6 +97,16 @@ def constant(array: np.ndarray, like):
     return keras.ops.convert_to_tensor(array)
 
 
+def bitcast(x, dtype: str):
+    """``x``'s bits read as ``dtype``, of the same width (``keras.ops.view``, whose
+    TensorFlow version needs a shape known when the graph is built)."""
+    if backend() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.bitcast(x, dtype)
+    return keras.ops.view(x, dtype)
+
+
 def take(table, indices):
     """``table[indices]`` for a 1-D ``table`` and indices known to be in range.
 
