@@ -115,8 +115,7 @@ def score_range(p):
 def classes(y, k: int):
     """The labels as integers when every one is a class of ``k`` (an integer in
     ``[0, k)``), else None."""
-    import torch
-
+    torch = _torch()
     if y.dtype.is_floating_point:
         # A label that is no integer has a fractional part (NaN for NaN and inf).
         if torch.count_nonzero(torch.frac(y)).item():
@@ -130,15 +129,12 @@ def classes(y, k: int):
 def threshold(value, p):
     """A decision threshold of `DecisionThreshold.by_dtype` for the scores ``p``: a
     number as it is, one per label as a tensor of the scores' dtype."""
-    import torch
-
-    return value if isinstance(value, float) else torch.tensor(value, dtype=p.dtype)
+    return value if isinstance(value, float) else _torch().tensor(value, dtype=p.dtype)
 
 
 def label_offsets(num_labels: int):
     """``l * 4`` for each label ``l``: multilabel codes ``l * 4 + true * 2 + pred``."""
-    import torch
-
+    torch = _torch()
     return torch.arange(num_labels, dtype=torch.int32) * 4
 
 
@@ -149,26 +145,31 @@ def uniform_buckets(p, d: int, low: float, high: float):
 
     Exact: ``p * d`` is exact in float64 (24 + 29 bits at most), and a float32 score
     is at or above the smallest float32 at or above ``i / d`` exactly when it is at or
-    above ``i / d`` itself. The floor comes before the 1 is added (an integer, so the
-    sum is exact): added first, it would round a product as small as -2**-140 to 1.
-    Scores within [0, 1] need no clipping.
+    above ``i / d`` itself. The 1 is added to the integer (added to the product, it
+    would round one as small as -2**-140 to 1). Scores of at least 0 need no floor (the
+    conversion to int32 truncates: 2.1 us of 57 at 8,192 scores), scores within
+    [0, 1] no clipping.
     """
-    x = p.to(_torch().float64).mul_(d).floor_().add_(1.0)
+    torch = _torch()
+    x = p.to(torch.float64).mul_(d)
+    if low < 0:
+        x.floor_()
     if low < 0 or high > 1:
-        x.clamp_(0.0, d + 1.0)
-    return x.to(_torch().int32)
+        x.clamp_(-1.0, float(d))
+    return x.to(torch.int32).add_(1)
 
 
 def add_codes_(counts, pending, codes):
     """Add the histogram of the 1-D integer ``codes`` to ``counts`` in place, and their
     number to ``pending``.
 
-    A bincount while the batch has more codes than the state has cells, else an
-    index-add at the codes: the bincount makes and adds a whole histogram (at 8,192
-    codes and 20,002 cells 29 us against 11 us; at 65,536 codes 68 us against 73 us).
+    An index-add at the codes for up to 10,000 codes or more cells than codes, else a
+    bincount, which makes and adds a whole histogram but on two threads (8,192 codes:
+    9.3 us against 10.7 us into 403 cells, 9.8 against 28.7 into 20,002; 65,536 codes:
+    66 against 41 us into 403 cells, 74 against 67 into 20,002).
     """
     n = codes.shape[0]
-    if n >= counts.shape[0]:
+    if n > 10_000 and n >= counts.shape[0]:
         counts.add_(_torch().bincount(codes, minlength=counts.shape[0]))
     else:
         counts.index_add_(0, codes, _one().expand(n))
