@@ -67,7 +67,12 @@ def _compiled_update(metric):
     if BACKEND == "tensorflow":
         import tensorflow as tf
 
-        step = tf.function(metric.update_state, jit_compile=TF_XLA)
+        # A function of (y, p), as the bare kernel and as Keras' own step call it:
+        # tf.function of the bound method itself binds ``sample_weight=None`` at each
+        # call, about 55 us of Python (8,192 scores: 379 us against 323 us a call).
+        @tf.function(jit_compile=TF_XLA)
+        def step(y, p):
+            metric.update_state(y, p)
 
         def finish():
             metric.variables[0].numpy()
