@@ -334,6 +334,7 @@ TRICK_CASES = {
     "torch_cpu_argmax": ("multiclass", 1000, 8_192),
     "tf_fused_codes": ("thresholds", 10_000, 65_536),
     "torch_eager_update": ("thresholds", 200, 8_192),
+    "xla_cpu_small_argmax": ("multiclass", 10, 8_192),
 }
 TRICK_ROWS = []  # (trick, case, batch, on / off)
 
@@ -349,7 +350,8 @@ def bench_tricks(budget, rounds):
         applies = {"xla_cpu_argmax": BACKEND == "jax" or (BACKEND == "tensorflow" and TF_XLA),
                    "torch_cpu_argmax": BACKEND == "torch",
                    "tf_fused_codes": BACKEND == "tensorflow" and not TF_XLA,
-                   "torch_eager_update": BACKEND == "torch"}[trick]
+                   "torch_eager_update": BACKEND == "torch",
+                   "xla_cpu_small_argmax": BACKEND == "jax"}[trick]
         if not applies:
             continue
         if case == "thresholds":
