@@ -197,6 +197,16 @@ MUTANTS: tuple[Mutant, ...] = (
     _zero_division("expected_cost", "expected_cost", _Z_AT_END),
     _zero_division("support-weighted average", "_per_class",
                    r"(?P<head>xp\.sum\(support, axis=-1\), )z\)", formula="precision"),
+    # --------------------------------------------- exact buckets and the row argmax
+    Mutant("float32 threshold buckets drop the score's last 8 bits", "counts.py",
+           "_split_buckets", r">= -\(\(scores - p12\) \* d\)", ">= 0.0",
+           (METRICS + "test_split_buckets_equal_float64_floor_on_random_float32_bit_patterns",
+            METRICS + "test_threshold_bucketing_is_exact_at_and_next_to_every_threshold"
+            "[linear-200-False-compiled]")),
+    Mutant("argmax of few classes takes the last of equal maxima", "_backend/kernels.py",
+           "_xla_small_argmax", r"\(index_a < index_b\)", "(index_a > index_b)",
+           (COUNTS + "test_row_argmax_is_numpys_first_maximum_and_finiteness_on_adversarial_"
+            "rows",)),
     # ------------------------------------------------------------ sample weights
     Mutant("losses drop sample_weight", "losses.py", "_batch_loss",
            r"(multilabel,\s*)sample_weight,", r"\1None,",
