@@ -826,6 +826,54 @@ def test_threshold_confusion_tallies_labels_outside_0_1_and_non_finite_scores(
     assert m.invalid == np.sum(~ok)
 
 
+@pytest.mark.parametrize("mode", [m for m in _BUCKETING_MODES if m != "fused"])
+@pytest.mark.parametrize("label_dtype", ["int32", "int64", "uint8", "float32"])
+@pytest.mark.parametrize("multilabel", [False, True])
+def test_confusion_matrix_tallies_labels_outside_0_1_and_non_finite_scores(
+        mode, label_dtype, multilabel):
+    # Binary and multilabel codes use an integer label as it is (`hard_codes`): every
+    # label that is not 0 or 1 must still reach the tally, whatever its dtype.
+    if label_dtype == "int64" and BACKEND == "jax":
+        pytest.skip("JAX holds int64 as int32 unless x64 is enabled")
+    info = np.iinfo(label_dtype) if label_dtype != "float32" else None
+    labels = [0, 1, 2, 3] + ([info.max, info.max - 1] if info else [0.5, -1.0, 1.5])
+    if info is not None and info.min < 0:
+        labels += [-1, -2, info.min, info.min + 1]
+    if label_dtype == "int64":
+        labels += [2**32, 2**32 + 1, 2**31]  # an int32 cast would read 0, 1, negative
+    rng = np.random.default_rng(len(labels))
+    shape = (len(labels) * 12, 3) if multilabel else (len(labels) * 12,)
+    y = rng.choice(np.array(labels, dtype=label_dtype), shape)
+    s = rng.uniform(0, 1, shape).astype("float32")
+    s.flat[::7] = np.nan
+    s.flat[1::11] = np.inf
+    s.flat[2::13] = 0.5  # ties at the threshold count as positive
+    m = kcm.ConfusionMatrix(multilabel=multilabel, num_labels=3 if multilabel else None)
+    update = m.update_state
+    if mode == "compiled":
+        step = compiled(lambda variables, a, b: m.stateless_update_state(variables, a, b))
+
+        def update(a, b):
+            new = step([v.value for v in m.variables], a, b)
+            for var, value in zip(m.variables, new, strict=True):
+                var.assign(value)
+    elif mode == "graph":
+        import tensorflow as tf
+
+        update = tf.function(m.update_state, jit_compile=False)
+    for part in np.array_split(np.arange(len(y)), 3):
+        update(keras.ops.convert_to_tensor(y[part]), keras.ops.convert_to_tensor(s[part]))
+    ok = np.isfinite(s) & ((y == 0) | (y == 1))
+    if multilabel:
+        expected = np.stack([skm.confusion_matrix(y[ok[:, j], j].astype("int64"),
+                                                  s[ok[:, j], j] >= 0.5, labels=[0, 1])
+                             for j in range(3)])
+    else:
+        expected = skm.confusion_matrix(y[ok].astype("int64"), s[ok] >= 0.5, labels=[0, 1])
+    np.testing.assert_array_equal(m.counts(), expected)
+    assert m.invalid == np.sum(~ok)
+
+
 @pytest.mark.skipif(BACKEND == "jax", reason="JAX computes in float32 unless x64 is enabled")
 @pytest.mark.parametrize("grid", ["linear-7", "linear-10000", "quarters-unsorted"])
 def test_float64_scores_are_bucketed_against_float64_thresholds(rng, grid):

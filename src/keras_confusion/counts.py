@@ -419,8 +419,18 @@ def hard_codes(fmt: Formatted, threshold, from_logits: bool):
             finite = ops.convert_to_tensor(np.isfinite(fmt.exact))
         else:
             pred = ops.cast(decide(scores, thr), "int32")
-        valid = (finite if exact else ops.isfinite(fmt.y_pred)) & ((yt == 0) | (yt == 1))
-        true = ops.cast(ops.where(valid, yt, ops.zeros_like(yt)), "int32")
+        if not exact:
+            finite = ops.isfinite(fmt.y_pred)
+        # Every caller sends an invalid sample's code to the tally (`_count_codes`,
+        # `_CountingMetric._cell_codes`), so a label is used as it is, as in
+        # `threshold_codes`: one select fewer per decision.
+        if "int" in keras.backend.standardize_dtype(yt.dtype):
+            valid = finite & (ops.right_shift(yt, 1) == 0)
+            true = ops.cast(yt, "int32")
+        else:
+            positive = yt == 1
+            valid = finite & ((yt == 0) | positive)
+            true = ops.cast(positive, "int32")
         label_offset = ops.arange(fmt.num_labels, dtype="int32") * 4
         codes = label_offset + true * 2 + pred
     if fmt.sample_weight is not None:
