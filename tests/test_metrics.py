@@ -781,6 +781,25 @@ def test_float64_recomputed_edges_equal_every_linear_grid_up_to_10001_thresholds
     assert failed == []
 
 
+def _update_in_thirds(m, mode, y, s):
+    """Add ``y, s`` to the metric ``m`` in three batches: eagerly, in a step compiled as
+    Keras compiles one ("compiled"), or in a plain tf.function ("graph")."""
+    update = m.update_state
+    if mode == "compiled":
+        step = compiled(lambda variables, a, b: m.stateless_update_state(variables, a, b))
+
+        def update(a, b):
+            new = step([v.value for v in m.variables], a, b)
+            for var, value in zip(m.variables, new, strict=True):
+                var.assign(value)
+    elif mode == "graph":
+        import tensorflow as tf
+
+        update = tf.function(m.update_state, jit_compile=False)
+    for part in np.array_split(np.arange(len(y)), 3):
+        update(keras.ops.convert_to_tensor(y[part]), keras.ops.convert_to_tensor(s[part]))
+
+
 # A metric's update in a plain graph ("graph") is the fused kernel already.
 @pytest.mark.parametrize("mode", [m for m in _BUCKETING_MODES if m != "fused"])
 @pytest.mark.parametrize("label_dtype", ["int32", "int64", "uint8", "float32"])
@@ -802,23 +821,7 @@ def test_threshold_confusion_tallies_labels_outside_0_1_and_non_finite_scores(
     s[2::13] = -np.inf
     s[3::5] = 1e30  # finite: counted as above every threshold
     m = kcm.ThresholdConfusion(num_thresholds=11)
-    update = m.update_state
-    if mode == "compiled":
-        def stateless(variables, a, b):
-            return m.stateless_update_state(variables, a, b)
-
-        step = compiled(stateless)
-
-        def update(a, b):
-            new = step([v.value for v in m.variables], a, b)
-            for var, value in zip(m.variables, new, strict=True):
-                var.assign(value)
-    elif mode == "graph":
-        import tensorflow as tf
-
-        update = tf.function(m.update_state, jit_compile=False)
-    for part in np.array_split(np.arange(len(y)), 3):
-        update(keras.ops.convert_to_tensor(y[part]), keras.ops.convert_to_tensor(s[part]))
+    _update_in_thirds(m, mode, y, s)
     ok = np.isfinite(s) & ((y == 0) | (y == 1))
     thresholds = np.linspace(0, 1, 11)
     expected = _threshold_reference(y[ok].astype("int64"), s[ok], None, thresholds)
@@ -849,20 +852,7 @@ def test_confusion_matrix_tallies_labels_outside_0_1_and_non_finite_scores(
     s.flat[1::11] = np.inf
     s.flat[2::13] = 0.5  # ties at the threshold count as positive
     m = kcm.ConfusionMatrix(multilabel=multilabel, num_labels=3 if multilabel else None)
-    update = m.update_state
-    if mode == "compiled":
-        step = compiled(lambda variables, a, b: m.stateless_update_state(variables, a, b))
-
-        def update(a, b):
-            new = step([v.value for v in m.variables], a, b)
-            for var, value in zip(m.variables, new, strict=True):
-                var.assign(value)
-    elif mode == "graph":
-        import tensorflow as tf
-
-        update = tf.function(m.update_state, jit_compile=False)
-    for part in np.array_split(np.arange(len(y)), 3):
-        update(keras.ops.convert_to_tensor(y[part]), keras.ops.convert_to_tensor(s[part]))
+    _update_in_thirds(m, mode, y, s)
     ok = np.isfinite(s) & ((y == 0) | (y == 1))
     if multilabel:
         expected = np.stack([skm.confusion_matrix(y[ok[:, j], j].astype("int64"),
