@@ -249,10 +249,10 @@ MUTANTS: tuple[Mutant, ...] = (
            r"bad = ~np\.isfinite\(s\)", "bad = np.isinf(s)",
            (DEC + "test_nan_score_raises_naming_the_sample",)),
     Mutant("compiled counts take NaN scores as negatives", "counts.py", "hard_codes",
-           r"valid = \(finite if exact else ops\.isfinite\(fmt\.y_pred\)\) & "
-           r"\(\(yt == 0\) \| \(yt == 1\)\)", "valid = (yt == 0) | (yt == 1)",
-           (METRICS + "test_nan_scores_and_invalid_labels_are_tallied_not_counted_and_result_"
-            "warns",)),
+           r"finite = ops\.isfinite\(fmt\.y_pred\)",
+           'finite = ops.ones_like(fmt.y_pred, dtype="bool")',
+           (METRICS + "test_confusion_matrix_tallies_labels_outside_0_1_and_non_finite_"
+            "scores",)),
     Mutant("eager counts take NaN scores", "counts.py", "validate_values",
            r"bad = ~np\.isfinite\(y_pred\)", "bad = np.isinf(y_pred)",
            (COUNTS + "test_bad_input_raises_value_error_naming_argument_and_value",)),
