@@ -60,7 +60,8 @@ def row_argmax(x):
             and dtype in ("float16", "bfloat16", "float32")
         if TRICKS["xla_cpu_argmax"] and cpu and 28 <= shape[-1] < 2 ** 24:
             return _xla_cpu_argmax(x.astype("float32"))
-        if TRICKS["xla_cpu_small_argmax"] and cpu and shape[-1] is not None:
+        if TRICKS["xla_cpu_small_argmax"] and cpu and shape[-1] is not None \
+                and shape[-1] < 28:
             return _xla_small_argmax(x.astype("float32"))
         return jnp.argmax(x, axis=-1).astype("int32"), _finite_rows(x)
     if name == "tensorflow":
