@@ -864,6 +864,48 @@ def test_confusion_matrix_tallies_labels_outside_0_1_and_non_finite_scores(
     assert m.invalid == np.sum(~ok)
 
 
+@pytest.mark.parametrize("one_thread", [True, False])
+def test_compiled_counts_equal_sklearn_on_both_sides_of_the_one_thread_batch_limit(
+        monkeypatch, one_thread):
+    # JAX on a CPU writes a batch of up to `_ONE_THREAD_MAX` codes into a buffer one cell
+    # longer, whose extra cell the scatter must drop (`kernels.xla_cpu_add_codes`);
+    # larger batches, and other backends, take the plain histogram. Batches on both
+    # sides of a lowered limit, empty and of one sample, against scikit-learn and the
+    # count of invalid samples.
+    from keras_confusion._backend import kernels
+
+    monkeypatch.setitem(kernels.TRICKS, "xla_cpu_one_thread_codes", one_thread)
+    monkeypatch.setattr(kernels, "_ONE_THREAD_MAX", 64)
+    rng = np.random.default_rng(64)
+    sizes = [0, 1, 63, 64, 65, 200]
+    n = sum(sizes)
+    y = rng.integers(0, 4, n)  # 2 and 3 are invalid binary labels, 3 an invalid class
+    s = rng.uniform(0, 1, n).astype("float32")
+    s[::9] = np.nan
+    p = rng.uniform(0, 1, (n, 3)).astype("float32")
+    p[1::8, 1] = np.inf
+    thresholds = kcm.ThresholdConfusion(num_thresholds=11)
+    matrix = kcm.ConfusionMatrix(num_classes=3)
+    for m, scores in ((thresholds, s), (matrix, p)):
+        step = compiled(lambda variables, a, b, m=m: m.stateless_update_state(variables, a, b))
+        start = 0
+        for size in sizes:
+            part = slice(start, start + size)
+            start += size
+            new = step([v.value for v in m.variables], keras.ops.convert_to_tensor(y[part]),
+                       keras.ops.convert_to_tensor(scores[part]))
+            for var, value in zip(m.variables, new, strict=True):
+                var.assign(value)
+    ok = np.isfinite(s) & (y < 2)
+    np.testing.assert_array_equal(thresholds.counts(), _threshold_reference(
+        y[ok], s[ok], None, np.linspace(0, 1, 11)))
+    assert thresholds.invalid == np.sum(~ok)
+    ok = np.isfinite(p).all(axis=1) & (y < 3)
+    np.testing.assert_array_equal(matrix.counts(), skm.confusion_matrix(
+        y[ok], p[ok].argmax(axis=1), labels=[0, 1, 2]))
+    assert matrix.invalid == np.sum(~ok)
+
+
 @pytest.mark.skipif(BACKEND == "jax", reason="JAX computes in float32 unless x64 is enabled")
 @pytest.mark.parametrize("grid", ["linear-7", "linear-10000", "quarters-unsorted"])
 def test_float64_scores_are_bucketed_against_float64_thresholds(rng, grid):
