@@ -208,7 +208,7 @@ MUTANTS: tuple[Mutant, ...] = (
            (COUNTS + "test_row_argmax_is_numpys_first_maximum_and_finiteness_on_adversarial_"
             "rows",)),
     Mutant("one-thread codes count their buffer's extra cell as invalid",
-           "_backend/kernels.py", "xla_cpu_add_codes",
+           "_backend/kernels.py", "one_thread_codes",
            r"\(n \+ 1, 1\), size,", "(n + 1, 1), size - 1,",
            (METRICS + "test_compiled_counts_equal_sklearn_on_both_sides_of_the_one_thread_"
             "batch_limit[True]",)),

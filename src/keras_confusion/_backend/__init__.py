@@ -215,7 +215,10 @@ def add_codes(variable, codes, *, dense: bool):
     if name == "tensorflow" and state is not None:
         import tensorflow as tf
 
-        if dense:
+        indices = one_thread_codes(codes, size)
+        if indices is not None:  # under XLA: its scatter drops the out-of-range index
+            state.scatter_nd_add(indices, tf.ones([indices.shape[0]], tf.int32))
+        elif dense:
             state.assign_add(tf.raw_ops.DenseBincount(
                 input=codes, size=size, weights=tf.zeros([0], tf.int32)))
         else:
@@ -331,6 +334,7 @@ from keras_confusion._backend.distribution import (  # noqa: E402
 from keras_confusion._backend.kernels import (  # noqa: E402
     fused,
     numpy_row_argmax,
+    one_thread_codes,
     row_argmax,
     xla_cpu_add_codes,
 )

@@ -166,45 +166,69 @@ def fused(fn, x, classes=None):
 _ONE_THREAD_MAX = 1 << 16
 
 
-def xla_cpu_add_codes(state, codes):
-    """``state`` plus the histogram of the int32 ``codes`` (each in ``[0, len(state))``),
-    their pass kept on one thread; None where that does not apply (not JAX tracing for
-    a CPU, a batch of unknown size or more than `_ONE_THREAD_MAX` codes).
+def one_thread_codes(codes, size: int):
+    """The int32 ``codes`` (each in ``[0, size)``) as ``(n + 1, 1)`` scatter indices
+    whose pass XLA keeps on one thread, the last index out of range (a scatter drops
+    it); None where that does not apply: not under XLA on a CPU (JAX tracing, or
+    TensorFlow tracing for ``jit_compile=True``), or a batch of unknown size or of more
+    than `_ONE_THREAD_MAX` codes.
 
     XLA's CPU compiler splits an elementwise pass over the cores when its cost model
     calls it compute bound, that is when it has more operations than bytes. Exact
-    threshold codes take about 28 operations per score (a float32 score and an int32
-    label in, an int32 code out: 12 bytes), so the pass is split in two; the bare
-    kernel (8 operations) is not. Waking the second thread costs more than it saves on
-    all but large batches: ``ThresholdConfusion(200)``, jitted, took 14.7 us on two
-    threads and 12.6 us on one at 8,192 scores (the bare kernel: 9.3 us), 32.3 and
-    20.1 us at 16,384, 85 and 69 us at 65,536, and 142 and 209 us at 131,072 (where
-    the bare kernel's own pass is split too). ``ThresholdConfusion(10000)``: 17.5
-    and 11.9 us at 8,192, 108 and 105 us at 98,304 (interleaved, 2 cores).
+    threshold codes take about 28 operations per score on JAX and 17 on TensorFlow
+    (a float32 score and an int32 label in, an int32 code out: 12 bytes), so the pass
+    is split in two; the bare kernel (8 operations) is not. Waking the second thread
+    costs more than it saves on all but large batches: ``ThresholdConfusion(200)``,
+    jitted on JAX, took 14.7 us on two threads and 12.6 us on one at 8,192 scores (the
+    bare kernel: 9.3 us), 32.3 and 20.1 us at 16,384, 85 and 69 us at 65,536, and 142
+    and 209 us at 131,072 (where the bare kernel's own pass is split too).
+    ``ThresholdConfusion(10000)``: 17.5 and 11.9 us at 8,192, 108 and 105 us at 98,304
+    (interleaved, 2 cores).
 
     The compiler leaves on one thread a pass that may write in place into a buffer:
     one whose last operation is a dynamic-update-slice into an operand. So the codes
-    are written into a buffer of ``n + 1`` cells made apart (the optimisation barrier
-    keeps it from being folded into the pass), and the extra cell holds ``len(state)``,
-    out of range, which XLA's scatter drops. Every code is in range, so the scatter
-    needs no clip (``jnp.bincount`` clips at 0).
+    are written, in the indices' own shape, into a buffer made apart (an optimisation
+    barrier keeps it from being folded into the pass) whose extra cell holds ``size``.
     """
-    import jax
+    n = codes.shape[0]
+    if not TRICKS["xla_cpu_one_thread_codes"] or n is None or n > _ONE_THREAD_MAX:
+        return None
+    name = backend()
+    if name == "jax":
+        import jax
+        from jax import lax
+        from jax import numpy as jnp
+
+        if not isinstance(codes, jax.core.Tracer) or jax.default_backend() != "cpu":
+            return None
+        buffer = lax.optimization_barrier(jnp.full((n + 1, 1), size, dtype="int32"))
+        return lax.dynamic_update_slice(buffer, jnp.reshape(codes, (n, 1)), (0, 0))
+    if name == "tensorflow" and _tf_in_xla() is True and _tf_cpu_only():
+        import tensorflow as tf
+
+        try:
+            from tensorflow.compiler.tf2xla.python import xla
+        except ImportError:  # a TensorFlow that moved them: the plain histogram
+            return None
+        buffer, = xla.optimization_barrier(tf.fill([n + 1, 1], tf.constant(size, tf.int32)))
+        return xla.dynamic_update_slice(buffer, tf.reshape(codes, [n, 1]), tf.constant([0, 0]))
+    return None
+
+
+def xla_cpu_add_codes(state, codes):
+    """JAX: ``state`` plus the histogram of the int32 ``codes`` (each in ``[0,
+    len(state))``) from `one_thread_codes`, or None where that does not apply. Every
+    code is in range, so the scatter needs no clip (``jnp.bincount`` clips at 0)."""
+    indices = one_thread_codes(codes, state.shape[0])
+    if indices is None:
+        return None
     from jax import lax
     from jax import numpy as jnp
 
-    n = codes.shape[0]
-    if not (TRICKS["xla_cpu_one_thread_codes"] and isinstance(codes, jax.core.Tracer)
-            and jax.default_backend() == "cpu" and n is not None
-            and n <= _ONE_THREAD_MAX):
-        return None
-    size = state.shape[0]
-    buffer = lax.optimization_barrier(jnp.full((n + 1, 1), size, dtype="int32"))
-    indices = lax.dynamic_update_slice(buffer, jnp.reshape(codes, (n, 1)), (0, 0))
     numbers = lax.ScatterDimensionNumbers(
         update_window_dims=(), inserted_window_dims=(0,), scatter_dims_to_operand_dims=(0,))
-    return lax.scatter_add(state, indices, jnp.ones((n + 1,), state.dtype), numbers,
-                           mode=lax.GatherScatterMode.FILL_OR_DROP)
+    return lax.scatter_add(state, indices, jnp.ones((indices.shape[0],), state.dtype),
+                           numbers, mode=lax.GatherScatterMode.FILL_OR_DROP)
 
 
 def _tf_remote_workers() -> bool:
