@@ -354,15 +354,15 @@ def test_counts_stay_exact_past_float32_integer_limit(num_classes):
     # Far beyond: the state as after 2**40 samples, then single samples on top, the
     # last ones after a carry of the int32 counts into the float32 pair.
     cell = num_classes + 1
-    m.counts_hi.assign(keras.ops.convert_to_tensor(
-        np.where(np.arange(m.counts_hi.shape[0]) == cell, 2.0**40, 0.0), dtype="float32"))
-    m.counts_lo.assign(keras.ops.zeros(m.counts_lo.shape))
+    hi = np.where(np.arange(m.counts_pair.shape[1]) == cell, 2.0**40, 0.0)
+    m.counts_pair.assign(keras.ops.convert_to_tensor(np.stack([hi, 0 * hi]), dtype="float32"))
     m.counts_int.assign(keras.ops.zeros(m.counts_int.shape, dtype="int32"))
-    m.counts_pending.assign(0)
     for _ in range(5):
         m.update_state([1], y_pred)
     assert m.counts()[1, 1] == 2**40 + 5
-    m.counts_pending.assign(kcm._CARRY_AT)  # the next batch carries first
+    state = np.array(to_numpy(m.counts_int.value))
+    state[-1] = kcm._CARRY_AT  # samples since the last carry: the next batch carries first
+    m.counts_int.assign(keras.ops.convert_to_tensor(state))
     for _ in range(2):
         m.update_state([1], y_pred)
     assert to_numpy(m.counts_int.value)[cell] == 2
@@ -587,7 +587,7 @@ def test_int_counts_carried_every_carry_at_samples_equal_sklearn_after_each_batc
                                         sample_weight=np.concatenate(ws))
         np.testing.assert_array_equal(m.counts(), expected)
         assert m.invalid == len(ys)
-        assert int(to_numpy(m.counts_pending.value)) == expected_pending
+        assert int(to_numpy(m.counts_int.value)[-1]) == expected_pending
 
 
 def _threshold_reference(y, scores, w, thresholds):
@@ -1010,11 +1010,12 @@ def test_stateless_update_returns_new_counts_and_leaves_given_state_and_variable
     for tensor, variable, old in zip(given, m.variables, before, strict=True):
         np.testing.assert_array_equal(to_numpy(tensor), old)
         np.testing.assert_array_equal(to_numpy(variable.value), old)
-    # counts_int, counts_pending, counts_hi, counts_lo.
-    assert len(new) == 4
-    counts, _, hi, lo = (np.asarray(to_numpy(v), "float64") for v in new)
+    # counts_int (cells, tally, samples since the last carry) and counts_pair (hi, lo).
+    assert len(new) == 2
+    counts, pair = (np.asarray(to_numpy(v), "float64") for v in new)
+    assert counts[-1] == 50  # every sample since the last carry
     np.testing.assert_array_equal(
-        (hi + lo + counts)[: k * k].reshape(k, k),
+        (pair[0] + pair[1] + counts[:-1])[: k * k].reshape(k, k),
         skm.confusion_matrix(y, p.argmax(-1), labels=range(k)))
 
 

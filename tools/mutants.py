@@ -209,7 +209,7 @@ MUTANTS: tuple[Mutant, ...] = (
             "rows",)),
     Mutant("one-thread codes count their buffer's extra cell as invalid",
            "_backend/kernels.py", "one_thread_codes",
-           r"\(n \+ 1, 1\), size,", "(n + 1, 1), size - 1,",
+           r"\(n \+ 1, 1\), extra,", "(n + 1, 1), extra - 1,",
            (METRICS + "test_compiled_counts_equal_sklearn_on_both_sides_of_the_one_thread_"
             "batch_limit[True]",)),
     # ------------------------------------------------------------ sample weights

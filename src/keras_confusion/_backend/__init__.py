@@ -206,23 +206,40 @@ def add_counts(x, indices, updates=None):
 
 
 def add_codes(variable, codes, *, dense: bool):
-    """Add the histogram of the 1-D int32 ``codes`` to the int32 ``variable``: in place
+    """Add the histogram of the 1-D int32 ``codes`` (each below ``size - 1``) to the
+    int32 ``variable`` of ``size`` cells, and their number to its last cell: in place
     where its storage allows (`in_place_tensor`), else by assignment. ``dense``: one
-    bincount of the whole state (small states); else a scatter-add at the codes, O(N)."""
+    bincount of the whole state (small states); else a scatter-add at the codes, O(N).
+
+    Under XLA on a CPU (`one_thread_codes`) the number rides in the same scatter, as
+    the update of the codes buffer's extra cell."""
     name = backend()
     size = variable.shape[0]
     state = in_place_tensor(variable)
+    indices = one_thread_codes(codes, size - 1)
+    if indices is not None:
+        n = codes.shape[0]
+        if name == "tensorflow" and state is not None:
+            import tensorflow as tf
+
+            state.scatter_nd_add(indices, tf.concat(
+                [tf.ones([n], tf.int32), tf.constant([n], tf.int32)], 0))
+            return
+        if name == "jax":
+            variable.assign(xla_cpu_add_codes(variable.value, indices))
+            return
+    n = keras.ops.cast(keras.ops.shape(codes)[0], "int32")
     if name == "tensorflow" and state is not None:
         import tensorflow as tf
 
-        indices = one_thread_codes(codes, size)
-        if indices is not None:  # under XLA: its scatter drops the out-of-range index
-            state.scatter_nd_add(indices, tf.ones([indices.shape[0]], tf.int32))
-        elif dense:
-            state.assign_add(tf.raw_ops.DenseBincount(
-                input=codes, size=size, weights=tf.zeros([0], tf.int32)))
+        n = tf.reshape(n, [1])
+        if dense:
+            state.assign_add(tf.concat([tf.raw_ops.DenseBincount(
+                input=codes, size=size - 1, weights=tf.zeros([0], tf.int32)), n], 0))
         else:
-            state.scatter_add(tf.IndexedSlices(tf.ones(tf.shape(codes), tf.int32), codes))
+            ones = tf.ones(tf.shape(codes), tf.int32)
+            state.scatter_add(tf.IndexedSlices(tf.concat([ones, n], 0),
+                                               tf.concat([codes, [size - 1]], 0)))
         return
     if name == "torch" and state is not None:
         import torch
@@ -233,16 +250,26 @@ def add_codes(variable, codes, *, dense: bool):
         else:
             state.index_add_(0, codes.long(), torch.ones(
                 (), dtype=state.dtype, device=state.device).expand(codes.shape[0]))
+        state[-1:].add_(n.to(state.device))
         return
     value = variable.value
-    added = xla_cpu_add_codes(value, codes) if name == "jax" else None
-    if added is not None:
-        variable.assign(added)
-    elif dense:
-        variable.assign(value + keras.ops.cast(bincount(codes, None, size), "int32"))
+    if dense:
+        value = value + keras.ops.cast(bincount(codes, None, size), "int32")
     else:
-        variable.assign(scatter_add(value, codes, keras.ops.ones(keras.ops.shape(codes),
-                                                                 dtype="int32")))
+        value = scatter_add(value, codes, keras.ops.ones(keras.ops.shape(codes), dtype="int32"))
+    variable.assign(_add_to_last(value, n))
+
+
+def _add_to_last(x, n):
+    """The 1-D ``x`` with the scalar ``n`` added to its last cell (in place under XLA)."""
+    name = backend()
+    if name == "jax":
+        return x.at[-1].add(n)
+    if name == "tensorflow":
+        import tensorflow as tf
+
+        return tf.tensor_scatter_nd_add(x, [[x.shape[0] - 1]], tf.reshape(n, [1]))
+    return keras.ops.concatenate([x[:-1], x[-1:] + keras.ops.reshape(n, (1,))])
 
 
 def _private_keras(module: str, name: str):

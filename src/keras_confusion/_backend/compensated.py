@@ -35,28 +35,26 @@ def carried(hi, lo, counts):
     return two_sum(s, lo + err + rest)
 
 
-def carry_counts(counts, pending, hi, lo, *, full):
-    """Where the scalar ``full`` is true: ``hi + lo += counts``, then ``counts`` and
-    ``pending`` (the samples in ``counts``) zeroed. Keras variables.
+def carry_counts(counts, pair, *, full):
+    """Where the scalar ``full`` is true: ``pair[0] + pair[1] += counts[:-1]`` (the
+    cells and the invalid tally), then ``counts`` zeroed, its last cell (the samples
+    added since the last carry) too. Keras variables.
 
     Rare (once per 2**31 samples), so conditional: in place on a ``tf.Variable`` (in a
     loop run at most once) and on an eager torch tensor on a CPU; a loop run at most
     once on JAX; a conditional over the values in ``tf.distribute`` replicas; a select
     on torch elsewhere (another device, compiled)."""
     name = backend()
-    states = [in_place_tensor(v) for v in (counts, pending, hi, lo)]
+    states = [in_place_tensor(v) for v in (counts, pair)]
     if name == "tensorflow" and all(s is not None for s in states):
         import tensorflow as tf
 
-        c, p, h, low = states
+        c, p = states
 
         def carry():
-            s, err = carried(tf.convert_to_tensor(h), tf.convert_to_tensor(low),
-                             tf.convert_to_tensor(c))
-            h.assign(s)
-            low.assign(err)
+            s, err = carried(p[0], p[1], c[:-1])
+            p.assign(tf.stack([s, err]))
             c.assign(tf.zeros_like(c))
-            p.assign(tf.zeros_like(p))
             return tf.constant(True)
 
         # A loop run zero times or once, not a cond, as on JAX: under XLA
@@ -68,21 +66,18 @@ def carry_counts(counts, pending, hi, lo, *, full):
         return
     if name == "torch" and all(s is not None for s in states) and states[0].device.type == "cpu":
         if bool(full):
-            c, p, h, low = states
-            s, err = carried(h, low, c)
-            h.copy_(s)
-            low.copy_(err)
+            c, p = states
+            s, err = carried(p[0], p[1], c[:-1])
+            p[0].copy_(s)
+            p[1].copy_(err)
             c.zero_()
-            p.zero_()
         return
     ops = keras.ops
-    values = [v.value for v in (counts, pending, hi, lo)]
+    c, p = counts.value, pair.value
     if name == "torch":
         # No value to branch on (Keras' symbolic build on the "meta" device, or inside
         # torch.compile), or a device to wait for: a select over the state instead.
-        s, err = carried(values[2], values[3], values[0])
-        new = (ops.where(full, 0, values[0]), ops.where(full, 0, values[1]),
-               ops.where(full, s, values[2]), ops.where(full, err, values[3]))
+        new = (ops.where(full, 0, c), ops.where(full, ops.stack(carried(p[0], p[1], c[:-1])), p))
     elif name == "jax":
         import jax
 
@@ -90,39 +85,41 @@ def carry_counts(counts, pending, hi, lo, *, full):
         # state at every step (a 1,000-class matrix, a million cells: 42 M samples/s
         # against 462 M/s for the loop, which updates its state in place).
         def carry(state):
-            s, err = carried(state[2], state[3], state[0])
-            return (ops.zeros_like(state[0]), ops.zeros_like(state[1]), s, err,
-                    jax.numpy.zeros((), "bool"))
+            c, p, _ = state
+            return ops.zeros_like(c), ops.stack(carried(p[0], p[1], c[:-1])), \
+                jax.numpy.zeros((), "bool")
 
-        new = jax.lax.while_loop(lambda state: state[4], carry, (*values, full))[:4]
+        new = jax.lax.while_loop(lambda state: state[2], carry, (c, p, full))[:2]
     else:
-        def carry():
-            s, err = carried(values[2], values[3], values[0])
-            return ops.zeros_like(values[0]), ops.zeros_like(values[1]), s, err
-
-        new = ops.cond(full, carry, lambda: tuple(values))
-    for variable, value in zip((counts, pending, hi, lo), new, strict=True):
-        variable.assign(value)
+        new = ops.cond(full, lambda: (ops.zeros_like(c), ops.stack(carried(p[0], p[1], c[:-1]))),
+                       lambda: (c, p))
+    counts.assign(new[0])
+    pair.assign(new[1])
 
 
-def compensated_add_(hi, lo, indices, updates, *, dense: bool):
-    """In place: add ``updates`` at ``indices`` into the pair ``hi + lo`` (from
-    `in_place_tensor`), then renormalise with `two_sum`: every cell when ``dense``,
-    else only the touched ones. Used on TensorFlow and on torch for weighted batches."""
+def compensated_add_(pair, indices, updates, *, dense: bool):
+    """In place: add ``updates`` at ``indices`` into the pair ``pair[0] + pair[1]``
+    (from `in_place_tensor`), then renormalise with `two_sum`: every cell when
+    ``dense``, else only the touched ones. Used on TensorFlow and on torch for weighted
+    batches."""
     if backend() == "tensorflow":
         import tensorflow as tf
 
         if dense:
-            s, err = two_sum(tf.convert_to_tensor(hi), add_counts(lo, indices, updates))
-            hi.assign(s)
-            lo.assign(err)
+            s, err = two_sum(pair[0], add_counts(pair[1], indices, updates))
+            pair.assign(tf.stack([s, err]))
             return
-        lo.scatter_add(tf.IndexedSlices(tf.cast(updates, lo.dtype), indices))
+        rows = tf.ones_like(indices)
+        at_hi = tf.stack([rows * 0, indices], axis=1)
+        at_lo = tf.stack([rows, indices], axis=1)
+        pair.scatter_nd_add(at_lo, tf.cast(updates, pair.dtype))
         # The duplicates of an index all compute the same pair: writing it back is safe.
-        s, err = two_sum(tf.gather(hi, indices), tf.gather(lo, indices))
-        hi.scatter_update(tf.IndexedSlices(s, indices))
-        lo.scatter_update(tf.IndexedSlices(err, indices))
+        now = tf.convert_to_tensor(pair)  # read after the add (XLA gathers no variable)
+        s, err = two_sum(tf.gather_nd(now, at_hi), tf.gather_nd(now, at_lo))
+        pair.scatter_nd_update(at_hi, s)
+        pair.scatter_nd_update(at_lo, err)
         return
+    hi, lo = pair[0], pair[1]  # views of the pair's storage
     indices = indices.long().to(lo.device)
     lo.index_add_(0, indices, updates.to(lo.device, lo.dtype))
     if dense:

@@ -166,12 +166,12 @@ def fused(fn, x, classes=None):
 _ONE_THREAD_MAX = 1 << 16
 
 
-def one_thread_codes(codes, size: int):
-    """The int32 ``codes`` (each in ``[0, size)``) as ``(n + 1, 1)`` scatter indices
-    whose pass XLA keeps on one thread, the last index out of range (a scatter drops
-    it); None where that does not apply: not under XLA on a CPU (JAX tracing, or
-    TensorFlow tracing for ``jit_compile=True``), or a batch of unknown size or of more
-    than `_ONE_THREAD_MAX` codes.
+def one_thread_codes(codes, extra: int):
+    """The int32 ``codes`` as ``(n + 1, 1)`` scatter indices whose pass XLA keeps on
+    one thread, the last index ``extra`` (`add_codes` counts the samples there); None
+    where that does not apply: not under XLA on a CPU (JAX tracing, or TensorFlow
+    tracing for ``jit_compile=True``), or a batch of unknown size or of more than
+    `_ONE_THREAD_MAX` codes.
 
     XLA's CPU compiler splits an elementwise pass over the cores when its cost model
     calls it compute bound, that is when it has more operations than bytes. Exact
@@ -188,7 +188,7 @@ def one_thread_codes(codes, size: int):
     The compiler leaves on one thread a pass that may write in place into a buffer:
     one whose last operation is a dynamic-update-slice into an operand. So the codes
     are written, in the indices' own shape, into a buffer made apart (an optimisation
-    barrier keeps it from being folded into the pass) whose extra cell holds ``size``.
+    barrier keeps it from being folded into the pass) whose extra cell holds ``extra``.
     """
     n = codes.shape[0]
     if not TRICKS["xla_cpu_one_thread_codes"] or n is None or n > _ONE_THREAD_MAX:
@@ -201,7 +201,7 @@ def one_thread_codes(codes, size: int):
 
         if not isinstance(codes, jax.core.Tracer) or jax.default_backend() != "cpu":
             return None
-        buffer = lax.optimization_barrier(jnp.full((n + 1, 1), size, dtype="int32"))
+        buffer = lax.optimization_barrier(jnp.full((n + 1, 1), extra, dtype="int32"))
         return lax.dynamic_update_slice(buffer, jnp.reshape(codes, (n, 1)), (0, 0))
     if name == "tensorflow" and _tf_in_xla() is True and _tf_cpu_only():
         import tensorflow as tf
@@ -210,25 +210,25 @@ def one_thread_codes(codes, size: int):
             from tensorflow.compiler.tf2xla.python import xla
         except ImportError:  # a TensorFlow that moved them: the plain histogram
             return None
-        buffer, = xla.optimization_barrier(tf.fill([n + 1, 1], tf.constant(size, tf.int32)))
+        buffer, = xla.optimization_barrier(tf.fill([n + 1, 1], tf.constant(extra, tf.int32)))
         return xla.dynamic_update_slice(buffer, tf.reshape(codes, [n, 1]), tf.constant([0, 0]))
     return None
 
 
-def xla_cpu_add_codes(state, codes):
-    """JAX: ``state`` plus the histogram of the int32 ``codes`` (each in ``[0,
-    len(state))``) from `one_thread_codes`, or None where that does not apply. Every
-    code is in range, so the scatter needs no clip (``jnp.bincount`` clips at 0)."""
-    indices = one_thread_codes(codes, state.shape[0])
-    if indices is None:
-        return None
+def xla_cpu_add_codes(state, indices):
+    """JAX: ``state`` plus the histogram of `one_thread_codes`' ``indices``, whose last
+    (extra) cell counts as many as the others together: the last cell of ``state``
+    holds the number of samples added. Every index is in range, so the scatter needs
+    no clip (``jnp.bincount`` clips at 0)."""
     from jax import lax
     from jax import numpy as jnp
 
+    n = indices.shape[0] - 1
     numbers = lax.ScatterDimensionNumbers(
         update_window_dims=(), inserted_window_dims=(0,), scatter_dims_to_operand_dims=(0,))
-    return lax.scatter_add(state, indices, jnp.ones((indices.shape[0],), state.dtype),
-                           numbers, mode=lax.GatherScatterMode.FILL_OR_DROP)
+    updates = jnp.concatenate([jnp.ones((n,), state.dtype), jnp.full((1,), n, state.dtype)])
+    return lax.scatter_add(state, indices, updates, numbers,
+                           mode=lax.GatherScatterMode.PROMISE_IN_BOUNDS)
 
 
 def _tf_remote_workers() -> bool:
