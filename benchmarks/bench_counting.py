@@ -335,6 +335,7 @@ TRICK_CASES = {
     "tf_fused_codes": ("thresholds", 10_000, 65_536),
     "torch_eager_update": ("thresholds", 200, 8_192),
     "xla_cpu_small_argmax": ("multiclass", 10, 8_192),
+    "xla_cpu_one_thread_codes": ("thresholds", 200, 8_192),
 }
 TRICK_ROWS = []  # (trick, case, batch, on / off)
 
@@ -351,7 +352,9 @@ def bench_tricks(budget, rounds):
                    "torch_cpu_argmax": BACKEND == "torch",
                    "tf_fused_codes": BACKEND == "tensorflow" and not TF_XLA,
                    "torch_eager_update": BACKEND == "torch",
-                   "xla_cpu_small_argmax": BACKEND == "jax"}[trick]
+                   "xla_cpu_small_argmax": BACKEND == "jax",
+                   "xla_cpu_one_thread_codes": BACKEND == "jax"
+                   or (BACKEND == "tensorflow" and TF_XLA)}[trick]
         if not applies:
             continue
         if case == "thresholds":

@@ -212,6 +212,11 @@ MUTANTS: tuple[Mutant, ...] = (
            r"\(n \+ 1, 1\), extra,", "(n + 1, 1), extra - 1,",
            (METRICS + "test_compiled_counts_equal_sklearn_on_both_sides_of_the_one_thread_"
             "batch_limit[True]",)),
+    Mutant("carry reads the invalid tally as the samples since the last carry",
+           "metrics.py", "_CountingMetric._count", r"self\.counts_int\.value\[-1\]",
+           "self.counts_int.value[-2]",
+           (METRICS + "test_int_counts_carried_every_carry_at_samples_equal_sklearn_after_"
+            "each_batch[3-compiled]",)),
     # ------------------------------------------------------------ sample weights
     Mutant("losses drop sample_weight", "losses.py", "_batch_loss",
            r"(multilabel,\s*)sample_weight,", r"\1None,",
