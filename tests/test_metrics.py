@@ -335,9 +335,12 @@ def test_tf_update_fuses_cell_codes_into_one_xla_kernel_only_in_a_plain_graph(
     # No call back into Python: the update can be exported in a SavedModel.
     assert not any(op.type.startswith("PyFunc") for op in graph.get_operations())
     # The counting itself is in the calling graph: in a plain one, TensorFlow's kernel;
-    # under XLA, for a batch of known size, a scatter of codes kept on one thread
-    # (`kernels.one_thread_codes`).
-    counting = "ResourceScatterNdAdd" if jit_compile and batch else "DenseBincount"
+    # under XLA, for a batch of known size and few enough scores, a scatter of codes
+    # kept on one thread (`kernels.one_thread_codes`).
+    from keras_confusion._backend import kernels
+
+    one_thread = jit_compile and batch and values <= kernels._ONE_THREAD_MAX
+    counting = "ResourceScatterNdAdd" if one_thread else "DenseBincount"
     assert counting in {op.type for op in graph.get_operations()}
 
 

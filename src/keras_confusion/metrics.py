@@ -132,8 +132,9 @@ class _CountingMetric(keras.metrics.Metric):
             weights = ops.where(valid, ops.reshape(ops.cast(weights, "float32"), (-1,)), 1.0)
         return codes, weights
 
-    def _accumulate(self, codes, weights):
-        """Add one batch from `_cell_codes`: flat codes in [0, num_cells], weights or None."""
+    def _accumulate(self, codes, weights, scores=None):
+        """Add one batch from `_cell_codes`: flat codes in [0, num_cells], weights or None;
+        ``scores``, the batch's scores, measures the work behind the codes."""
         n = codes.shape[0]
         chunk = _CHUNK if weights is None else counts.WEIGHTED_CHUNK
         if n is not None and n > chunk:
@@ -145,7 +146,7 @@ class _CountingMetric(keras.metrics.Metric):
                                  if weights is not None else None)
             return
         if weights is None:
-            self._count(codes)
+            self._count(codes, scores)
         else:
             self._add_weighted(codes, weights)
 
@@ -187,7 +188,7 @@ class _CountingMetric(keras.metrics.Metric):
             _backend.carry_counts(self.counts_int, self.counts_pair, full=True)
         eager_torch.add_codes_(counts_now, pending, codes)
 
-    def _count(self, codes):
+    def _count(self, codes, scores=None):
         """Unweighted: the codes' histogram added to the int32 ``counts``, after carrying
         them into the float32 pair if this batch could overflow a cell."""
         state = self._eager_state()
@@ -198,7 +199,7 @@ class _CountingMetric(keras.metrics.Metric):
         n = ops.cast(ops.shape(codes)[0], "int32")
         _backend.carry_counts(self.counts_int, self.counts_pair,
                               full=self.counts_int.value[-1] > _CARRY_AT - n)
-        _backend.add_codes(self.counts_int, codes, dense=dense)
+        _backend.add_codes(self.counts_int, codes, dense=dense, scores=scores)
 
     def _add_weighted(self, codes, weights):
         """Weighted: added to the small part of the pair, then renormalised (every cell
@@ -342,7 +343,7 @@ class ConfusionMatrix(_CountingMetric):
             return self._cell_codes(codes, valid, weights)
 
         classes = fmt.num_classes if fmt.task == "multiclass" else None
-        self._accumulate(*_backend.fused(codes_and_weights, fmt.y_pred, classes))
+        self._accumulate(*_backend.fused(codes_and_weights, fmt.y_pred, classes), fmt.y_pred)
 
     def _eager_codes(self, y, p):
         """The cell codes of a batch of CPU torch tensors, as `hard_codes` makes them,
@@ -770,7 +771,7 @@ class ThresholdConfusion(_CountingMetric):
             return
         fmt = format_inputs(y_true, y_pred, None, False, sample_weight, _backend.keras_mask(y_pred))
         self._accumulate(*_backend.fused(lambda: self._cell_codes(
-            *threshold_codes(fmt, self._plan), fmt.sample_weight), fmt.y_pred))
+            *threshold_codes(fmt, self._plan), fmt.sample_weight), fmt.y_pred), fmt.y_pred)
 
     def _eager_codes(self, y, p):
         """The histogram codes of a batch of CPU torch tensors, as `threshold_codes`

@@ -205,18 +205,18 @@ def add_counts(x, indices, updates=None):
     return scatter_add(x, indices, updates)
 
 
-def add_codes(variable, codes, *, dense: bool):
+def add_codes(variable, codes, *, dense: bool, scores=None):
     """Add the histogram of the 1-D int32 ``codes`` (each below ``size - 1``) to the
     int32 ``variable`` of ``size`` cells, and their number to its last cell: in place
     where its storage allows (`in_place_tensor`), else by assignment. ``dense``: one
     bincount of the whole state (small states); else a scatter-add at the codes, O(N).
 
-    Under XLA on a CPU (`one_thread_codes`) the number rides in the same scatter, as
-    the update of the codes buffer's extra cell."""
+    Under XLA on a CPU (`one_thread_codes`, given the batch's ``scores``) the number
+    rides in the same scatter, as the update of the codes buffer's extra cell."""
     name = backend()
     size = variable.shape[0]
     state = in_place_tensor(variable)
-    indices = one_thread_codes(codes, size - 1)
+    indices = None if scores is None else one_thread_codes(codes, size - 1, scores)
     if indices is not None:
         n = codes.shape[0]
         if name == "tensorflow" and state is not None:
