@@ -194,12 +194,13 @@ def one_thread_codes(codes, extra: int, scores):
     are written, in the indices' own shape, into a buffer made apart (an optimisation
     barrier keeps it from being folded into the pass) whose extra cell holds ``extra``.
     """
+    name = backend()
+    if not TRICKS["xla_cpu_one_thread_codes"] or name not in ("jax", "tensorflow"):
+        return None  # before reading shapes: torch.compile's may be symbolic
     n = codes.shape[0]
     values = int(np.prod(scores.shape)) if None not in tuple(scores.shape) else None
-    if not TRICKS["xla_cpu_one_thread_codes"] or n is None or values is None \
-            or values > _ONE_THREAD_MAX:
+    if n is None or values is None or values > _ONE_THREAD_MAX:
         return None
-    name = backend()
     if name == "jax":
         import jax
         from jax import lax
