@@ -873,11 +873,11 @@ def test_confusion_matrix_tallies_labels_outside_0_1_and_non_finite_scores(
 @pytest.mark.parametrize("one_thread", [True, False])
 def test_compiled_counts_equal_sklearn_on_both_sides_of_the_one_thread_batch_limit(
         monkeypatch, one_thread):
-    # JAX on a CPU writes a batch of up to `_ONE_THREAD_MAX` codes into a buffer one cell
-    # longer, whose extra cell the scatter must drop (`kernels.xla_cpu_add_codes`);
-    # larger batches, and other backends, take the plain histogram. Batches on both
-    # sides of a lowered limit, empty and of one sample, against scikit-learn and the
-    # count of invalid samples.
+    # Under XLA on a CPU, the codes of a batch of up to `_ONE_THREAD_MAX` scores go into
+    # a buffer one cell longer, whose extra cell counts the batch's samples
+    # (`kernels.one_thread_codes`); larger batches, and torch, take the plain histogram.
+    # Batches on both sides of a lowered limit, empty and of one sample, against
+    # scikit-learn and the count of invalid samples.
     from keras_confusion._backend import kernels
 
     monkeypatch.setitem(kernels.TRICKS, "xla_cpu_one_thread_codes", one_thread)
