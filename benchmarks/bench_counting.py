@@ -352,7 +352,8 @@ def bench_tricks(budget, rounds):
                    "torch_cpu_argmax": BACKEND == "torch",
                    "tf_fused_codes": BACKEND == "tensorflow" and not TF_XLA,
                    "torch_eager_update": BACKEND == "torch",
-                   "xla_cpu_small_argmax": BACKEND == "jax",
+                   "xla_cpu_small_argmax": BACKEND == "jax"
+                   or (BACKEND == "tensorflow" and TF_XLA),
                    "xla_cpu_one_thread_codes": BACKEND == "jax"
                    or (BACKEND == "tensorflow" and TF_XLA)}[trick]
         if not applies:
