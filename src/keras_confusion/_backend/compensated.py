@@ -109,9 +109,8 @@ def compensated_add_(pair, indices, updates, *, dense: bool):
             s, err = two_sum(pair[0], add_counts(pair[1], indices, updates))
             pair.assign(tf.stack([s, err]))
             return
-        rows = tf.ones_like(indices)
-        at_hi = tf.stack([rows * 0, indices], axis=1)
-        at_lo = tf.stack([rows, indices], axis=1)
+        at_hi = tf.stack([tf.zeros_like(indices), indices], axis=1)
+        at_lo = tf.stack([tf.ones_like(indices), indices], axis=1)
         pair.scatter_nd_add(at_lo, tf.cast(updates, pair.dtype))
         # The duplicates of an index all compute the same pair: writing it back is safe.
         now = tf.convert_to_tensor(pair)  # read after the add (XLA gathers no variable)
