@@ -140,7 +140,8 @@ class _CountingMetric(keras.metrics.Metric):
         if n is not None and n > chunk:
             # Unweighted, an int32 cell holds 2**31 - 1. Weighted, a float32 histogram
             # adds one weight at a time: a cell past 2**24 would stop growing exactly
-            # (6 M weights of 3 counted 18,407,592). Either way, chunk by chunk.
+            # (6 M weights of 3 counted 18,407,592). Either way, chunk by chunk. No
+            # ``scores``: they only matter under `one_thread_codes`' 65,536 values.
             for i in range(0, n, chunk):
                 self._accumulate(codes[i:i + chunk], weights[i:i + chunk]
                                  if weights is not None else None)

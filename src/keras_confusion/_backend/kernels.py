@@ -295,12 +295,13 @@ def _tf_xla_small_argmax(x):
     the score at the picked index, read back by a gather of one value per row, is finite
     exactly when the whole row is. A finite row's argmax is unchanged. `_finite_rows`
     took a reduction of its own: at 65,536 rows of 10 classes, argmax and check 391-504
-    us against 389-417 us here (the argmax alone: 315-330 us); a jit-compiled
+    us against 404-417 us here (the argmax alone: 315-330 us); a jit-compiled
     `ConfusionMatrix(10)` update 553 against 502 us at 65,536 rows, 327 against 276 us
-    at 8,192 (the bare kernel: 438 and 265 us). From about 20 classes XLA stops
-    vectorising the select's reduction: 1.5 ms against 0.45 ms for the argmax alone at
-    27 classes. The same pair from a custom XLA reduction (``variadic_reduce``, as on
-    JAX) ran slower than both: 429 us at 10 classes.
+    at 8,192 (the bare kernel: 438 and 265 us). Somewhere between 20 classes (still at
+    the argmax's speed) and 27, XLA stops vectorising the select's reduction: 1.5 ms
+    against 0.45 ms for the argmax alone at 27 classes. The same pair from a custom XLA
+    reduction (``variadic_reduce``, as on JAX) ran slower than both: 429 us at 10
+    classes.
     """
     import tensorflow as tf
 
