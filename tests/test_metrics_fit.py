@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
 from sklearn import metrics as skm
 
+from keras_confusion import ConfusionWarning
 from keras_confusion import metrics as kcm
+from keras_confusion.losses import FBetaLoss
 
-from conftest import to_numpy
+from conftest import BACKEND, to_numpy
 
 JIT = [False, True]  # torch: jit_compile=True is torch.compile
 
@@ -97,6 +101,56 @@ def test_wide_confusion_matrix_in_fit_and_evaluate_equals_sklearn(rng, jit_compi
     pred = to_numpy(model.predict(x, batch_size=128, verbose=0)).argmax(-1)
     np.testing.assert_array_equal(to_numpy(metric.result()),
                                   skm.confusion_matrix(y, pred, labels=range(k)))
+
+
+def test_metrics_compiled_after_fit_warn_of_no_invalid_samples_and_equal_sklearn(rng):
+    # Compiling metrics into a model already fitted makes Keras build their state
+    # symbolically. On torch that ran on real tensors of garbage where an op had no
+    # "meta" kernel (bincount), and the metrics warned of up to ~1e29 invalid samples.
+    x = rng.normal(size=(96, 3)).astype("float32")
+    y = (rng.random((96, 1)) < 0.4).astype("float32")
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(inputs))
+    model.compile("sgd", "mse")
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    model.compile("sgd", "mse", metrics=[kcm.ConfusionMatrix(),
+                                          kcm.ThresholdConfusion(num_thresholds=5)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConfusionWarning)
+        logs = model.evaluate(x, y, batch_size=16, verbose=0, return_dict=True)
+    scores = to_numpy(model.predict(x, verbose=0)).ravel()
+    np.testing.assert_array_equal(logs["confusion_matrix"],
+                                  skm.confusion_matrix(y.ravel(), scores >= 0.5))
+
+
+@pytest.mark.skipif(BACKEND != "torch", reason="Keras builds on real tensors on torch only")
+def test_values_inside_keras_symbolic_scope_are_neither_validated_nor_warned_of():
+    # Keras' fallback when the "meta" device fails: tensors filled with 83, in a
+    # StatelessScope and a SymbolicScope; 83 is neither a label nor a probability.
+    import torch
+    from keras.src.backend.common.stateless_scope import StatelessScope
+    from keras.src.backend.common.symbolic_scope import SymbolicScope
+
+    metric = kcm.ConfusionMatrix()
+    loss = FBetaLoss()
+    filled = torch.full((16, 1), 83.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConfusionWarning)
+        with StatelessScope(), SymbolicScope():
+            metric.update_state(filled, filled)
+            metric.result()
+            loss(filled, filled)
+    np.testing.assert_array_equal(to_numpy(metric.counts_int.value), 0)  # state untouched
+
+
+@pytest.mark.skipif(BACKEND != "torch", reason="the meta device is torch's")
+def test_bincount_on_the_meta_device_gives_the_histograms_shape():
+    import torch
+
+    from keras_confusion._backend import bincount
+
+    out = bincount(torch.zeros(5, dtype=torch.int32, device="meta"), None, 7)
+    assert out.is_meta and tuple(out.shape) == (7,)
 
 
 @pytest.mark.parametrize("jit_compile", JIT)

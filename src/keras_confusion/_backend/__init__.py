@@ -47,8 +47,16 @@ def is_symbolic(x) -> bool:
     if name == "torch":
         import torch
 
-        return bool(torch.compiler.is_compiling())
+        # Keras' symbolic build of a torch model falls back to real tensors filled
+        # with a constant where an op has no "meta" kernel: their values mean nothing.
+        return bool(torch.compiler.is_compiling()) or _in_symbolic_scope()
     return False
+
+
+def _in_symbolic_scope() -> bool:
+    """Whether a ``SymbolicScope`` of Keras is active (Keras has no public test)."""
+    test = _private_keras("keras.src.backend.common.symbolic_scope", "in_symbolic_scope")
+    return False if test is None else bool(test())
 
 
 def has_float64(x) -> bool:
@@ -143,9 +151,10 @@ def bincount(indices, weights, length: int):
     if name == "torch":
         import torch
 
-        if torch.compiler.is_compiling():
+        if torch.compiler.is_compiling() or indices.is_meta:
             # Inside torch.compile a bincount's length depends on the data: a graph
-            # break. A scatter-add into a fixed length is traced whole.
+            # break. A scatter-add into a fixed length is traced whole. On the "meta"
+            # device (Keras' symbolic build) bincount has no kernel at all.
             ones = torch.ones((), dtype=torch.int64 if weights is None else weights.dtype,
                               device=indices.device).expand(indices.shape[0])
             out = torch.zeros(length, dtype=ones.dtype, device=indices.device)
