@@ -168,6 +168,34 @@ def test_evaluate_html_curve_equals_brute_force_at_every_bin_edge(tmp_path, monk
                                                  np.stack([n_pos - tp, tp], -1)], -2))
 
 
+def _page_data(page: str) -> dict:
+    block = re.search(r'<script type="application/json" class="kc-data">(.*?)</script>',
+                      page, re.S)
+    return json.loads(block.group(1))
+
+
+@pytest.mark.parametrize("threshold", [0.3, 0.5, 1e-9, 0.999999])
+def test_evaluate_html_explorer_opens_on_the_reports_own_matrix(tmp_path, threshold):
+    # The curve's candidates are bin edges k / 4096; 0.3 is none. The page opens at the
+    # smallest candidate >= the threshold: it must be the threshold itself, with the
+    # matrix of the report (scikit-learn's), not the next edge's (0.300048828125).
+    y, s = _data(2000, seed=21)
+    s[:6] = [0.3, np.nextafter(0.3, 1), 0.30002, np.nextafter(0.3, 0), threshold, 0.3001]
+    path = _write_csv(tmp_path / "t.csv", {"y": y, "p": s})
+    page = tmp_path / "t.html"
+    assert main(["evaluate", path, "--label", "y", "--score", "p", "--threshold",
+                 str(threshold), "--html", str(page), "--bootstrap", "0", "--quiet"]) == 0
+    data = _page_data(page.read_text())
+    i = data["chosen"]
+    assert float(data["thresholds"][i]) == threshold
+    tp, fp = data["tp"][i], data["fp"][i]
+    shown = [[data["negatives"] - fp, fp], [data["positives"] - tp, tp]]
+    assert shown == sk_confusion_matrix(y, (s >= threshold).astype(int)).tolist()
+    # The bin edges are all still there, the threshold once.
+    edges = [float(t) for t in data["thresholds"] if t != "inf"]
+    assert edges == sorted(set(edges)) and edges.count(threshold) == 1
+
+
 def test_evaluate_binned_tuning_beyond_exact_limit_is_exact_at_bin_edges(tmp_path):
     y, s = _data(4000, seed=6)
     path = _write_parquet(tmp_path / "b.parquet", {"y": y, "p": s})

@@ -462,7 +462,7 @@ def _evaluate(args) -> int:
             extra["threshold_search"]["headline"] = "cross_fitted"
             cm, squares = cf.confusion_matrix, cf_squares
     elif args.html and binary:
-        curve = acc.histogram_curve()
+        curve = _through(acc.histogram_curve(), threshold, cm)
     report_obj = Report(cm, class_names=class_names, cost_matrix=cost,
                         bootstrap=args.bootstrap, seed=args.seed,
                         threshold=threshold if binary else None, curve=curve,
@@ -474,6 +474,20 @@ def _evaluate(args) -> int:
                      + f" ({extra['threshold_search']['method']})")
     _say(lines, _render(report_obj, extra, args, tuned=result))
     return 0
+
+
+def _through(curve, threshold, cm):
+    """The histogram's curve (candidates ``k / bins``) with the report's own matrix at
+    ``threshold`` among them: the explorer opens at the smallest candidate at or above
+    the threshold, which must then decide as the threshold does (0.3 is no bin edge:
+    without it the page opened at 0.300048828125 and showed that edge's counts)."""
+    if curve is None:
+        return None
+    thresholds, cms = curve
+    i = int(np.searchsorted(thresholds, threshold, side="left"))
+    if i < thresholds.size and thresholds[i] == threshold:
+        return curve
+    return np.insert(thresholds, i, threshold), np.insert(cms, i, cm, axis=0)
 
 
 def _subject_to(constraint) -> str:
