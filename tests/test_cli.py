@@ -551,6 +551,9 @@ def test_argument_errors_print_one_line_without_usage_and_exit_2(argv, pattern, 
         ("evaluate", ["--chunk-rows", "0"], r"argument --chunk-rows: expected a whole number "
                                             r">= 1, got '0'"),
         ("evaluate", ["--class-names", "a,b,c"], r"--class-names 'a,b,c': 3 names for 2"),
+        ("evaluate", ["--class-names", ""], r"--class-names '': 1 names for 2 classes \(some "
+                                            r"empty\); expected 2 non-empty names"),
+        ("evaluate", ["--class-names", "a,"], r"--class-names 'a,': 2 names .*some empty"),
         ("tune", ["--objective", "nosuch"], r"--objective 'nosuch': unknown formula"),
         ("tune", ["--constraint", "nosuch=0.5"], r"--constraint 'nosuch=0\.5': unknown"),
         ("tune", ["--chunk-rows", "0"], r"argument --chunk-rows: expected a whole number"),
@@ -838,6 +841,73 @@ def test_closed_stdout_still_writes_the_output_files(tmp_path):
     assert rc == 141 and err == ""
     expected = sk_confusion_matrix(y, (s >= 0.5).astype(int))
     assert json.loads(out.read_text())["confusion_matrix"] == expected.tolist()
+
+
+@pytest.mark.parametrize("case", ["json on the CSV", "html through a link", "plot on a part",
+                                  "json on the Parquet"])
+def test_output_that_is_an_input_file_is_refused_and_the_input_kept(case, tmp_path, capsys):
+    # `--json preds.csv` replaced the predictions with the report (exit 0).
+    y, s = _data(300, seed=23)
+    csv_path = _write_csv(tmp_path / "preds.csv", {"y": y, "p": s})
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    part = _write_parquet(parts / "part-0.parquet", {"y": y, "p": s})
+    (tmp_path / "link.html").symlink_to(csv_path)
+    command, files, option, out = {
+        "json on the CSV": ("evaluate", [csv_path], "--json", csv_path),
+        "html through a link": ("evaluate", [csv_path], "--html", str(tmp_path / "link.html")),
+        "plot on a part": ("tune", [str(parts)], "--plot", part),
+        "json on the Parquet": ("tune", [csv_path, part], "--json",
+                                str(parts / ".." / "parts" / "part-0.parquet"))}[case]
+    before = {f: open(f, "rb").read() for f in (csv_path, part)}
+    assert main([command, *files, "--label", "y", "--score", "p", option, out,
+                 "--quiet"]) == 2
+    err = _one_error_line(capsys)
+    assert f"{option} {out!r} is the input file" in err and "destroy the data" in err, err
+    assert {f: open(f, "rb").read() for f in (csv_path, part)} == before
+
+
+@pytest.mark.parametrize(("outputs", "pattern"), [
+    (["--json", "r.out", "--html", "r.out"], r"--json and --html both write to 'r\.out'"),
+    (["--json", "r.out", "--html", "./sub/../r.out"], r"--json and --html both write to"),
+    (["--json", "", "--html", "r.html"], r"--json '': expected a file path, or '-'"),
+    (["--html", " "], r"--html ' ': expected a file path"),
+])
+def test_two_outputs_on_one_file_or_an_empty_path_are_refused_before_reading(
+        outputs, pattern, tmp_path, capsys, monkeypatch):
+    # `--json r.out --html r.out` wrote both, the HTML last: the JSON was lost (exit 0);
+    # `--json ''` wrote nothing and said nothing.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sub").mkdir()
+    missing = str(tmp_path / "missing.csv")  # refused before the input is opened
+    assert main(["evaluate", missing, "--label", "y", "--score", "p", *outputs,
+                 "--quiet"]) == 2
+    err = _one_error_line(capsys)
+    assert re.search(pattern, err) and "missing.csv" not in err, err
+    assert not (tmp_path / "r.out").exists() and not (tmp_path / "r.html").exists()
+
+
+def test_demo_refuses_its_page_and_figure_on_one_file_before_training(tmp_path, capsys):
+    out = str(tmp_path / "demo.out")
+    assert main(["demo", "--quick", "--html", out, "--png", out]) == 2
+    assert "--html and --png both write to" in _one_error_line(capsys)
+    assert not (tmp_path / "demo.out").exists()
+
+
+def test_dev_stdout_and_dash_together_are_refused_as_two_outputs_on_stdout(tmp_path):
+    # `--json /dev/stdout --html -` put the JSON and the page together on stdout.
+    import subprocess
+    import sys
+
+    y, s = _data(200, seed=24)
+    path = _write_csv(tmp_path / "d.csv", {"y": y, "p": s})
+    script = "import sys; from keras_confusion.cli import main; sys.exit(main(sys.argv[1:]))"
+    proc = subprocess.run([sys.executable, "-c", script, "evaluate", path, "--label", "y",
+                           "--score", "p", "--quiet", "--json", "/dev/stdout", "--html", "-"],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 2 and proc.stdout == "", proc
+    assert proc.stderr == ("keras-confusion: error: --json and --html both write to standard "
+                           "output: only one output can go to standard output\n")
 
 
 def test_dash_as_output_path_writes_to_stdout_and_the_report_to_stderr(tmp_path, capsys):

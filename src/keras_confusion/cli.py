@@ -153,6 +153,7 @@ def _check_roles(args):
 def _stream(args, num_classes, threshold, *, tune, curve):
     _check_roles(args)
     paths = expand_paths(args.files)
+    _check_not_inputs(args, paths)
     if args.scheduler is not None:
         return _ClusterRun(args, paths, num_classes, threshold, tune=tune, curve=curve)
     acc = Accumulator(num_classes, threshold, tune=tune, curve=curve,
@@ -274,11 +275,13 @@ def _as_options(e: ValueError, objective_option: str) -> InputError:
 
 
 def _class_names(args, k):
-    if args.class_names:
+    if args.class_names is not None:
         names = [n.strip() for n in args.class_names.split(",")]
-        if len(names) != k:
+        if len(names) != k or not all(names):
+            empty = "" if all(names) else " (some empty)"
             raise InputError(f"--class-names {args.class_names!r}: {len(names)} names for "
-                             f"{k} classes")
+                             f"{k} classes{empty}; expected {k} non-empty names separated "
+                             "by commas")
         return names
     return list(args.score) if k > 2 else None
 
@@ -356,12 +359,53 @@ def _cross_fit(acc, args, cost, result):
     return cf, squares, notes
 
 
-def _check_outputs(args):
-    """At most one output goes to standard output (``-``); checked before reading."""
-    options = [f"--{o}" for o in ("json", "html", "plot") if getattr(args, o, None) == "-"]
-    if len(options) > 1:
-        raise InputError(f"{' and '.join(options)} are both '-': only one output can go "
-                         "to standard output")
+def _file_key(path: str):
+    """What an output path writes: standard output, an existing file (its device and
+    inode, links followed) or a new file (its absolute path, links resolved)."""
+    from keras_confusion._files import is_stdout
+
+    if is_stdout(path):
+        return "standard output"
+    try:
+        st = os.stat(path)
+    except OSError:
+        return os.path.realpath(path)
+    return (st.st_dev, st.st_ino)
+
+
+def _check_outputs(args, options=("json", "html", "plot")):
+    """The outputs, checked before anything is read: each a path (``-``: standard
+    output); no two writing one file (``-`` and ``/dev/stdout`` included: the
+    second would silently replace or garble the first). `_stream` checks that none
+    is an input file."""
+    given = [(f"--{o}", getattr(args, o)) for o in options
+             if getattr(args, o, None) is not None]
+    seen = {}
+    for option, path in given:
+        if not path.strip():
+            raise InputError(f"{option} {path!r}: expected a file path, or '-' for "
+                             "standard output")
+        key = _file_key(path)
+        if key in seen:
+            other = seen[key]
+            if key == "standard output":
+                raise InputError(f"{other} and {option} both write to standard output: "
+                                 "only one output can go to standard output")
+            raise InputError(f"{other} and {option} both write to {path!r}: each output "
+                             "needs its own file")
+        seen[key] = option
+
+
+def _check_not_inputs(args, paths):
+    """No output is one of the input files (a typo such as ``--json preds.csv``
+    replaced the data with the report)."""
+    inputs = {_file_key(f): f for f in paths}
+    for option in ("json", "html", "plot"):
+        path = getattr(args, option, None)
+        if path is not None and _file_key(path) in inputs:
+            raise InputError(f"--{option} {path!r} is the input file "
+                             f"{inputs[_file_key(path)]!r}: writing it would destroy the "
+                             "data; choose another path")
 
 
 def _write(outputs):
@@ -568,6 +612,7 @@ def _tune_command(args) -> int:
 def _demo(args) -> int:
     from keras_confusion import _demo
 
+    _check_outputs(args, ("html", "png"))
     return _demo.run(html=args.html, epochs=args.epochs, seed=args.seed, quick=args.quick,
                      png=args.png)
 
