@@ -579,6 +579,28 @@ def test_tune_constraint_errors_found_on_the_data_name_the_option(tmp_path, caps
     assert err.startswith("keras-confusion: error: --constraint must be reachable"), err
 
 
+@pytest.mark.parametrize("chunk_rows", ["1000", "5000", "1048576"])
+def test_csv_with_line_breaks_in_quoted_fields_equals_sklearn_at_any_block_size(
+        chunk_rows, tmp_path):
+    # A text field holding a line break is quoted (Python's csv module and pandas
+    # write it so). With blocks of 64 KB (--chunk-rows 1000) one fell across a
+    # boundary: "CSV parser got out of sync with chunker", or "Expected 3 columns, got
+    # 1" on a larger file at the default size.
+    import csv
+
+    y, s = _data(6000, seed=25)
+    path = tmp_path / "notes.csv"
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["y", "note", "p"])
+        writer.writerows([a, 'free text\nsecond, line "quoted"\r\n3rd', repr(float(b))]
+                         for a, b in zip(y, s, strict=True))
+    assert path.stat().st_size > 4 * (1 << 16)
+    d = _run_json(tmp_path, ["evaluate", str(path), "--label", "y", "--score", "p",
+                             "--chunk-rows", chunk_rows, "--bootstrap", "0"])
+    assert d["confusion_matrix"] == sk_confusion_matrix(y, (s >= 0.5).astype(int)).tolist()
+
+
 @pytest.mark.parametrize("suffix", [".tsv", ".tsv.gz"])
 def test_tsv_input_is_read_tab_separated_and_equals_sklearn(suffix, tmp_path):
     import gzip

@@ -334,9 +334,13 @@ def _csv_chunks(path, label, scores, chunk_rows, weight) -> Iterator[Chunk]:
     read = pa_csv.ReadOptions(block_size=max(1 << 16, min(chunk_rows * 24, 1 << 26)))
     start = 0
     try:
+        # A quoted field may hold line breaks (pandas writes them so): without
+        # newlines_in_values, a block boundary inside one failed to parse, or not,
+        # depending on the file's size and --chunk-rows. `evaluate` of 3 M rows (64 MB)
+        # took 0.169 s with it, 0.168 s without (best of 5, interleaved).
         reader = pa_csv.open_csv(path, read_options=read, convert_options=convert,
                                  parse_options=pa_csv.ParseOptions(
-                                     delimiter=_delimiter(path)))
+                                     delimiter=_delimiter(path), newlines_in_values=True))
         for batch in reader:
             yield _batch_to_chunk(path, batch, label, scores, weight, start, pa)
             start += batch.num_rows
