@@ -909,6 +909,15 @@ def test_two_outputs_on_one_file_or_an_empty_path_are_refused_before_reading(
     assert not (tmp_path / "r.out").exists() and not (tmp_path / "r.html").exists()
 
 
+def test_warnings_are_one_line_each_like_errors(tmp_path, capsys):
+    # They came as Python prints them: two lines, with cli.py's path and source line.
+    path = _write_csv(tmp_path / "neg.csv", {"y": [0, 0, 0], "p": [0.1, 0.7, 0.4]})
+    assert main(["tune", path, "--label", "y", "--score", "p", "--quiet"]) == 0
+    assert capsys.readouterr().err == (
+        "keras-confusion: warning: tune_threshold: y_true holds only class 0 (with non-zero "
+        "weight); f1 may not depend on the threshold.\n")
+
+
 def test_demo_refuses_its_page_and_figure_on_one_file_before_training(tmp_path, capsys):
     out = str(tmp_path / "demo.out")
     assert main(["demo", "--quick", "--html", out, "--png", out]) == 2

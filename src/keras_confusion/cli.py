@@ -56,6 +56,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -788,6 +789,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as e:  # argparse has printed its one-line usage error
         return int(e.code or 0)
+    with warnings.catch_warnings():
+        warnings.showwarning = _warning_line
+        return _run(args)
+
+
+def _warning_line(message, category, filename, lineno, file=None, line=None):
+    """A warning as one line, as errors are: ``keras-confusion: warning: ...`` (Python's
+    own format took two, with the source file and line of the call)."""
+    print(f"keras-confusion: warning: {_one_line(message)}", file=sys.stderr)
+
+
+def _run(args) -> int:
     try:
         if getattr(args, "scheduler", None) is not None:
             with _connect(args.scheduler):
