@@ -7,6 +7,7 @@ import bz2
 import gzip
 import io
 import json
+import lzma
 import re
 import time
 
@@ -96,10 +97,13 @@ def test_na_is_not_a_number_and_an_empty_field_is_missing(tmp_path, capsys):
 # ------------------------------------------------------------ the file named
 
 
-@pytest.mark.parametrize("suffix", [".csv.gz", ".csv.bz2"])
+_PACK = {".gz": gzip.compress, ".bz2": bz2.compress, ".xz": lzma.compress}
+
+
+@pytest.mark.parametrize("suffix", [".csv.gz", ".csv.bz2", ".csv.xz"])
 def test_truncated_compressed_csv_names_the_file(suffix, tmp_path, capsys):
     data = _csv_bytes(200_000)
-    packed = gzip.compress(data) if suffix == ".csv.gz" else bz2.compress(data)
+    packed = _PACK["." + suffix.rsplit(".", 1)[1]](data)
     path = tmp_path / f"cut{suffix}"
     path.write_bytes(packed[: len(packed) // 2])
     rc, err = _evaluate(capsys, path)
@@ -156,6 +160,65 @@ def test_hive_partitions_beside_top_level_parts_are_all_read(tmp_path, capsys):
     assert json.loads(out.read_text())["confusion_matrix"] == expected.tolist()
     # Only partitions, no top-level part: it was refused ("no .parquet files").
     assert len(expand_paths([str(root / "year=2025")])) == 1
+
+
+@pytest.mark.parametrize("name", ["B.CSV.GZ", "a.csv.xz", "c.TSV.BZ2", "d.Csv.Zst"])
+def test_compressed_csv_is_read_by_its_suffix_in_any_case_and_equals_sklearn(name, tmp_path):
+    # pyarrow decompresses by lower-case suffix, and has no .xz: B.CSV.GZ failed with
+    # "'utf-8' codec can't decode byte 0x8b", a.csv.xz likewise.
+    data = _csv_bytes(3000, seed=4)
+    if "tsv" in name.lower():
+        data = data.replace(b",", b"\t")
+    ext = name.lower().rsplit(".", 1)[1]
+    if ext == "zst":
+        packed = pa.BufferOutputStream()
+        with pa.CompressedOutputStream(packed, "zstd") as f:
+            f.write(data)
+        packed = packed.getvalue().to_pybytes()
+    else:
+        packed = _PACK["." + ext](data)
+    path = tmp_path / name
+    path.write_bytes(packed)
+    out = tmp_path / "out.json"
+    assert main(["evaluate", str(path), "--label", "y", "--score", "p", "--bootstrap", "0",
+                 "--quiet", "--json", str(out)]) == 0
+    y, s = np.loadtxt(io.BytesIO(_csv_bytes(3000, seed=4)), delimiter=",", skiprows=1).T
+    expected = sk_confusion_matrix(y, (s >= 0.5).astype(int))
+    assert json.loads(out.read_text())["confusion_matrix"] == expected.tolist()
+
+
+def test_directory_reads_compressed_and_tsv_parts_and_names_the_files_it_skips(
+        tmp_path, capsys):
+    # Only .parquet and .csv parts were read: part-2.csv.gz and part-3.tsv were dropped
+    # without a word (400 of 600 samples counted).
+    rng = np.random.default_rng(5)
+    y, s = rng.integers(0, 2, 600), np.round(rng.random(600), 4)
+    root = tmp_path / "parts"
+    (root / "year=2024").mkdir(parents=True)
+
+    def text(sl, sep=","):
+        return ("y" + sep + "p\n" + "".join(f"{a}{sep}{b}\n" for a, b in
+                                            zip(y[sl], s[sl], strict=True))).encode()
+
+    pq.write_table(_table(y[:100], s[:100]), root / "part-0.parquet")
+    (root / "part-1.csv").write_bytes(text(slice(100, 200)))
+    (root / "part-2.csv.gz").write_bytes(gzip.compress(text(slice(200, 300))))
+    (root / "part-3.tsv").write_bytes(text(slice(300, 400), "\t"))
+    (root / "PART-4.CSV.XZ").write_bytes(lzma.compress(text(slice(400, 500))))
+    pq.write_table(_table(y[500:], s[500:]), root / "year=2024" / "part-5.parquet")
+    (root / "README.txt").write_text("not data")
+    (root / "000000_0").write_bytes(text(slice(0, 50)))  # a part by content, not by name
+    (root / "_SUCCESS").write_text("")
+    (root / ".part-0.parquet.crc").write_text("")
+    rc, err = _evaluate(capsys, root, extra=["--json", str(tmp_path / "out.json")])
+    assert rc == 0
+    expected = sk_confusion_matrix(y, (s >= 0.5).astype(int))
+    assert json.loads((tmp_path / "out.json").read_text())["confusion_matrix"] == \
+        expected.tolist()
+    warnings = [line for line in err.splitlines() if "warning" in line]
+    assert warnings == [f"keras-confusion: warning: {root}: 2 file(s) not read, not Parquet, "
+                        "CSV or TSV by their names: 000000_0, README.txt (name a file to "
+                        "read it as it is)"], err
 
 
 def test_a_file_given_twice_or_inside_a_given_directory_is_read_once(tmp_path):

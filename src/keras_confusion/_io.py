@@ -10,6 +10,7 @@ file (a CSV header is not a row).
 from __future__ import annotations
 
 import csv
+import lzma
 import os
 import re
 import sys
@@ -47,41 +48,83 @@ def _pyarrow():
     return pa, pa_csv, pq
 
 
+#: Compressed text, by suffix (any case): pyarrow's codec, or None for Python's lzma.
+_COMPRESSIONS = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd", ".lz4": "lz4", ".xz": None}
+_TEXT_SUFFIXES = (".csv", ".tsv", ".tab")
+
+
+def _compression(path: str) -> tuple[str, str | None]:
+    """``(name without its compression suffix, lower case; that suffix or None)``."""
+    name = path.lower()
+    for ext in _COMPRESSIONS:
+        if name.endswith(ext):
+            return name[: -len(ext)], ext
+    return name, None
+
+
 def is_parquet(path: str) -> bool:
-    if path.lower().endswith(_PARQUET_SUFFIXES):
+    name, compressed = _compression(path)
+    if compressed is None and name.endswith(_PARQUET_SUFFIXES):
         return True
-    if path.lower().endswith((".csv", ".tsv", ".tab", ".txt", ".csv.gz", ".tsv.gz")):
+    if compressed is not None or name.endswith((*_TEXT_SUFFIXES, ".txt")):
         return False
     with open(path, "rb") as f:
         return f.read(4) == b"PAR1"
 
 
-def _parts(directory: str) -> list[str]:
-    """The Parquet (or CSV) files under ``directory``, its subdirectories included
-    (Hive partitions such as ``year=2024/part-0.parquet`` beside top-level parts),
-    sorted by path. Names starting with ``.`` or ``_`` (``_SUCCESS``, ``_temporary/``,
-    ``.crc`` files) are left out, as Spark, Dask and pyarrow write them."""
-    found = []
+def _is_part(name: str) -> bool:
+    """Whether a file in a directory of parts is one: Parquet, or CSV or TSV, plain or
+    compressed (``part-0.csv.gz``)."""
+    base, compressed = _compression(name)
+    return base.endswith(_TEXT_SUFFIXES) or (
+        compressed is None and base.endswith(_PARQUET_SUFFIXES))
+
+
+def _parts(directory: str) -> tuple[list[str], list[str]]:
+    """``(parts, others)``: the Parquet, CSV and TSV files (`_is_part`) under
+    ``directory``, its subdirectories included (Hive partitions such as
+    ``year=2024/part-0.parquet`` beside top-level parts), sorted by path; and the
+    other files, which are not read. Names starting with ``.`` or ``_``
+    (``_SUCCESS``, ``_temporary/``, ``.crc`` files) are in neither, as Spark, Dask and
+    pyarrow write them."""
+    found, others = [], []
     for root, dirs, names in os.walk(directory):
         dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))
-        found += [os.path.join(root, name) for name in names
-                  if not name.startswith((".", "_"))
-                  and name.lower().endswith((*_PARQUET_SUFFIXES, ".csv"))
-                  and os.path.isfile(os.path.join(root, name))]
-    return sorted(found, key=lambda f: os.path.relpath(f, directory).split(os.sep))
+        for name in names:
+            path = os.path.join(root, name)
+            if name.startswith((".", "_")) or not os.path.isfile(path):
+                continue
+            (found if _is_part(name) else others).append(path)
+
+    def order(f):
+        return os.path.relpath(f, directory).split(os.sep)
+
+    return sorted(found, key=order), sorted(others, key=order)
 
 
 def expand_paths(paths: Sequence[str]) -> list[str]:
-    """Files as given; a directory stands for its Parquet (or CSV) parts, recursively
-    (Hive partitions), sorted. Each file is read once: the same file given twice, or
-    a directory and a file in it, appear once, where first named."""
+    """Files as given; a directory stands for its Parquet, CSV and TSV parts,
+    recursively (Hive partitions), sorted, with a `ConfusionWarning` naming the files
+    it holds that are none. Each file is read once: the same file given twice, or a
+    directory and a file in it, appear once, where first named."""
     files, seen = [], set()
     for p in paths:
         if os.path.isdir(p):
-            parts = _parts(p)
+            parts, others = _parts(p)
             if not parts:
-                raise InputError(f"{p}: directory has no .parquet or .csv files "
+                raise InputError(f"{p}: directory has no Parquet, CSV or TSV files "
                                  "(in it or in its subdirectories)")
+            if others:
+                import warnings
+
+                from keras_confusion._validation import ConfusionWarning
+
+                shown = ", ".join(os.path.relpath(f, p) for f in others[:3])
+                more = f" and {len(others) - 3} more" if len(others) > 3 else ""
+                warnings.warn(
+                    f"{p}: {len(others)} file(s) not read, not Parquet, CSV or TSV by "
+                    f"their names: {shown}{more} (name a file to read it as it is)",
+                    ConfusionWarning, stacklevel=2)
         elif os.path.isfile(p):
             parts = [p]
         else:
@@ -116,21 +159,27 @@ def _parquet_file(path, **kwargs):
 
 def _delimiter(path) -> str:
     """Tab for ``.tsv`` (and ``.tab``) files, plain or compressed; else a comma."""
-    name = path.lower()
-    for ext in (".gz", ".bz2", ".xz", ".zst", ".lz4"):
-        if name.endswith(ext):
-            name = name[: -len(ext)]
-    return "\t" if name.endswith((".tsv", ".tab")) else ","
+    return "\t" if _compression(path)[0].endswith((".tsv", ".tab")) else ","
+
+
+def _csv_stream(path):
+    """A CSV file's bytes for pyarrow, decompressed by its suffix in any case
+    (``.gz``, ``.bz2``, ``.zst``, ``.lz4``; ``.xz`` through Python's lzma, which
+    pyarrow lacks): pyarrow's own detection knows only lower case, and read
+    ``B.CSV.GZ`` as text ("'utf-8' codec can't decode byte 0x8b")."""
+    pa, _, _ = _pyarrow()
+    ext = _compression(path)[1]
+    if ext == ".xz":
+        return pa.PythonFile(lzma.open(path, "rb"), mode="r")
+    return pa.input_stream(path, compression=None if ext is None else _COMPRESSIONS[ext])
 
 
 def _open_csv_text(path):
-    """A CSV file as text, as pyarrow's reader sees it: decompressed by its extension
-    (``.gz``, ``.bz2``, ...), UTF-8, a byte-order mark dropped."""
+    """A CSV file as text, as pyarrow's reader sees it (`_csv_stream`): decompressed,
+    UTF-8, a byte-order mark dropped."""
     import io
 
-    pa, _, _ = _pyarrow()
-    return io.TextIOWrapper(pa.input_stream(path, compression="detect"),
-                            encoding="utf-8-sig", newline="")
+    return io.TextIOWrapper(_csv_stream(path), encoding="utf-8-sig", newline="")
 
 
 def _check_columns(path, available, columns):
@@ -292,11 +341,9 @@ def _compressed_problem(path) -> str:
     block as empty): the standard library's decompressor says, or ``""``."""
     import bz2
     import gzip
-    import lzma
 
-    name = path.lower()
-    opener = (gzip.open if name.endswith(".gz") else bz2.open if name.endswith(".bz2")
-              else lzma.open if name.endswith(".xz") else None)
+    ext = _compression(path)[1]
+    opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(ext)
     if opener is None or os.path.getsize(path) == 0:
         return ""
     try:
@@ -320,7 +367,8 @@ def _csv_chunks(path, label, scores, chunk_rows, weight) -> Iterator[Chunk]:
     except StopIteration:
         raise InputError(_compressed_problem(path)
                          or f"{path}: empty file (no header, no rows)") from None
-    except (UnicodeDecodeError, csv.Error, pa.ArrowException, OSError, EOFError) as e:
+    except (UnicodeDecodeError, csv.Error, pa.ArrowException, OSError, EOFError,
+            lzma.LZMAError) as e:
         raise InputError(f"{path}: not a readable UTF-8 CSV file "
                          f"({_stream_problem(e)})") from None
     columns = _columns(label, scores, weight)
@@ -338,13 +386,15 @@ def _csv_chunks(path, label, scores, chunk_rows, weight) -> Iterator[Chunk]:
         # newlines_in_values, a block boundary inside one failed to parse, or not,
         # depending on the file's size and --chunk-rows. `evaluate` of 3 M rows (64 MB)
         # took 0.169 s with it, 0.168 s without (best of 5, interleaved).
-        reader = pa_csv.open_csv(path, read_options=read, convert_options=convert,
-                                 parse_options=pa_csv.ParseOptions(
-                                     delimiter=_delimiter(path), newlines_in_values=True))
-        for batch in reader:
-            yield _batch_to_chunk(path, batch, label, scores, weight, start, pa)
-            start += batch.num_rows
-    except (pa.ArrowException, OSError, EOFError) as e:
+        with _csv_stream(path) as stream:
+            reader = pa_csv.open_csv(stream, read_options=read, convert_options=convert,
+                                     parse_options=pa_csv.ParseOptions(
+                                         delimiter=_delimiter(path),
+                                         newlines_in_values=True))
+            for batch in reader:
+                yield _batch_to_chunk(path, batch, label, scores, weight, start, pa)
+                start += batch.num_rows
+    except (pa.ArrowException, OSError, EOFError, lzma.LZMAError) as e:
         where = _locate_csv_error(path, columns)
         raise InputError(where or f"{path}: {_stream_problem(e)}") from None
 

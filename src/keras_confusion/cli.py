@@ -665,7 +665,7 @@ def _finite(text):
 
 def _input_args(p, score_help="score column; repeat once per class for multiclass scores"):
     p.add_argument("files", nargs="+", metavar="FILE",
-                   help="CSV or Parquet files, or directories of Parquet parts "
+                   help="CSV, TSV or Parquet files, or directories of their parts "
                         "(Hive partitions included); each file is read once")
     p.add_argument("--label", required=True, metavar="COL",
                    help="column of true labels: 0/1, or class indices 0..K-1")
