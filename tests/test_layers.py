@@ -84,6 +84,47 @@ def test_core_modules_import_no_keras_and_no_backend():
     assert done.stdout.strip() == "[]"
 
 
+@pytest.mark.keras_free
+def test_pandas_and_other_array_likes_reach_the_core_without_keras():
+    # Anything with a dtype and a shape was taken for a backend tensor: a pandas Series
+    # imported Keras, TensorFlow and JAX (10.7 s for 4 rows), or failed with "No module
+    # named 'keras'" where Keras is not installed. Here Keras cannot be imported at all.
+    pytest.importorskip("pandas")
+    code = (
+        "import sys, importlib.abc\n"
+        "class Block(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path, target=None):\n"
+        f"        if name.partition('.')[0] in {HEAVY!r}:\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r}')\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "import numpy as np, pandas as pd, keras_confusion as kc\n"
+        "class Duck:  # a minimal array-like: dtype, shape, __array__\n"
+        "    def __init__(self, a): self.a = np.asarray(a)\n"
+        "    dtype = property(lambda self: self.a.dtype)\n"
+        "    shape = property(lambda self: self.a.shape)\n"
+        "    def __array__(self, dtype=None, copy=None): return self.a\n"
+        "y, s = [0, 1, 1, 0, 1, 0], [0.1, 0.8, 0.6, 0.3, 0.35, 0.7]\n"
+        "w = [1.0, 2.0, 1.0, 0.5, 1.0, 3.0]\n"
+        "ref = kc.tune_threshold(np.array(y), np.array(s), sample_weight=np.array(w))\n"
+        "for wrap in (pd.Series, Duck):\n"
+        "    got = kc.tune_threshold(wrap(y), wrap(s), sample_weight=wrap(w))\n"
+        "    assert got.threshold == ref.threshold, (wrap, got.threshold)\n"
+        "    assert np.array_equal(got.confusion_matrix, ref.confusion_matrix)\n"
+        "    r = kc.report(wrap(y), wrap(s), threshold=0.5, bootstrap=0)\n"
+        "    assert r.confusion_matrix.tolist() == [[2, 1], [1, 2]], r.confusion_matrix\n"
+        "    assert kc.class_weights(wrap(y)) == kc.class_weights(y)\n"
+        "cm = pd.DataFrame([[3, 1], [2, 4]])\n"
+        "assert kc.formulas.mcc(cm) == kc.formulas.mcc(np.array([[3, 1], [2, 4]]))\n"
+        "frame = pd.DataFrame({'a': [0.2, 0.7, 0.1], 'b': [0.8, 0.3, 0.9]})\n"
+        "assert kc.cost_decisions(frame, [[0, 1], [5, 0]]).tolist() == [1, 1, 1]\n"
+        "assert kc.report([1, 0, 1], frame, bootstrap=0).confusion_matrix.tolist() == "
+        "[[1, 0], [0, 2]]\n"
+        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))")
+    done = _run([], code=code)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]"
+
+
 @pytest.mark.parametrize("keras_first", [True, False], ids=["keras-first", "ours-first"])
 def test_load_model_in_a_fresh_process_after_importing_keras_confusion(tmp_path, keras_first):
     """``import keras_confusion`` alone registers every Keras object, whether Keras was

@@ -187,16 +187,30 @@ def ceil_to(values, dtype: str) -> np.ndarray:
     return np.asarray(c, dtype=c.dtype)
 
 
+#: The packages whose arrays are Keras backend tensors (or Keras variables).
+_TENSOR_MODULES = ("jax", "jaxlib", "tensorflow", "torch", "keras")
+
+
+def is_backend_tensor(x) -> bool:
+    """Whether ``x`` may be a Keras backend tensor (JAX, TensorFlow, torch or Keras
+    itself), by the package of its type: only then is Keras imported for it."""
+    return type(x).__module__.partition(".")[0] in _TENSOR_MODULES
+
+
 def as_numpy(x) -> np.ndarray:
     """``x`` as a NumPy array of the numbers it holds: a Keras backend tensor converted
     (bfloat16 and float16 through float32, which holds their values exactly; torch
     cannot hand bfloat16 to NumPy), a bfloat16 NumPy array (ml_dtypes, kind "V") as
     float64; anything else as ``np.asarray`` makes it."""
-    if not isinstance(x, (np.ndarray, np.generic, list, tuple, int, float)) \
-            and hasattr(x, "dtype") and hasattr(x, "shape"):
-        import keras
-
-        if keras.ops.is_tensor(x):
+    # Only a backend's tensor needs Keras: a pandas Series (or a polars, xarray or dask
+    # array) also has a dtype and a shape, and importing Keras for it took 10 s, or
+    # failed where the Keras-free core is installed without Keras.
+    if is_backend_tensor(x):
+        try:
+            import keras
+        except ImportError:  # not installed: NumPy's conversion below
+            keras = None
+        if keras is not None and keras.ops.is_tensor(x):
             if keras.backend.standardize_dtype(x.dtype) in ("bfloat16", "float16"):
                 x = keras.ops.cast(x, "float32")
             x = keras.ops.convert_to_numpy(x)

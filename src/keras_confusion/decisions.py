@@ -29,6 +29,7 @@ from keras_confusion._validation import (
     as_numpy,
     check_cost_matrix,
     check_sample_weight,
+    is_backend_tensor,
     warn,
 )
 
@@ -617,7 +618,7 @@ def cost_decisions(y_prob, cost_matrix, offsets=None):
     """
     expected = ("of shape (n_samples, K), or (n_samples, 1) probabilities of class 1 with a "
                 "(2, 2) cost matrix")
-    tensor = not isinstance(y_prob, (np.ndarray, list, tuple))
+    tensor = is_backend_tensor(y_prob)
     if not tensor or not _is_symbolic(y_prob):
         p = check_scores(y_prob, "y_prob")  # eager tensors too: NaN is no probability
     shape = tuple(y_prob.shape) if tensor else p.shape
@@ -625,7 +626,7 @@ def cost_decisions(y_prob, cost_matrix, offsets=None):
         raise arg_error("y_prob", f"<array of shape {shape}>", expected)
     k = int(shape[-1])
     cost = check_cost_matrix(cost_matrix, 2 if k == 1 else k)
-    offsets_tensor = hasattr(offsets, "shape") and not isinstance(offsets, np.ndarray)
+    offsets_tensor = is_backend_tensor(offsets)
     if offsets is not None and not offsets_tensor:
         offsets = check_offsets(offsets, cost.shape[0])
     if not tensor:

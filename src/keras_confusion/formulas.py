@@ -34,6 +34,7 @@ from keras_confusion._validation import (
     check_non_negative,
     check_positive,
     check_zero_division,
+    is_backend_tensor,
 )
 
 __all__ = [
@@ -61,7 +62,7 @@ __all__ = [
 
 def _prepare(cm):
     """(cm as float, array namespace): NumPy float64 offline, keras.ops for tensors."""
-    if isinstance(cm, (np.ndarray, np.generic, list, tuple)):
+    if not is_backend_tensor(cm):  # a pandas DataFrame too, without Keras
         cm = np.asarray(cm, dtype="float64")
         xp = np
     else:
