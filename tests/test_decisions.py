@@ -11,6 +11,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from sklearn import metrics as skm
 
+import keras_confusion as kc
 from keras_confusion import formulas
 from keras_confusion._validation import ConfusionWarning
 from keras_confusion.counts import confusion_matrix
@@ -272,6 +273,21 @@ def test_tuning_is_unchanged_when_costs_or_weights_are_scaled_by_1e_minus_13(rng
 def test_nan_score_raises_naming_the_sample():
     with pytest.raises(ValueError, match=r"`y_score` must be finite.*nan at sample 1"):
         tune_threshold([0, 1, 1], [0.2, np.nan, 0.7])
+
+
+def test_weights_that_are_all_zero_are_refused_as_report_refuses_them():
+    # tune_threshold returned threshold 0.4, a zero matrix and a warning that "y_true
+    # holds only class 0"; report() and the command line refuse such weights.
+    match = r"`sample_weight` must be a positive weight on at least one sample"
+    with pytest.raises(ValueError, match=match):
+        tune_threshold([0, 1, 1], [0.2, 0.4, 0.9], sample_weight=[0, 0, 0])
+    with pytest.raises(ValueError, match=match):
+        tune_cost_offsets([0, 1, 2], np.eye(3), 1 - np.eye(3), sample_weight=[0.0] * 3)
+    with pytest.raises(ValueError, match=match):
+        kc.report([0, 1, 1], [0.2, 0.4, 0.9], sample_weight=[0, 0, 0])
+    # One positive weight is enough.
+    r = tune_threshold([0, 1, 1], [0.2, 0.4, 0.9], sample_weight=[1, 0, 2])
+    assert r.value == 1.0 and r.confusion_matrix.tolist() == [[1, 0], [0, 2]]
 
 
 def test_objective_returning_nan_raises_naming_the_threshold():

@@ -564,7 +564,7 @@ def tune_threshold(
     if not multilabel and y_arr.ndim == 2 and y_arr.shape[1] == 1:
         y_arr = y_arr[:, 0]
     y = check_binary_labels(y_arr, s.shape)
-    w = check_sample_weight(sample_weight, s.shape[0])
+    w = _positive_somewhere(check_sample_weight(sample_weight, s.shape[0]))
     if not multilabel:
         return _tune_binary(y, s, w, fn, name, kwargs, vectorized, greater, constraint,
                             confidence)
@@ -678,8 +678,18 @@ def _check_multiclass(y_true, y_prob, cost_matrix, sample_weight):
     bad = ~((y >= 0) & (y < k) & (y == np.round(y)))
     if bad.any():
         raise _first_bad("y_true", y, bad, f"integer class labels in {{0, ..., {k - 1}}}")
-    w = check_sample_weight(sample_weight, n)
+    w = _positive_somewhere(check_sample_weight(sample_weight, n))
     return y.astype("int64"), p, cost, np.ones(n) if w is None else w
+
+
+def _positive_somewhere(w):
+    """Weights (or None) with a positive weight on at least one sample, as `report`
+    asks: all zero, every threshold's matrix is zero, and the search returned one of
+    them with a warning that "y_true holds only class 0"."""
+    if w is not None and w.size and not np.any(w > 0):
+        raise arg_error("sample_weight", "<weights that are all zero>",
+                        "a positive weight on at least one sample")
+    return w
 
 
 def _split_search(key, cost_in, cost_out):
