@@ -61,6 +61,10 @@ def test_every_method_keeps_mean_sample_weight_one():
     # An ID column passed as y: refused before 3e9 cells (22 GiB) are counted.
     ({"y": [0, 1, 3_000_000_000]}, "no sample of class 2"),
     ({"y": [0, 1], "num_classes": 3}, "no sample of class 2"),
+    # Past int64 the cast wrapped negative: "'list' argument must have no negative...".
+    ({"y": np.array([0, 1, 1e20])},
+     r"Argument `y` must be integer class labels >= 0 \(an index, not an ID\)\. "
+     r"Received: y=<label 1e\+20>"),
     ({"y": [0, 1, 3], "num_classes": 3}, "Argument `y`"),
     ({"y": [0, 1.5]}, "Argument `y`"),
     ({"y": [0, 1], "method": "log"}, "Argument `method`"),

@@ -40,6 +40,9 @@ def _labels(y, num_classes):
     if not np.all(np.isfinite(y.astype("float64"))) or np.any(y != np.round(y)) or np.any(y < 0):
         raise arg_error("y", f"<labels {np.unique(y)[:5].tolist()}>",
                         "integer class labels >= 0")
+    if y.max() >= 2.0**63:  # 1e20 became a negative int64 ("'list' argument must...")
+        raise arg_error("y", f"<label {y.max().item():g}>",
+                        "integer class labels >= 0 (an index, not an ID)")
     y = y.astype("int64")
     k = int(y.max()) + 1 if num_classes is None else num_classes
     if y.max() >= k:
