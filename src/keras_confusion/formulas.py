@@ -379,8 +379,17 @@ def mcc(cm, *, zero_division=0.0):
     cov_tt = 1.0 - xp.sum(t * t, axis=-1)
     cov_pp = 1.0 - xp.sum(p * p, axis=-1)
     den = cov_tt * cov_pp
-    ok = (den > 0) & (total > 0)
+    # A marginal is constant when one class holds every sample (one non-zero row or
+    # column): then 1 - t.t is 0, but rounded it came out near 2e-16, and the value
+    # 2.2e-09 where scikit-learn gives 0. Counted exactly instead.
+    varied = (_classes_present(t, xp) > 1) & (_classes_present(p, xp) > 1)
+    ok = varied & (den > 0) & (total > 0)
     return xp.where(ok, cov_tp / xp.sqrt(xp.where(ok, den, 1.0)), z)
+
+
+def _classes_present(marginal, xp):
+    """How many classes of a ``(..., K)`` marginal of non-negative counts are non-zero."""
+    return xp.sum(xp.where(marginal > 0, 1, 0), axis=-1)
 
 
 def _binary_mcc(cm, xp, z):
