@@ -201,6 +201,52 @@ def test_report_intervals_are_percentiles_of_its_replicas(rng):
     assert all(lo <= v <= hi for v, lo, hi in zip(r.table["recall"], low, high, strict=True))
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+def test_figures_from_replicas_in_small_blocks_equal_those_from_one_stack(
+        weighted, monkeypatch):
+    # The figures of one (R, K, K) stack took several arrays of its size: K = 300 with
+    # R = 1000 peaked at 3.5 GB, K = 2000 ran out of memory. Computed block by block,
+    # they must be the very same numbers.
+    import importlib
+
+    report_module = importlib.import_module("keras_confusion.report")  # not report()
+    rng = np.random.default_rng(8)
+    k, n = 6, 3000
+    y = rng.integers(0, k, n)
+    s = rng.random((n, k)) + 0.4 * np.eye(k)[y]
+    w = rng.uniform(0.2, 2.0, n) if weighted else None
+    kwargs = {"sample_weight": w, "bootstrap": 203, "seed": 4, "cost_matrix": 1 - np.eye(k)}
+    whole = report(y, s, **kwargs)
+    monkeypatch.setattr(report_module, "_BLOCK_CELLS", 3 * k * k)  # blocks of 3 replicas
+    blocked = report(y, s, **kwargs)
+    assert blocked.table == whole.table and blocked.overall == whole.overall
+    np.testing.assert_array_equal(blocked.bootstrap_matrices, whole.bootstrap_matrices)
+
+
+def test_replicas_drawn_from_a_generator_are_the_ones_the_figures_used():
+    # The replicas are drawn again when read: from a copy of the Generator as it was.
+    y, s = _binary_data(4, 400)
+    gen = np.random.default_rng(12)
+    r = report(y, s, bootstrap=50, seed=gen)
+    expected = bootstrap_matrices(r.confusion_matrix, 50, seed=np.random.default_rng(12))
+    np.testing.assert_array_equal(r.bootstrap_matrices, expected)
+    np.testing.assert_array_equal(r.bootstrap_matrices, expected)  # read twice: the same
+    low = np.quantile(formulas.recall(expected, average=None), 0.025, axis=0)
+    np.testing.assert_allclose(r.table["recall_low"], np.minimum(low, r.table["recall"]))
+    # The report drew from the caller's Generator, which moved on (as before).
+    assert gen.random() != np.random.default_rng(12).random()
+
+
+def test_per_class_expected_cost_is_the_cost_of_its_row_alone():
+    cm = np.array([[5, 1, 0], [0, 0, 0], [2, 3, 7]])  # class 1 never seen: 0
+    cost = np.array([[0, 1, 4], [2, 0, 1], [9, 3, 0]])
+    r = Report(cm, cost_matrix=cost, bootstrap=0)
+    rows = [formulas.expected_cost(np.where(np.arange(3)[:, None] == i, cm, 0), cost)
+            for i in range(3)]
+    np.testing.assert_allclose(r.table["expected_cost"], rows, rtol=1e-15)
+    assert r.table["expected_cost"] == [1 / 6, 0.0, (2 * 9 + 3 * 3) / 12]
+
+
 def test_report_without_bootstrap_has_no_intervals(rng):
     y, s = _binary_data(3, 50)
     r = report(y, s, bootstrap=0)
