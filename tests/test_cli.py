@@ -226,6 +226,17 @@ def test_evaluate_cost_without_threshold_tunes_minimum_expected_cost(tmp_path):
     assert d["cost_matrix"] == [[0, 1], [10, 0]]
 
 
+@pytest.mark.parametrize(("name", "magic"), [("c.svg", b"<?xml"), ("c.pdf", b"%PDF"),
+                                             ("c.PNG", b"\x89PNG"), ("c.out", b"\x89PNG")])
+def test_tune_plot_is_written_in_the_format_its_suffix_names(name, magic, tmp_path):
+    # 'out.svg' and 'out.pdf' held PNG bytes.
+    y, s = _data(300, seed=26)
+    path = _write_csv(tmp_path / "t.csv", {"y": y, "p": s})
+    assert main(["tune", path, "--label", "y", "--score", "p", "--plot", str(tmp_path / name),
+                 "--quiet"]) == 0
+    assert (tmp_path / name).read_bytes().startswith(magic)
+
+
 def test_tune_prints_threshold_and_its_confusion_matrix(tmp_path, capsys):
     y, s = _data(800, seed=8)
     path = _write_csv(tmp_path / "t.csv", {"y": y, "p": s})
@@ -557,6 +568,13 @@ def test_argument_errors_print_one_line_without_usage_and_exit_2(argv, pattern, 
         ("tune", ["--objective", "nosuch"], r"--objective 'nosuch': unknown formula"),
         ("tune", ["--constraint", "nosuch=0.5"], r"--constraint 'nosuch=0\.5': unknown"),
         ("tune", ["--chunk-rows", "0"], r"argument --chunk-rows: expected a whole number"),
+        # 'recall<=0.9' said "unknown formula 'recall<'".
+        ("tune", ["--constraint", "recall<=0.9"], r"--constraint 'recall<=0\.9': a "
+                                                  r"constraint is a bound to reach.*'<='"),
+        # An empty field was skipped: '0,,1;10,0' was read as [[0, 1], [10, 0]].
+        ("evaluate", ["--cost", "0,,1;10,0"], r"--cost '0,,1;10,0': row 1 has an empty "
+                                              r"value"),
+        ("evaluate", ["--cost", "0,1,;10,0"], r"--cost '0,1,;10,0': row 1 has an empty"),
     ],
 )
 def test_options_that_need_no_data_are_refused_before_the_input_is_read(

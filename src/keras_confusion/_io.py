@@ -473,14 +473,25 @@ def read_cost_matrix(text: str) -> np.ndarray:
     if os.path.isfile(text):
         with open(text) as f:
             source = f.read().strip()
-    try:
-        if source.lstrip().startswith("["):
+    how = "write rows separated by ';', e.g. '0,1;10,0'"
+    if source.lstrip().startswith("["):
+        try:
             return np.asarray(json.loads(source), dtype="float64")
-        rows = [r for r in re.split(r"[;\n]", source) if r.strip()]
-        values = [[float(v) for v in r.replace(" ", ",").split(",") if v] for r in rows]
-    except (ValueError, TypeError) as e:
-        raise InputError(f"--cost {text!r}: not a matrix of numbers ({_first_line(e)}); "
-                         "write rows separated by ';', e.g. '0,1;10,0'") from None
+        except (ValueError, TypeError) as e:
+            raise InputError(f"--cost {text!r}: not a matrix of numbers ({_first_line(e)}); "
+                             f"{how}") from None
+    values = []
+    for i, row in enumerate((r for r in re.split(r"[;\n]", source) if r.strip()), 1):
+        # Commas separate values ('0, 1' too), else blanks ('0 1'); an empty value
+        # between commas is a typo, not nothing ('0,,1' was read as '0,1').
+        fields = [v.strip() for v in row.split(",")] if "," in row else row.split()
+        if "" in fields:
+            raise InputError(f"--cost {text!r}: row {i} has an empty value ({row!r}); {how}")
+        try:
+            values.append([float(v) for v in fields])
+        except ValueError as e:
+            raise InputError(f"--cost {text!r}: not a matrix of numbers ({_first_line(e)}); "
+                             f"{how}") from None
     if len({len(r) for r in values}) > 1:
         raise InputError(f"--cost {text!r}: rows have different lengths "
                          f"{[len(r) for r in values]}; expected a square matrix")

@@ -212,7 +212,12 @@ def _constraint(text):
     if not sep or not name.strip() or value is None or not np.isfinite(value):
         raise InputError(f"--constraint {text!r}: expected NAME=BOUND with a finite "
                          "BOUND, e.g. recall=0.95")
-    name = name.strip().rstrip(">").strip()
+    name = name.strip()
+    if name.endswith(("<", "!")):
+        raise InputError(f"--constraint {text!r}: a constraint is a bound to reach, written "
+                         "NAME=BOUND or NAME>=BOUND (at least BOUND; at most for "
+                         "expected_cost); '<=' and '!=' are not constraints")
+    name = name.rstrip(">").strip()
     if name not in _formula_names():
         raise InputError(f"--constraint {text!r}: unknown formula {name!r}; expected one "
                          f"of {', '.join(_formula_names())}")
@@ -228,6 +233,13 @@ def _constraint(text):
 # read; every other formula is a rate in [0, 1].
 _BOUND_RANGE = {"mcc": (-1.0, 1.0), "cohen_kappa": (-1.0, 1.0), "youden_j": (-1.0, 1.0),
                 "expected_cost": (0.0, np.inf)}
+
+
+def _figure_format(path: str, fig) -> str:
+    """The format of a figure written to ``path``: by its suffix where matplotlib writes
+    that format (``.svg``, ``.pdf``, ...; ``out.svg`` held PNG bytes), else PNG."""
+    suffix = os.path.splitext(path)[1].lower().lstrip(".")
+    return suffix if suffix in fig.canvas.get_supported_filetypes() else "png"
 
 
 def _check_tuning(option, objective, cost, constraint, confidence=None, weighted=False,
@@ -604,7 +616,7 @@ def _tune_command(args) -> int:
         buf = io.BytesIO()
         fig = (plot.guarantee_curve(result) if result.confidence is not None
                else plot.threshold_curve(result))
-        fig.savefig(buf, format="png", dpi=100)
+        fig.savefig(buf, format=_figure_format(args.plot, fig), dpi=100)
         outputs.append((args.plot, buf.getvalue()))
     _say(lines, _write(outputs))
     return 0
