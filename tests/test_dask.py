@@ -300,6 +300,15 @@ def test_bad_arguments_are_value_errors_naming_them(client):
         kd.confusion_matrix(np.zeros(3), label="y", score="p")
     with pytest.raises(ValueError, match="`threshold`"):
         kd.report(ddf, label="y", score="p", threshold="high")
+    for fn in (kd.report, kd.confusion_matrix):  # "0.5" was read as 0.5 by these two
+        with pytest.raises(ValueError, match="`threshold` must be a number"):
+            fn(ddf, label="y", score="p", threshold="0.5")
+    # It said "`confidence` must be not given: it is neither an argument of
+    # tune_threshold nor of formula 'specificity'".
+    with pytest.raises(ValueError, match=r"`confidence` must be None: a guaranteed floor "
+                                         r"is chosen on one machine only"):
+        kd.tune_threshold(ddf, "specificity", label="y", score="p",
+                          constraint=("recall", 0.9), confidence=0.95)
 
 
 BOUNDED = [("accuracy", {}), ("precision", {}), ("recall", {}), ("specificity", {}),

@@ -325,6 +325,10 @@ def test_write_atomic_leaves_old_file_when_writing_fails(tmp_path, monkeypatch):
         ({"bootstrap": 1}, r"`bootstrap`"),
         ({"confidence": 1.0}, r"`confidence`"),
         ({"threshold": float("nan")}, r"`threshold`"),
+        # A string was read as a number here and refused by Report(...) itself.
+        ({"threshold": "0.5"}, r"`threshold` must be a number, not NaN.*Received: "
+                               r"threshold='0\.5'"),
+        ({"threshold": True}, r"`threshold` must be a number"),
         ({"y_score": []}, r"`y_score`.*at least one sample"),
         ({"num_classes": 3}, r"`num_classes`"),
         ({"y_score": np.eye(3), "threshold": 0.3}, r"`threshold`.*multiclass"),

@@ -69,6 +69,7 @@ from keras_confusion.decisions import (
     resolve_constraint,
     resolve_objective,
 )
+from keras_confusion.report import check_threshold_number
 
 __all__ = ["DEFAULT_BINS", "confusion_matrix", "report", "tune_threshold"]
 
@@ -648,6 +649,8 @@ def confusion_matrix(ddf, *, label, score, threshold=0.5, num_classes=None, mult
         ``multilabel=True``.
     """
     weight = _weight_column(sample_weight)
+    if isinstance(threshold, (str, bytes, bool, np.bool_)):  # np.asarray reads "0.5"
+        check_threshold_number(threshold)
     pairs = _label_columns(label, score, multilabel, num_classes)
     thresholds = np.broadcast_to(np.asarray(threshold, dtype=float), (len(pairs),)) \
         if multilabel else [threshold]
@@ -657,19 +660,9 @@ def confusion_matrix(ddf, *, label, score, threshold=0.5, num_classes=None, mult
         if k > 2 and not (isinstance(thr, (int, float)) and thr == 0.5):
             raise arg_error("threshold", thr, "0.5 (the default) with multiclass scores, "
                             "whose decisions are the argmax")
-        _check_threshold(thr)
+        check_threshold_number(thr)
         out.append(count(sources, _Columns(lab, sc, weight, k), float(thr)).counts)
     return np.stack(out) if multilabel else out[0]
-
-
-def _check_threshold(threshold):
-    try:
-        thr = float(threshold)
-    except (TypeError, ValueError):
-        raise arg_error("threshold", threshold, "a number (inf: nothing positive)") from None
-    if np.isnan(thr) or isinstance(threshold, (bool, np.bool_)):
-        raise arg_error("threshold", threshold, "a number (inf: nothing positive)")
-    return thr
 
 
 def report(ddf, *, label, score, threshold=0.5, num_classes=None, class_names=None,
@@ -705,7 +698,7 @@ def report(ddf, *, label, score, threshold=0.5, num_classes=None, class_names=No
                             "scores, whose decisions are the argmax")
         thr = None
     else:
-        thr = _check_threshold(threshold)
+        thr = check_threshold_number(threshold)
     acc = count(_sources(ddf), _Columns(lab, sc, weight, k), 0.5 if thr is None else thr,
                 curve=k == 2)
     if acc.weighted and acc.counts.sum() == 0:
@@ -720,9 +713,11 @@ def report(ddf, *, label, score, threshold=0.5, num_classes=None, class_names=No
 def tune_threshold(ddf, objective=None, *, label, score, cost_matrix=None, constraint=None,
                    sample_weight=None, multilabel=False, vectorized=None,
                    greater_is_better=None, bins=DEFAULT_BINS,
-                   gather_rows=DEFAULT_GATHER_ROWS, **formula_kwargs):
+                   gather_rows=DEFAULT_GATHER_ROWS, confidence=None, **formula_kwargs):
     """`keras_confusion.tune_threshold` on a Dask DataFrame, exact: the same threshold,
     value and confusion matrix, without collecting the scores (module docstring).
+    A floor guaranteed on new data (``confidence=``) is not chosen here yet: tune on
+    one machine (`keras_confusion.tune_threshold`).
 
     Args:
         ddf: a ``dask.dataframe.DataFrame``.
@@ -746,6 +741,10 @@ def tune_threshold(ddf, objective=None, *, label, score, cost_matrix=None, const
         exactly (the gathered scores and the first scores it needed), not every
         distinct score.
     """
+    if confidence is not None:  # it read "`confidence` must be not given: it is neither
+        # an argument of tune_threshold nor of formula ..."
+        raise arg_error("confidence", confidence, "None: a guaranteed floor is chosen on "
+                        "one machine only (keras_confusion.tune_threshold), not on Dask yet")
     fn, name, kwargs, vectorized, greater = resolve_objective(
         objective, cost_matrix, formula_kwargs, vectorized, greater_is_better, constraint)
     constraint = resolve_constraint(constraint, cost_matrix)

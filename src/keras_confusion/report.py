@@ -461,7 +461,14 @@ def _check_report_threshold(threshold):
     """None (argmax), or a number that is not NaN (inf: nothing positive)."""
     if threshold is None:
         return None
-    expected = "None (argmax) or a number, not NaN (inf: nothing positive)"
+    return check_threshold_number(
+        threshold, "None (argmax) or a number, not NaN (inf: nothing positive)")
+
+
+def check_threshold_number(threshold, expected="a number, not NaN (inf: nothing positive)"):
+    """A binary threshold as a float: a number, not NaN (inf is allowed: nothing
+    positive, as `tune_threshold` may choose); a string such as ``"0.5"`` or a bool is
+    refused, as `Report` refuses it (`report` took ``"0.5"``)."""
     if isinstance(threshold, (str, bytes, bool, np.bool_)):
         raise arg_error("threshold", threshold, expected)
     try:
@@ -611,12 +618,7 @@ def report(
         check_report_weights(w)
     curve = None
     if s.ndim == 1:
-        try:
-            thr = float(threshold)
-        except (TypeError, ValueError):
-            raise arg_error("threshold", threshold, "a number (inf: nothing positive)") from None
-        if np.isnan(thr):  # inf is allowed: nothing positive, as tune_threshold may choose
-            raise arg_error("threshold", threshold, "a number (inf: nothing positive)")
+        thr = check_threshold_number(threshold)
         pred = decide(s, thr).astype(np.intp)
         # Only the points its figure draws: the exact curve has one per distinct score
         # (40 bytes each: 400 MB kept for 10 M scores).
