@@ -221,6 +221,18 @@ def test_directory_reads_compressed_and_tsv_parts_and_names_the_files_it_skips(
                         "read it as it is)"], err
 
 
+def test_a_pipe_is_refused_with_what_it_is_not_as_missing(tmp_path, capsys):
+    # `evaluate <(zcat f.csv.gz)` said "no such file or directory" of a pipe that exists.
+    import os
+
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)  # never opened: a file is read twice, which a pipe cannot give
+    rc, err = _evaluate(capsys, fifo)
+    assert rc == 2
+    assert re.search(r"pipe\.csv: not a regular file \(a pipe or a device\).*save the data "
+                     r"to a file", _one_line(err))
+
+
 def test_a_file_given_twice_or_inside_a_given_directory_is_read_once(tmp_path):
     rng = np.random.default_rng(3)
     y, s = rng.integers(0, 2, 400), rng.random(400)

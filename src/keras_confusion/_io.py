@@ -127,6 +127,10 @@ def expand_paths(paths: Sequence[str]) -> list[str]:
                     ConfusionWarning, stacklevel=2)
         elif os.path.isfile(p):
             parts = [p]
+        elif os.path.exists(p):  # `<(zcat f.csv.gz)` said "no such file or directory"
+            raise InputError(f"{p}: not a regular file (a pipe or a device); a file is "
+                             "read more than once (its header, then its rows): save the "
+                             "data to a file, or name the compressed file itself")
         else:
             raise InputError(f"{p}: no such file or directory")
         for f in parts:
