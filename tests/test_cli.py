@@ -196,6 +196,22 @@ def test_evaluate_html_explorer_opens_on_the_reports_own_matrix(tmp_path, thresh
     assert edges == sorted(set(edges)) and edges.count(threshold) == 1
 
 
+def test_evaluate_html_of_logits_says_why_it_has_no_explorer(tmp_path, capsys):
+    # The curve at a fixed threshold is a histogram over [0, 1]: logits get no explorer,
+    # and the page said nothing of it.
+    y, s = _data(400, seed=27)
+    logits = np.log(s + 1e-3) - np.log1p(-s + 1e-3)
+    note = "No threshold explorer: the curve at a fixed threshold is a histogram"
+    for scores, threshold, explorer in ((logits, "0", False), (s, "0.5", True)):
+        path = _write_csv(tmp_path / "l.csv", {"y": y, "p": scores})
+        page = tmp_path / "l.html"
+        assert main(["evaluate", path, "--label", "y", "--score", "p", "--threshold",
+                     threshold, "--html", str(page), "--bootstrap", "0", "--quiet"]) == 0
+        text = page.read_text()
+        assert ('"kind":"binary"' in text) == explorer  # the slider over the curve
+        assert (note in text) != explorer and (note in capsys.readouterr().out) != explorer
+
+
 def test_evaluate_binned_tuning_beyond_exact_limit_is_exact_at_bin_edges(tmp_path):
     y, s = _data(4000, seed=6)
     path = _write_parquet(tmp_path / "b.parquet", {"y": y, "p": s})

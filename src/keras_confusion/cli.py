@@ -520,6 +520,10 @@ def _evaluate(args) -> int:
             cm, squares = cf.confusion_matrix, cf_squares
     elif args.html and binary:
         curve = _through(acc.histogram_curve(), threshold, cm)
+        if curve is None:  # the page had no explorer and did not say why
+            notes.append("No threshold explorer: the curve at a fixed threshold is a "
+                         "histogram of scores in [0, 1], and some scores are outside it "
+                         "(logits?); --tune gives the exact curve of any scores.")
     report_obj = Report(cm, class_names=class_names, cost_matrix=cost,
                         bootstrap=args.bootstrap, seed=args.seed,
                         threshold=threshold if binary else None, curve=curve,
