@@ -77,9 +77,13 @@ def test_core_modules_import_no_keras_and_no_backend():
             "from keras_confusion import decisions, report, plot, formulas, cli, _io, _files\n"
             "kc.tune_threshold([0, 1, 1, 0], [0.1, 0.8, 0.6, 0.3])\n"
             "kc.report([0, 1, 1, 0], [0.1, 0.8, 0.6, 0.3], bootstrap=10)\n"
-            "kc.formulas.mcc([[3, 1], [2, 4]]); kc.class_weights([0, 1, 1])\n"
-            f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))")
-    done = _run([], code=code)
+            "kc.formulas.mcc([[3, 1], [2, 4]]); kc.class_weights([0, 1, 1])\n")
+    _assert_runs_without_heavy_imports(code)
+
+
+def _assert_runs_without_heavy_imports(code: str):
+    """``code`` succeeds in a fresh process and leaves no module of `HEAVY` imported."""
+    done = _run([], code=code + f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))")
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "[]"
 
@@ -118,11 +122,8 @@ def test_pandas_and_other_array_likes_reach_the_core_without_keras():
         "frame = pd.DataFrame({'a': [0.2, 0.7, 0.1], 'b': [0.8, 0.3, 0.9]})\n"
         "assert kc.cost_decisions(frame, [[0, 1], [5, 0]]).tolist() == [1, 1, 1]\n"
         "assert kc.report([1, 0, 1], frame, bootstrap=0).confusion_matrix.tolist() == "
-        "[[1, 0], [0, 2]]\n"
-        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))")
-    done = _run([], code=code)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip() == "[]"
+        "[[1, 0], [0, 2]]\n")
+    _assert_runs_without_heavy_imports(code)
 
 
 @pytest.mark.parametrize("keras_first", [True, False], ids=["keras-first", "ours-first"])
