@@ -270,17 +270,17 @@ MUTANTS: tuple[Mutant, ...] = (
            r"bad = ~np\.isfinite\(s\)", "bad = np.isinf(s)",
            (CLI + "test_evaluate_bad_input_exits_2_with_one_line_saying_what_and_where",)),
     # ----------------------------------------------------------------- intervals
-    Mutant("Jeffreys prior 1/2 made 1 (uniform)", "report.py", "bootstrap_matrices",
+    Mutant("Jeffreys prior 1/2 made 1 (uniform)", "report.py", "_replica_blocks",
            r"alpha = flat \+ 0\.5", "alpha = flat + 1.0",
            (REPORT + "test_bootstrap_matrices_are_jeffreys_dirichlet_draws_scaled_to_the_total",)),
-    Mutant("Jeffreys prior 1/2 made 0", "report.py", "bootstrap_matrices",
+    Mutant("Jeffreys prior 1/2 made 0", "report.py", "_replica_blocks",
            r"alpha = flat \+ 0\.5", "alpha = flat + 0.0",
            (REPORT + "test_bootstrap_matrices_are_jeffreys_dirichlet_draws_scaled_to_the_total",)),
-    Mutant("weighted Jeffreys prior 1/2 made 1", "report.py", "bootstrap_matrices",
+    Mutant("weighted Jeffreys prior 1/2 made 1", "report.py", "_replica_blocks",
            r"(q, 1\.0\)\), 0\.0\) )\+ 0\.5", r"\1+ 1.0",
            (REPORT + "test_unit_weights_give_the_unweighted_report_draw_for_draw",)),
     Mutant("weighted cells drawn as counts, not Kish effective counts", "report.py",
-           "bootstrap_matrices", r"flat \* \(flat / np\.where\(seen, q, 1\.0\)\)", "flat",
+           "_replica_blocks", r"flat \* \(flat / np\.where\(seen, q, 1\.0\)\)", "flat",
            (REPORT + "test_weighted_intervals_take_the_kish_effective_counts_of_the_cells",)),
 )
 
