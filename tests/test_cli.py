@@ -212,6 +212,30 @@ def test_evaluate_html_of_logits_says_why_it_has_no_explorer(tmp_path, capsys):
         assert (note in text) != explorer and (note in capsys.readouterr().out) != explorer
 
 
+def test_evaluate_tune_states_the_cross_fitted_matrix_is_at_no_one_threshold(
+        tmp_path, capsys):
+    # "1000 samples, positive when score >= 0.605" headed the cross-fitted matrix, which
+    # is each fold's at the threshold tuned on the others, not 0.605's.
+    y, s = _data(1000, seed=28)
+    path = _write_csv(tmp_path / "t.csv", {"y": y, "p": s})
+    page, js = tmp_path / "t.html", tmp_path / "t.json"
+    assert main(["evaluate", path, "--label", "y", "--score", "p", "--tune", "f1",
+                 "--bootstrap", "0", "--html", str(page), "--json", str(js)]) == 0
+    t = tune_threshold(y, s, "f1").threshold
+    stated = (f"threshold {float(t)!r} tuned on all rows; the matrix and figures "
+              "cross-fitted over 5 folds (see below)")
+    assert capsys.readouterr().out.splitlines()[0] == f"1000 samples, {stated}"
+    d = json.loads(js.read_text())
+    assert d["decision"] == stated and d["threshold_search"]["headline"] == "cross_fitted"
+    assert f"1000 samples, {html.escape(stated)}." in page.read_text()
+    # In-sample (--folds 0), the matrix is the threshold's own: stated as such.
+    assert main(["evaluate", path, "--label", "y", "--score", "p", "--tune", "f1",
+                 "--bootstrap", "0", "--folds", "0", "--json", str(js), "--quiet"]) == 0
+    d = json.loads(js.read_text())
+    assert d["decision"] == f"positive when score >= {float(t)!r}"
+    assert d["confusion_matrix"] == sk_confusion_matrix(y, (s >= t).astype(int)).tolist()
+
+
 def test_evaluate_binned_tuning_beyond_exact_limit_is_exact_at_bin_edges(tmp_path):
     y, s = _data(4000, seed=6)
     path = _write_parquet(tmp_path / "b.parquet", {"y": y, "p": s})

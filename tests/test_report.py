@@ -451,6 +451,20 @@ def test_report_text_and_html_state_the_threshold_exactly_as_its_repr(threshold)
         assert head.endswith(">= 0.7")
 
 
+def test_decision_statement_defaults_to_the_rule_and_can_be_given():
+    cm = [[5, 1], [2, 3]]
+    assert Report(cm, bootstrap=0).decision == "decision: argmax"
+    assert Report(cm, threshold=0.25, bootstrap=0).decision == "positive when score >= 0.25"
+    r = Report(cm, threshold=0.25, bootstrap=0, decision="cross-fitted <5 folds>")
+    assert r.to_text().splitlines()[0] == "11 samples, cross-fitted <5 folds>"
+    assert "11 samples, cross-fitted &lt;5 folds&gt;." in r.to_html()
+    assert r.to_dict()["decision"] == "cross-fitted <5 folds>"
+    assert r.to_dict()["threshold"] == 0.25
+    for bad in ("", "  ", 3):
+        with pytest.raises(ValueError, match="`decision` must be None or a non-empty"):
+            Report(cm, bootstrap=0, decision=bad)
+
+
 def test_report_from_confusion_matrix_docstring_lists_the_keywords_it_takes():
     import inspect
 
@@ -459,7 +473,7 @@ def test_report_from_confusion_matrix_docstring_lists_the_keywords_it_takes():
              if p.kind is inspect.Parameter.KEYWORD_ONLY]
     assert taken == ["class_names", "cost_matrix", "bootstrap", "seed", "confidence",
                      "threshold", "curve", "zero_division", "squared_weights", "guarantee",
-                     "notes"]
+                     "notes", "decision"]
     for name in taken:
         assert f"``{name}``" in doc
     assert "as `report`" not in doc

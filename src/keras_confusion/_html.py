@@ -91,8 +91,7 @@ def report_html(report, *, tuned=None, guarantee=None, title="Classification rep
                    [[f"<th>{esc(str(n))}</th>", *(f"<td>{count_text(c)}</td>" for c in row)]
                     for n, row in zip(report.class_names, report.confusion_matrix,
                                       strict=True)])
-    decision = (f"positive when score &ge; {report.threshold!r}"
-                if report.threshold is not None else "decision: argmax")
+    decision = esc(report.decision).replace("&gt;=", "&ge;")
     cost = ("" if report.cost_matrix is None else
             " Expected cost per sample under the cost matrix (rows: true, columns: "
             f"decision) {esc(str(report.cost_matrix.tolist()))}.")

@@ -119,6 +119,7 @@ def report_dict(report) -> dict:
         "weighted": report.weighted,
         "class_names": list(report.class_names),
         "threshold": json_number(report.threshold),
+        "decision": report.decision,
         "confusion_matrix": report.confusion_matrix.tolist(),
         "cost_matrix": None if cost is None else cost.tolist(),
         "classes": classes,
@@ -148,9 +149,7 @@ def render_text(report) -> str:
     names = [printable(str(n)) for n in report.class_names]
     width = max(8, *(len(n) for n in names))
     lines = []
-    head = f"{size_text(report)}, " + (
-        f"positive when score >= {report.threshold!r}" if report.threshold is not None
-        else "decision: argmax")
+    head = f"{size_text(report)}, {printable(report.decision)}"
     lines += [head, "", "confusion matrix (rows: true, columns: predicted)"]
     cw = max(len(count_text(c)) for c in report.confusion_matrix.ravel()) + 2
     if sum(len(n) for n in names) + len(names) <= 80:

@@ -488,7 +488,7 @@ def _evaluate(args) -> int:
     threshold = 0.5 if args.threshold is None else args.threshold
     acc = _stream(args, k, threshold, tune=tune, curve=bool(args.html) and binary)
     extra, curve, cm, squares, result = {}, None, acc.counts, acc.squares, None
-    notes, guarantee = [], None
+    notes, guarantee, decision = [], None, None
     if tune:
         result = _tune(acc, args, cost, "--tune")
         threshold = result.threshold
@@ -518,6 +518,10 @@ def _evaluate(args) -> int:
                 "thresholds": [json_number(float(x)) for x in cf.thresholds]}
             extra["threshold_search"]["headline"] = "cross_fitted"
             cm, squares = cf.confusion_matrix, cf_squares
+            # The matrix is at no one threshold: "positive when score >= t" above it
+            # read as if it were t's (it is each fold's, tuned on the other folds).
+            decision = (f"threshold {threshold!r} tuned on all rows; the matrix and "
+                        f"figures cross-fitted over {cf.folds} folds (see below)")
     elif args.html and binary:
         curve = _through(acc.histogram_curve(), threshold, cm)
         if curve is None:  # the page had no explorer and did not say why
@@ -527,7 +531,8 @@ def _evaluate(args) -> int:
     report_obj = Report(cm, class_names=class_names, cost_matrix=cost,
                         bootstrap=args.bootstrap, seed=args.seed,
                         threshold=threshold if binary else None, curve=curve,
-                        squared_weights=squares, guarantee=guarantee, notes=notes)
+                        squared_weights=squares, guarantee=guarantee, notes=notes,
+                        decision=decision)
     lines = [report_obj.to_text()]
     if tune:
         lines.append(f"threshold tuned for {extra['threshold_search']['objective']}"

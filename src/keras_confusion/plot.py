@@ -450,7 +450,5 @@ def report_figure(report):
     if curve is not None:
         _pr_axes(axes[2], *curve, report.threshold)
         _roc_axes(axes[3], *curve, report.threshold)
-    decision = ("argmax" if report.threshold is None
-                else f"positive when score >= {report.threshold!r}")
-    _suptitle(fig, f"{report.size_text()}, {decision}")
+    _suptitle(fig, f"{report.size_text()}, {report.decision}")
     return fig

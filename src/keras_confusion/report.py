@@ -203,11 +203,16 @@ class Report:
             ``tune_threshold(..., confidence=c).guarantee`` gives it, or `None`.
         notes: lines the renderers add after the figures (e.g. how the matrix was
             estimated), or an empty list.
+        decision: how the matrix's decisions were made, as the renderers state it
+            after the number of samples: ``"positive when score >= 0.5"``,
+            ``"decision: argmax"``, or the text given (a cross-fitted matrix is at no
+            one threshold).
     """
 
     def __init__(self, confusion_matrix, *, class_names=None, cost_matrix=None,
                  bootstrap=1000, seed=0, confidence=0.95, threshold=None, curve=None,
-                 zero_division=0.0, squared_weights=None, guarantee=None, notes=None):
+                 zero_division=0.0, squared_weights=None, guarantee=None, notes=None,
+                 decision=None):
         try:
             cm = np.asarray(confusion_matrix)
             if cm.dtype.kind == "O":  # e.g. lists holding None or numbers
@@ -255,6 +260,7 @@ class Report:
         self.curve = _check_curve(curve, k)
         self.guarantee = check_guarantee(guarantee)
         self.notes = _check_notes(notes)
+        self.decision = _check_decision(decision, self.threshold)
         # A Generator is copied before it draws: `bootstrap_matrices` draws the same.
         self._draw_seed = copy.deepcopy(self.seed)
         self._compute()
@@ -301,6 +307,9 @@ class Report:
                   (``tune_threshold(..., confidence=c).guarantee``). Defaults to
                   `None`.
                 * ``notes``: lines added after the figures. Defaults to `None`.
+                * ``decision``: the statement of how the decisions were made, in
+                  place of ``"positive when score >= <threshold>"`` (or ``"decision:
+                  argmax"``). Defaults to `None`.
 
         Returns:
             A `Report`.
@@ -428,6 +437,15 @@ class Report:
         if path is not None:
             write_atomic(path, page.encode("utf-8"))
         return page
+
+
+def _check_decision(decision, threshold) -> str:
+    if decision is None:
+        return ("decision: argmax" if threshold is None
+                else f"positive when score >= {threshold!r}")
+    if not isinstance(decision, str) or not decision.strip():
+        raise arg_error("decision", decision, "None or a non-empty string")
+    return decision
 
 
 def _check_notes(notes):
