@@ -235,6 +235,12 @@ def test_replicas_drawn_from_a_generator_are_the_ones_the_figures_used():
     np.testing.assert_allclose(r.table["recall_low"], np.minimum(low, r.table["recall"]))
     # The report drew from the caller's Generator, which moved on (as before).
     assert gen.random() != np.random.default_rng(12).random()
+    # Unseeded (fresh entropy), the replicas read are still those the figures used.
+    r = report(y, s, bootstrap=50, seed=None)
+    again = r.bootstrap_matrices
+    np.testing.assert_array_equal(again, r.bootstrap_matrices)
+    low = np.quantile(formulas.recall(again, average=None), 0.025, axis=0)
+    np.testing.assert_allclose(r.table["recall_low"], np.minimum(low, r.table["recall"]))
 
 
 def test_per_class_expected_cost_is_the_cost_of_its_row_alone():

@@ -261,9 +261,12 @@ class Report:
         self.guarantee = check_guarantee(guarantee)
         self.notes = _check_notes(notes)
         self.decision = _check_decision(decision, self.threshold)
-        # A Generator is copied before it draws: `bootstrap_matrices` draws the same.
-        self._draw_seed = copy.deepcopy(self.seed)
-        self._compute()
+        # The replicas' Generator, copied before it draws, so that `bootstrap_matrices`
+        # draws the same ones again (with seed=None too: fresh entropy, taken once).
+        rng = self.seed if isinstance(self.seed, np.random.Generator) \
+            else np.random.default_rng(self.seed)
+        self._draw_seed = copy.deepcopy(rng)
+        self._compute(rng)
 
     @property
     def bootstrap_matrices(self):
@@ -318,7 +321,7 @@ class Report:
 
     # -------------------------------------------------------------------- figures
 
-    def _stacks(self):
+    def _stacks(self, rng):
         """The matrix, then its replicas, as ``(B, K, K)`` stacks of a bounded size
         (`_BLOCK_CELLS`): the figures of one ``(R, K, K)`` stack took several arrays
         of its size (``K = 300``, ``R = 1000``: 3.5 GB; ``K = 2000`` ran out of
@@ -330,12 +333,12 @@ class Report:
         k = cm.shape[-1]
         block = max(1, _BLOCK_CELLS // (k * k))
         first = True
-        for draws in _replica_blocks(cm, self.bootstrap, self.seed,
-                                     self.squared_weights, block):
+        for draws in _replica_blocks(cm, self.bootstrap, rng, self.squared_weights,
+                                     block):
             yield np.concatenate([cm[None], draws]) if first else draws
             first = False
 
-    def _compute(self):
+    def _compute(self, rng):
         q = ((1 - self.confidence) / 2, (1 + self.confidence) / 2)
         z = self.zero_division
 
@@ -351,7 +354,7 @@ class Report:
         table = {"class": list(self.class_names),
                  "support": self.confusion_matrix.sum(axis=1).tolist()}
         blocks = []
-        for stack in self._stacks():
+        for stack in self._stacks(rng):
             per_class = {name: fn(stack, average=None, zero_division=z)
                          for name, fn in PER_CLASS.items()}
             overall = {name: fn(stack, zero_division=z) for name, fn in OVERALL.items()}
