@@ -415,10 +415,10 @@ def _check_not_inputs(args, paths):
     inputs = {_file_key(f): f for f in paths}
     for option in ("json", "html", "plot"):
         path = getattr(args, option, None)
-        if path is not None and _file_key(path) in inputs:
-            raise InputError(f"--{option} {path!r} is the input file "
-                             f"{inputs[_file_key(path)]!r}: writing it would destroy the "
-                             "data; choose another path")
+        same = None if path is None else inputs.get(_file_key(path))
+        if same is not None:
+            raise InputError(f"--{option} {path!r} is the input file {same!r}: writing "
+                             "it would destroy the data; choose another path")
 
 
 def _write(outputs):

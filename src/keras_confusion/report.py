@@ -322,21 +322,15 @@ class Report:
     # -------------------------------------------------------------------- figures
 
     def _stacks(self, rng):
-        """The matrix, then its replicas, as ``(B, K, K)`` stacks of a bounded size
+        """The matrix, then its replicas in ``(B, K, K)`` stacks of a bounded size
         (`_BLOCK_CELLS`): the figures of one ``(R, K, K)`` stack took several arrays
         of its size (``K = 300``, ``R = 1000``: 3.5 GB; ``K = 2000`` ran out of
         memory)."""
         cm = self.confusion_matrix
-        if not self.bootstrap:
-            yield cm[None]
-            return
-        k = cm.shape[-1]
-        block = max(1, _BLOCK_CELLS // (k * k))
-        first = True
-        for draws in _replica_blocks(cm, self.bootstrap, rng, self.squared_weights,
-                                     block):
-            yield np.concatenate([cm[None], draws]) if first else draws
-            first = False
+        yield cm[None]
+        if self.bootstrap:
+            block = max(1, _BLOCK_CELLS // cm.size)
+            yield from _replica_blocks(cm, self.bootstrap, rng, self.squared_weights, block)
 
     def _compute(self, rng):
         q = ((1 - self.confidence) / 2, (1 + self.confidence) / 2)
