@@ -290,6 +290,24 @@ def test_weights_that_are_all_zero_are_refused_as_report_refuses_them():
     assert r.value == 1.0 and r.confusion_matrix.tolist() == [[1, 0], [0, 2]]
 
 
+def test_weights_whose_sum_overflows_are_refused_and_scaled_ones_tune_alike():
+    # Weights of 1.7e308 summed to inf: MCC was tuned to a value of 0.0 at threshold
+    # 0.497 without a word, and F1 failed blaming the objective. Below the bound, the
+    # same weights scaled down tune to the same threshold as unit weights.
+    rng = np.random.default_rng(3)
+    y, s = rng.integers(0, 2, 1000), rng.random(1000)
+    for objective in ("mcc", "f1"):
+        with pytest.raises(ValueError, match=r"`sample_weight` must be weights summing "
+                           r"to at most 1e\+300.*Received: sample_weight=<weights summing to inf>"):
+            tune_threshold(y, s, objective, sample_weight=np.full(1000, 1.7e308))
+        unit = tune_threshold(y, s, objective)
+        big = tune_threshold(y, s, objective, sample_weight=np.full(1000, 1e297))
+        assert big.threshold == unit.threshold
+        assert big.value == pytest.approx(unit.value, rel=1e-12)
+    with pytest.raises(ValueError, match=r"`sample_weight` must be weights summing"):
+        tune_cost_offsets([0, 1], np.eye(2), 1 - np.eye(2), sample_weight=[1e300, 1e300])
+
+
 def test_objective_returning_nan_raises_naming_the_threshold():
     with pytest.raises(ValueError, match=r"`objective`.*returned NaN at threshold 0\.2"):
         tune_threshold([0, 1, 1], [0.2, 0.4, 0.7], lambda cm: np.nan)

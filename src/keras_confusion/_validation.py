@@ -223,9 +223,17 @@ def as_numpy(x) -> np.ndarray:
     return x
 
 
-def check_sample_weight(sample_weight, n: int) -> np.ndarray | None:
+#: The sum of the weights of one call may not exceed this: counts, and the formulas'
+#: sums of counts (F-beta's ``(1 + beta**2) * TP``, say), then stay finite in float64.
+WEIGHT_SUM_MAX = 1e300
+
+
+def check_sample_weight(sample_weight, n: int, *, some_positive: bool = False
+                        ) -> np.ndarray | None:
     """``sample_weight`` as float64 ``(n,)`` (an ``(n, 1)`` column too), finite and
-    >= 0, or None; a `ValueError` naming it otherwise."""
+    >= 0, summing to at most `WEIGHT_SUM_MAX`, or None; a `ValueError` naming it
+    otherwise. ``some_positive``: at least one weight must be positive (all zero,
+    every matrix is zero and nothing can be counted or tuned)."""
     if sample_weight is None:
         return None
     try:
@@ -240,6 +248,15 @@ def check_sample_weight(sample_weight, n: int) -> np.ndarray | None:
     if bad.any():
         i = int(np.argmax(bad))
         raise arg_error("sample_weight", f"<{w[i].item()} at sample {i}>", "finite and >= 0")
+    with np.errstate(over="ignore"):
+        total = w.sum()
+    if not total <= WEIGHT_SUM_MAX:  # beyond, float64 sums of counts overflow to inf
+        raise arg_error("sample_weight", f"<weights summing to {total:g}>",
+                        f"weights summing to at most {WEIGHT_SUM_MAX:g}; scale every "
+                        "weight alike, which changes no decision")
+    if some_positive and n and not total > 0:
+        raise arg_error("sample_weight", "<weights that are all zero>",
+                        "a positive weight on at least one sample")
     return w
 
 

@@ -484,7 +484,8 @@ def tune_threshold(
         constraint: ``(formula, bound)``, e.g. ``("recall", 0.95)``: optimise the
             objective among thresholds where the formula is ``>= bound`` (``<= bound``
             for a cost). Defaults to `None`.
-        sample_weight: optional weights of shape ``(n_samples,)``. Defaults to `None`.
+        sample_weight: optional weights of shape ``(n_samples,)``, finite and >= 0,
+            at least one positive, summing to at most 1e300. Defaults to `None`.
         multilabel: tune one threshold per label of ``(n_samples, L)`` inputs, each on
             its own ``(2, 2)`` matrix. Defaults to `False`.
         vectorized: whether ``objective`` accepts a ``(T, 2, 2)`` stack and returns
@@ -564,7 +565,7 @@ def tune_threshold(
     if not multilabel and y_arr.ndim == 2 and y_arr.shape[1] == 1:
         y_arr = y_arr[:, 0]
     y = check_binary_labels(y_arr, s.shape)
-    w = _positive_somewhere(check_sample_weight(sample_weight, s.shape[0]))
+    w = check_sample_weight(sample_weight, s.shape[0], some_positive=True)
     if not multilabel:
         return _tune_binary(y, s, w, fn, name, kwargs, vectorized, greater, constraint,
                             confidence)
@@ -678,18 +679,8 @@ def _check_multiclass(y_true, y_prob, cost_matrix, sample_weight):
     bad = ~((y >= 0) & (y < k) & (y == np.round(y)))
     if bad.any():
         raise _first_bad("y_true", y, bad, f"integer class labels in {{0, ..., {k - 1}}}")
-    w = _positive_somewhere(check_sample_weight(sample_weight, n))
+    w = check_sample_weight(sample_weight, n, some_positive=True)
     return y.astype("int64"), p, cost, np.ones(n) if w is None else w
-
-
-def _positive_somewhere(w):
-    """Weights (or None) with a positive weight on at least one sample, as `report`
-    asks: all zero, every threshold's matrix is zero, and the search returned one of
-    them with a warning that "y_true holds only class 0"."""
-    if w is not None and w.size and not np.any(w > 0):
-        raise arg_error("sample_weight", "<weights that are all zero>",
-                        "a positive weight on at least one sample")
-    return w
 
 
 def _split_search(key, cost_in, cost_out):
@@ -726,7 +717,8 @@ def tune_cost_offsets(y_true, y_prob, cost_matrix, *, sample_weight=None, max_ro
         y_true: integer labels ``(n_samples,)`` or one-hot ``(n_samples, K)``.
         y_prob: class probabilities ``(n_samples, K)``.
         cost_matrix: ``(K, K)`` non-negative costs, rows true class, columns decision.
-        sample_weight: optional weights ``(n_samples,)``. Defaults to `None`.
+        sample_weight: optional weights ``(n_samples,)``, finite and >= 0, at least
+            one positive, summing to at most 1e300. Defaults to `None`.
         max_rounds: passes over the classes, at most. Defaults to `10`.
 
     Returns:

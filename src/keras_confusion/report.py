@@ -549,7 +549,7 @@ WEIGHT_RANGE = (1e-100, 1e100)
 
 
 def check_report_weights(w: np.ndarray, name: str = "sample_weight") -> None:
-    """Refuse weights that are all zero, or positive weights outside `WEIGHT_RANGE`."""
+    """Refuse positive weights outside `WEIGHT_RANGE`."""
     lo, hi = WEIGHT_RANGE
     bad = (w != 0) & ((w < lo) | (w > hi))
     if bad.any():
@@ -557,9 +557,6 @@ def check_report_weights(w: np.ndarray, name: str = "sample_weight") -> None:
         raise arg_error(name, f"<{w[i].item()} at sample {i}>",
                         f"0, or from {lo:g} to {hi:g} (the intervals need the squares of "
                         "the weights); scale every weight alike, which changes no figure")
-    if not np.any(w > 0):
-        raise arg_error(name, "<weights that are all zero>",
-                        "a positive weight on at least one sample")
 
 
 def _check_class_names(class_names, k: int) -> list:
@@ -628,7 +625,7 @@ def report(
     0.667
     """
     t, s, k = check_labels_scores(y_true, y_score, num_classes)
-    w = check_sample_weight(sample_weight, t.shape[0])
+    w = check_sample_weight(sample_weight, t.shape[0], some_positive=True)
     if w is not None:
         check_report_weights(w)
     curve = None
