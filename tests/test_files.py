@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from keras_confusion import _files
-from keras_confusion._files import TMP_PREFIX, write_all_atomic
+from keras_confusion._files import TMP_PREFIX, _pid_space, write_all_atomic
 from keras_confusion.cli import main
 
 
@@ -136,14 +136,48 @@ def _dead_pid():
 
 
 def test_temporaries_of_a_dead_run_are_removed_by_the_next_run(tmp_path):
-    dead = tmp_path / f"{TMP_PREFIX}{_dead_pid()}-0badc0de.tmp"
+    space = _pid_space()
+    dead = tmp_path / f"{TMP_PREFIX}{_dead_pid()}-{space}-0badc0de.tmp"
     dead.write_bytes(b"partial")
-    alive = tmp_path / f"{TMP_PREFIX}{os.getppid()}-00c0ffee.tmp"  # a live process's
+    alive = tmp_path / f"{TMP_PREFIX}{os.getppid()}-{space}-00c0ffee.tmp"  # a live process's
     alive.write_bytes(b"in progress")
     foreign = tmp_path / ".keras-confusion-notours.tmp"
     foreign.write_bytes(b"?")
     write_all_atomic([(tmp_path / "out.json", b"{}")])
     assert _temporaries(tmp_path) == sorted([alive.name, foreign.name])
+
+
+def test_temporaries_of_another_machine_or_container_are_left_alone(tmp_path):
+    # In a directory shared over NFS or a mounted volume, a pid that is dead here may
+    # be a live run's on another machine or in another container: its file is kept.
+    dead = _dead_pid()
+    other = "ffffffff" if _pid_space() != "ffffffff" else "00000000"
+    theirs = tmp_path / f"{TMP_PREFIX}{dead}-{other}-0badc0de.tmp"
+    theirs.write_bytes(b"in progress elsewhere")
+    ours = tmp_path / f"{TMP_PREFIX}{dead}-{_pid_space()}-0badc0de.tmp"
+    ours.write_bytes(b"partial")
+    write_all_atomic([(tmp_path / "out.json", b"{}")])
+    assert _temporaries(tmp_path) == [theirs.name]
+
+
+def test_pid_space_differs_between_pid_namespaces_and_machines(monkeypatch):
+    import keras_confusion._files as files
+
+    real_stat = os.stat
+
+    def space(boot, namespace):
+        monkeypatch.setattr(files, "_SPACE", [])
+        monkeypatch.setattr(files, "_read", lambda path: boot)
+        monkeypatch.setattr(os, "stat", lambda path, **kw: os.stat_result(
+            (0, namespace, 0, 0, 0, 0, 0, 0, 0, 0)) if path == "/proc/self/ns/pid"
+            else real_stat(path, **kw))
+        return files._pid_space()
+
+    here = space("boot-a", 4026531836)
+    assert len(here) == 8 and int(here, 16) >= 0
+    assert space("boot-a", 4026531836) == here
+    assert space("boot-a", 4026532999) != here  # a container on the same machine
+    assert space("boot-b", 4026531836) != here  # another machine, its first namespace
 
 
 _CHILD = """

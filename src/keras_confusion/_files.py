@@ -20,9 +20,13 @@ What is at the path decides how it is written:
   ``/dev/stdout``, a socket), and any path under ``/dev`` or ``/proc``: opened and
   written directly. Renaming a file over it would replace the device node.
 
-Temporary files are named ``.keras-confusion-<pid>-<random>.tmp``. A run killed before
-its renames leaves them behind; the next run that writes into the same directory
-removes those whose process is gone.
+Temporary files are named ``.keras-confusion-<pid>-<space>-<random>.tmp``. A run
+killed before its renames leaves them behind; the next run that writes into the same
+directory removes those whose process is gone. ``<space>`` names the process-id space
+the pid belongs to (the machine's boot and, on Linux, the pid namespace: a container
+has its own), so that a run never judges, by a pid of its own space, the temporary
+file of a live run on another machine or in another container sharing the directory
+(a network file system, a mounted volume). Those are left alone.
 """
 
 from __future__ import annotations
@@ -35,13 +39,41 @@ import stat
 import sys
 
 TMP_PREFIX = ".keras-confusion-"
-_TMP_NAME = re.compile(re.escape(TMP_PREFIX) + r"(\d+)-[0-9a-f]+\.tmp\Z")
+_TMP_NAME = re.compile(re.escape(TMP_PREFIX) + r"(\d+)-([0-9a-f]{8})-[0-9a-f]+\.tmp\Z")
 _STREAM_ROOTS = ("/dev/", "/proc/")
 
 
 def write_atomic(path, data: bytes) -> None:
     """Write ``data`` to ``path`` whole: the old file or the new one, never partial."""
     write_all_atomic([(path, data)])
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+_SPACE = []  # `_pid_space`'s value, once computed
+
+
+def _pid_space() -> str:
+    """8 hex digits naming the space this process's id belongs to: a hash of the
+    machine's boot id (Linux; the host name elsewhere) and of its pid namespace, so
+    two containers on one machine differ, and so do two machines."""
+    if not _SPACE:
+        import hashlib
+        import socket
+
+        boot = _read("/proc/sys/kernel/random/boot_id") or socket.gethostname()
+        try:
+            namespace = str(os.stat("/proc/self/ns/pid").st_ino)
+        except OSError:
+            namespace = ""
+        _SPACE.append(hashlib.sha256(f"{boot}/{namespace}".encode()).hexdigest()[:8])
+    return _SPACE[0]
 
 
 def _alive(pid: int) -> bool:
@@ -58,7 +90,8 @@ def _alive(pid: int) -> bool:
 
 def clean_stale_temporaries(directory: str) -> list[str]:
     """Remove this library's temporary files in ``directory`` whose writing process is
-    gone (a run killed before its rename); returns their paths."""
+    gone (a run killed before its rename), among those written in this process's pid
+    space (`_pid_space`); returns their paths."""
     removed = []
     try:
         names = os.listdir(directory)
@@ -66,7 +99,7 @@ def clean_stale_temporaries(directory: str) -> list[str]:
         return removed
     for name in names:
         m = _TMP_NAME.match(name)
-        if m and not _alive(int(m.group(1))):
+        if m and m.group(2) == _pid_space() and not _alive(int(m.group(1))):
             path = os.path.join(directory, name)
             try:
                 os.unlink(path)
@@ -142,7 +175,8 @@ def _stage(path: str, data: bytes):
     directory = os.path.dirname(target)
     clean_stale_temporaries(directory)
     # A short name: the output's own name may be near NAME_MAX.
-    tmp = os.path.join(directory, f"{TMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}.tmp")
+    tmp = os.path.join(directory,
+                       f"{TMP_PREFIX}{os.getpid()}-{_pid_space()}-{secrets.token_hex(4)}.tmp")
     if st is not None:
         mode = stat.S_IMODE(st.st_mode)
     else:
