@@ -576,6 +576,9 @@ def test_tune_prints_the_threshold_exactly_as_its_repr(tmp_path, capsys):
     [
         (["--bogus"], r"unrecognized arguments: --bogus"),
         (["--threshold", "nan"], r"argument --threshold: expected a finite number"),
+        # 1e-400 read as 0.0 would call a score of exactly 0 positive.
+        (["--threshold", "1e-400"], r"argument --threshold: expected a number float64 can "
+                                    r"hold, got '1e-400' \(it rounds to 0\)"),
         (["--chunk-rows", "x"], r"argument --chunk-rows: expected a whole number"),
     ],
 )

@@ -681,6 +681,10 @@ def _finite(text):
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
     if not np.isfinite(v):
         raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    if v == 0 and any(c in "123456789" for c in text.lower().partition("e")[0]):
+        # 1e-400 reads as 0.0, which calls a score of 0 positive: not what was asked.
+        raise argparse.ArgumentTypeError(
+            f"expected a number float64 can hold, got {text!r} (it rounds to 0)")
     return v
 
 
