@@ -8,6 +8,7 @@ import gzip
 import io
 import json
 import lzma
+import os
 import re
 import time
 
@@ -185,6 +186,32 @@ def test_compressed_csv_is_read_by_its_suffix_in_any_case_and_equals_sklearn(nam
     y, s = np.loadtxt(io.BytesIO(_csv_bytes(3000, seed=4)), delimiter=",", skiprows=1).T
     expected = sk_confusion_matrix(y, (s >= 0.5).astype(int))
     assert json.loads(out.read_text())["confusion_matrix"] == expected.tolist()
+
+
+def test_files_whose_names_are_not_utf8_are_read_and_equal_sklearn(tmp_path):
+    # A shell passes such names as bytes (Python: surrogate escapes); pyarrow encodes
+    # names in UTF-8 and every read failed, "surrogates not allowed".
+    rng = np.random.default_rng(8)
+    y, s = rng.integers(0, 2, 300), np.round(rng.random(300), 4)
+    root = tmp_path / os.fsdecode(b"parts-\xff")
+    root.mkdir()
+
+    def text(sl):
+        return ("y,p\n" + "".join(f"{a},{b}\n" for a, b in zip(y[sl], s[sl], strict=True))
+                ).encode()
+
+    csv = root / os.fsdecode(b"\xe9t\xe9.csv")  # Latin-1 bytes, not UTF-8
+    csv.write_bytes(text(slice(0, 100)))
+    (root / os.fsdecode(b"\xff.csv.gz")).write_bytes(gzip.compress(text(slice(100, 200))))
+    parquet = root / os.fsdecode(b"\xfe.parquet")
+    with open(parquet, "wb") as f:  # pyarrow's writer cannot take the name either
+        pq.write_table(_table(y[200:], s[200:]), f)
+    out = tmp_path / "out.json"
+    for given, sl in [(root, slice(None)), (csv, slice(0, 100)), (parquet, slice(200, None))]:
+        assert main(["evaluate", str(given), "--label", "y", "--score", "p", "--bootstrap",
+                     "0", "--quiet", "--json", str(out)]) == 0
+        expected = sk_confusion_matrix(y[sl], (s[sl] >= 0.5).astype(int))
+        assert json.loads(out.read_text())["confusion_matrix"] == expected.tolist()
 
 
 def test_directory_reads_compressed_and_tsv_parts_and_names_the_files_it_skips(

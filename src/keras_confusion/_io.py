@@ -152,11 +152,22 @@ def count_rows(paths: Sequence[str]) -> int | None:
     return total
 
 
+def _source(path):
+    """``path`` for pyarrow, or the file opened here when its name is not UTF-8: pyarrow
+    encodes names in UTF-8 and refused the bytes a shell passes on ("surrogates not
+    allowed"), where Python opens them (`os.fsencode`)."""
+    try:
+        os.fspath(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return open(path, "rb")  # closed when the reader that holds it is let go
+    return path
+
+
 def _parquet_file(path, **kwargs):
     """``pyarrow.parquet.ParquetFile(path)``, or InputError naming the file."""
     pa, _, pq = _pyarrow()
     try:
-        return pq.ParquetFile(path, **kwargs)
+        return pq.ParquetFile(_source(path), **kwargs)
     except (pa.ArrowException, OSError, ValueError) as e:
         raise InputError(f"{path}: not a readable Parquet file ({_first_line(e)})") from None
 
@@ -175,7 +186,8 @@ def _csv_stream(path):
     ext = _compression(path)[1]
     if ext == ".xz":
         return pa.PythonFile(lzma.open(path, "rb"), mode="r")
-    return pa.input_stream(path, compression=None if ext is None else _COMPRESSIONS[ext])
+    return pa.input_stream(_source(path),
+                           compression=None if ext is None else _COMPRESSIONS[ext])
 
 
 def _open_csv_text(path):
