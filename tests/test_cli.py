@@ -576,6 +576,10 @@ def test_tune_prints_the_threshold_exactly_as_its_repr(tmp_path, capsys):
     [
         (["--bogus"], r"unrecognized arguments: --bogus"),
         (["--threshold", "nan"], r"argument --threshold: expected a finite number"),
+        # The second replaced the first: the recall floor was silently dropped.
+        (["--tune", "f1", "--constraint", "recall=0.9", "--constraint", "precision=0.3"],
+         r"argument --constraint: given twice; expected once \(the second would replace"),
+        (["--confidence", "0.95", "--confidence", "0.5"], r"argument --confidence: given twice"),
         # 1e-400 read as 0.0 would call a score of exactly 0 positive.
         (["--threshold", "1e-400"], r"argument --threshold: expected a number float64 can "
                                     r"hold, got '1e-400' \(it rounds to 0\)"),
@@ -955,6 +959,10 @@ def test_output_that_is_an_input_file_is_refused_and_the_input_kept(case, tmp_pa
     (["--json", "r.out", "--html", "./sub/../r.out"], r"--json and --html both write to"),
     (["--json", "", "--html", "r.html"], r"--json '': expected a file path, or '-'"),
     (["--html", " "], r"--html ' ': expected a file path"),
+    # Written as a file named "newdir" (exit 0, "wrote newdir/"), a directory meant.
+    (["--json", "newdir/"], r"--json 'newdir/': expected a file path, not a directory "
+                            r"\(it ends with '/'\)"),
+    (["--html", "sub/"], r"--html 'sub/': expected a file path, not a directory"),
 ])
 def test_two_outputs_on_one_file_or_an_empty_path_are_refused_before_reading(
         outputs, pattern, tmp_path, capsys, monkeypatch):
@@ -968,6 +976,7 @@ def test_two_outputs_on_one_file_or_an_empty_path_are_refused_before_reading(
     err = _one_error_line(capsys)
     assert re.search(pattern, err) and "missing.csv" not in err, err
     assert not (tmp_path / "r.out").exists() and not (tmp_path / "r.html").exists()
+    assert not (tmp_path / "newdir").exists()
 
 
 def test_warnings_are_one_line_each_like_errors(tmp_path, capsys):

@@ -129,6 +129,13 @@ def test_file_is_flushed_before_its_rename_and_directory_after(tmp_path, monkeyp
     assert events == ["fsync file", "fsync file", "rename", "rename", "fsync dir"]
 
 
+def test_a_path_ending_in_a_slash_is_a_directory_not_a_file_name(tmp_path):
+    # abspath dropped the "/": "out/" was written as a file named "out".
+    with pytest.raises(IsADirectoryError):
+        write_all_atomic([(str(tmp_path / "out") + "/", b"{}")])
+    assert list(tmp_path.iterdir()) == []
+
+
 def _dead_pid():
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
     proc.wait()

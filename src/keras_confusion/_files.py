@@ -141,7 +141,9 @@ def _is_stream(path: str) -> bool:
 def _target(path: str):
     """``(file to replace, its stat or None)`` for a regular-file output: a symbolic
     link is followed to the file it points to."""
-    if os.path.isdir(path):
+    if os.path.isdir(path) or os.fspath(path).endswith(("/", os.sep)):
+        # A path ending in "/" names a directory even where none exists: writing it as
+        # a file (abspath drops the "/") made a file where a directory was meant.
         raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
     target = os.path.realpath(path) if os.path.islink(path) else os.path.abspath(path)
     try:

@@ -398,6 +398,9 @@ def _check_outputs(args, options=("json", "html", "plot")):
         if not path.strip():
             raise InputError(f"{option} {path!r}: expected a file path, or '-' for "
                              "standard output")
+        if path.endswith(("/", os.sep)):  # the path of a directory, which may not exist
+            raise InputError(f"{option} {path!r}: expected a file path, not a directory "
+                             "(it ends with '/')")
         key = _file_key(path)
         if key in seen:
             other = seen[key]
@@ -723,8 +726,28 @@ def _input_args(p, score_help="score column; repeat once per class for multiclas
                         "is exact at any size (needs keras-confusion[dask])")
 
 
+class _StoreOnce(argparse.Action):
+    """argparse's ``store``, refusing an option given twice: the second replaced the
+    first, and ``--constraint recall=0.9 --constraint precision=0.3`` tuned with no
+    recall floor at all."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        seen = namespace.__dict__.setdefault("_given_options", set())
+        if self.dest in seen:
+            parser.error(f"argument {'/'.join(self.option_strings)}: given twice; expected "
+                         "once (the second would replace the first)")
+        seen.add(self.dest)
+        setattr(namespace, self.dest, values)
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse with errors on one line: ``keras-confusion: error: ...``, exit 2."""
+    """argparse with errors on one line: ``keras-confusion: error: ...``, exit 2; an
+    option that takes a value may be given once (`_StoreOnce`)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.register("action", None, _StoreOnce)
+        self.register("action", "store", _StoreOnce)
 
     def error(self, message):
         self.exit(2, f"keras-confusion: error: {' '.join(message.split())}\n")
