@@ -308,6 +308,31 @@ def test_weights_whose_sum_overflows_are_refused_and_scaled_ones_tune_alike():
         tune_cost_offsets([0, 1], np.eye(2), 1 - np.eye(2), sample_weight=[1e300, 1e300])
 
 
+def test_text_scores_logit_probabilities_and_costs_without_stakes_are_refused():
+    # NumPy reads ["0.1", "0.9"] as numbers; the command line refuses text in a score
+    # column, and so does the API now.
+    with pytest.raises(ValueError, match=r"`y_score` must be an array of numbers \(text is "
+                                         r"not a score\)"):
+        tune_threshold([0, 1], ["0.1", "0.9"])
+    with pytest.raises(ValueError, match=r"`y_score` must be an array of numbers"):
+        kc.report([0, 1], np.array(["0.1", "0.9"], dtype=object))
+    # Logits as probabilities: Bayes decisions of meaningless "expected costs".
+    with pytest.raises(ValueError, match=r"`y_prob` must be probabilities in \[0, 1\] "
+                                         r"\(logits\? .*Received: y_prob=<1.5 at sample 1>"):
+        cost_decisions(np.array([[0.3, 0.7], [1.5, -0.5]]), [[0, 1], [1, 0]])
+    with pytest.raises(ValueError, match=r"`y_prob` must be probabilities"):
+        tune_cost_offsets([0, 1], np.array([[2.0, -1.0], [0.2, 0.8]]), 1 - np.eye(2))
+    # A float32 softmax may round a hair past 1; that is still a probability.
+    assert cost_decisions(np.array([[1 + 1e-7, 0.0]]), [[0, 1], [1, 0]]).tolist() == [0]
+    # No decision costs more than another: every threshold tied, 0.5 was returned.
+    for cost in ([[0, 0], [0, 0]], [[1, 1], [3, 3]]):
+        with pytest.raises(ValueError, match=r"`cost_matrix` must be a cost matrix under "
+                                             r"which decisions differ"):
+            tune_threshold([0, 1, 1], [0.2, 0.4, 0.9], cost_matrix=cost)
+        with pytest.raises(ValueError, match=r"`cost_matrix` must be a cost matrix under"):
+            tune_cost_offsets([0, 1], np.eye(2), cost)
+
+
 def test_objective_returning_nan_raises_naming_the_threshold():
     with pytest.raises(ValueError, match=r"`objective`.*returned NaN at threshold 0\.2"):
         tune_threshold([0, 1, 1], [0.2, 0.4, 0.7], lambda cm: np.nan)
@@ -407,6 +432,7 @@ def test_tuned_offsets_are_never_worse_than_bayes_on_tuning_data(data):
     p = rng.dirichlet(np.ones(k), n)
     y = rng.integers(0, k, n)
     cost = rng.integers(0, 5, (k, k)).astype(float)
+    cost[0, 1] += cost[0, 0] == cost[0, 1]  # decisions differ in cost (else refused)
     result = tune_cost_offsets(y, p, cost)
     assert result.value <= result.bayes_value + 1e-12
     assert result.bayes_value == pytest.approx(_mean_cost(y, _bayes_reference(p, cost), cost))

@@ -260,6 +260,16 @@ def check_sample_weight(sample_weight, n: int, *, some_positive: bool = False
     return w
 
 
+def not_text(a: np.ndarray, name: str) -> np.ndarray:
+    """``a``, a NumPy array, refused when it holds text: NumPy reads ``["0.1", "0.9"]``
+    as numbers, where the command line refuses text in a score column."""
+    if a.dtype.kind in "USV" or (a.dtype.kind == "O" and a.size
+                                 and isinstance(a.flat[0], (str, bytes))):
+        raise arg_error(name, f"<array of text, dtype {a.dtype}>",
+                        "an array of numbers (text is not a score)")
+    return a
+
+
 def _first_bad(mask: np.ndarray) -> int:
     return int(np.argmax(mask))
 
@@ -272,7 +282,12 @@ def check_labels_scores(y_true, y_score, num_classes=None):
     """
     num_classes = check_num_classes(num_classes)
     try:
-        s = np.asarray(as_numpy(y_score), dtype="float64")
+        raw = as_numpy(y_score)
+    except (TypeError, ValueError):
+        raise arg_error("y_score", "<non-numeric array>", "numeric scores") from None
+    not_text(raw, "y_score")
+    try:
+        s = np.asarray(raw, dtype="float64")
     except (TypeError, ValueError):
         raise arg_error("y_score", "<non-numeric array>", "numeric scores") from None
     if s.ndim == 2 and s.shape[1] == 1:

@@ -30,6 +30,7 @@ from keras_confusion._validation import (
     check_cost_matrix,
     check_sample_weight,
     is_backend_tensor,
+    not_text,
     warn,
 )
 
@@ -185,11 +186,18 @@ def _first_bad(name, arr, bad, expected):
     return arg_error(name, f"<{arr[idx].item()} at sample {idx[0]}>", expected)
 
 
-def check_scores(y_score, name="y_score", *, keep_float32=False) -> np.ndarray:
+def check_scores(y_score, name="y_score", *, keep_float32=False, probabilities=False
+                 ) -> np.ndarray:
     """Finite scores as float64; ``keep_float32``: float16 and float32 stay as they are
-    (the same numbers, sorted twice as fast as float64)."""
+    (the same numbers, sorted twice as fast as float64). ``probabilities``: each in
+    [0, 1] (to 1e-6, a float32 softmax's rounding): logits or scores of another scale
+    give Bayes decisions that mean nothing."""
     try:
         s = as_numpy(y_score)
+    except (TypeError, ValueError):
+        raise arg_error(name, y_score, "an array of numbers") from None
+    not_text(s, name)
+    try:
         if not (keep_float32 and s.dtype in (np.float16, np.float32)):
             s = np.asarray(s, dtype="float64")
     except (TypeError, ValueError):
@@ -197,6 +205,11 @@ def check_scores(y_score, name="y_score", *, keep_float32=False) -> np.ndarray:
     bad = ~np.isfinite(s)
     if bad.any():
         raise _first_bad(name, s, bad, "finite scores (NaN or inf is not a score)")
+    if probabilities:
+        bad = (s < -1e-6) | (s > 1 + 1e-6)
+        if bad.any():
+            raise _first_bad(name, s, bad, "probabilities in [0, 1] (logits? apply a "
+                                           "softmax first)")
     return s
 
 
@@ -276,7 +289,8 @@ def resolve_objective(objective, cost_matrix, formula_kwargs, vectorized, greate
                             'None or "expected_cost" when cost_matrix is given (or a '
                             'constraint on "expected_cost" for the cost matrix to bound)')
         objective = "expected_cost"
-        formula_kwargs = {**formula_kwargs, "cost_matrix": check_cost_matrix(cost_matrix, 2)}
+        formula_kwargs = {**formula_kwargs,
+                          "cost_matrix": _costs_differ(check_cost_matrix(cost_matrix, 2))}
     elif objective is None:
         objective = "f1"
     if objective in ("expected_cost", formulas.expected_cost) and \
@@ -621,7 +635,8 @@ def cost_decisions(y_prob, cost_matrix, offsets=None):
                 "(2, 2) cost matrix")
     tensor = is_backend_tensor(y_prob)
     if not tensor or not _is_symbolic(y_prob):
-        p = check_scores(y_prob, "y_prob")  # eager tensors too: NaN is no probability
+        # Eager tensors too: NaN is no probability.
+        p = check_scores(y_prob, "y_prob", probabilities=True)
     shape = tuple(y_prob.shape) if tensor else p.shape
     if len(shape) != 2:
         raise arg_error("y_prob", f"<array of shape {shape}>", expected)
@@ -659,14 +674,26 @@ def check_offsets(offsets, k):
     return o
 
 
+def _costs_differ(cost: np.ndarray) -> np.ndarray:
+    """``cost``, refused where no decision costs more than another (each row constant,
+    all zero say): every threshold or offset then ties, and a search would return an
+    arbitrary one ("tuned" to 0.5 under ``[[0, 0], [0, 0]]``)."""
+    if np.all(cost == cost[:, :1]):
+        raise arg_error("cost_matrix", cost.tolist(),
+                        "a cost matrix under which decisions differ: some row with two "
+                        "different costs (with each row constant, every decision costs the "
+                        "same)")
+    return cost
+
+
 def _check_multiclass(y_true, y_prob, cost_matrix, sample_weight):
-    p = check_scores(y_prob, "y_prob")
+    p = check_scores(y_prob, "y_prob", probabilities=True)
     if p.ndim != 2:
         raise arg_error("y_prob", f"<array of shape {p.shape}>", "of shape (n_samples, K)")
     n, k = p.shape
     if n == 0:
         raise arg_error("y_prob", "<empty array>", "at least one sample")
-    cost = check_cost_matrix(cost_matrix, k)
+    cost = _costs_differ(check_cost_matrix(cost_matrix, k))
     y = as_numpy(y_true)
     if y.shape == (n, k):
         y = np.argmax(y, axis=-1)
