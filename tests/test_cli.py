@@ -6,6 +6,7 @@ import html
 import importlib
 import json
 import re
+import time
 
 import numpy as np
 import pyarrow as pa
@@ -361,11 +362,12 @@ def _bad_inputs(tmp_path):
         ("cost not square", [good], ["--score", "p", "--cost", "0,1;10"],
          r"--cost '0,1;10': rows have different lengths"),
         ("cost negative", [good], ["--score", "p", "--cost", "0,-1;10,0"],
-         r"`--cost` must be non-negative"),
+         r"--cost '0,-1;10,0': must be non-negative"),
         ("cost not numbers", [good], ["--score", "p", "--cost", "0,x;1,0"],
          r"--cost '0,x;1,0': not a matrix of numbers"),
         ("cost wrong size", [good], ["--score", "p", "--cost", "0,1,1;1,0,1;1,1,0"],
-         r"`--cost` must be of shape \(2, 2\)"),
+         r"--cost '0,1,1;1,0,1;1,1,0': must be of shape \(2, 2\) to match the 2 classes "
+         r"of --score"),
         ("bad constraint", [good], ["--score", "p", "--tune", "f1", "--constraint", "recall"],
          r"--constraint 'recall': expected NAME=BOUND"),
         ("tune multiclass", [good], ["--score", "p", "--score", "p2", "--tune", "f1"],
@@ -641,7 +643,9 @@ def test_tune_constraint_errors_found_on_the_data_name_the_option(tmp_path, caps
     assert main(["evaluate", path, "--label", "y", "--score", "p", "--tune", "f1",
                  "--constraint", "mcc=0.99", "--quiet"]) == 2
     err = _one_error_line(capsys)
-    assert err.startswith("keras-confusion: error: --constraint must be reachable"), err
+    # The constraint as it was given, not its Python value ("('mcc', 0.99)").
+    assert err.startswith("keras-confusion: error: --constraint 'mcc=0.99': must be "
+                          "reachable"), err
 
 
 @pytest.mark.parametrize("chunk_rows", ["1000", "5000", "1048576"])
@@ -836,11 +840,11 @@ def test_evaluate_tune_with_confidence_reports_the_guarantee_in_text_json_html(
     (["--confidence", "1.5"], r"--confidence 1.5: expected a number in the open interval"),
     (["--confidence", "0.9"], r"--confidence needs --constraint NAME=FLOOR"),
     (["--constraint", "f1=0.5", "--confidence", "0.9"],
-     r"--constraint must be a floor on one of recall"),
+     r"--confidence needs a floor --constraint on recall, .*; got 'f1=0\.5'"),
     (["--constraint", "recall=0.9", "--confidence", "0.9", "--weight", "w"],
      r"--confidence cannot be used with --weight"),
     (["--constraint", "expected_cost=0.2", "--cost", "0,1;5,0", "--confidence", "0.9"],
-     r"--confidence must be None for a constraint on expected_cost"),
+     r"--confidence needs a floor --constraint on recall, .*; got 'expected_cost=0\.2'"),
 ])
 def test_bad_confidence_exits_2_before_reading_any_file(tmp_path, capsys, options, match):
     missing = str(tmp_path / "no-such-file.csv")  # read after the options are checked
@@ -848,6 +852,49 @@ def test_bad_confidence_exits_2_before_reading_any_file(tmp_path, capsys, option
                *options])
     assert rc == 2
     assert re.search(match, _one_error_line(capsys))
+
+
+@pytest.mark.parametrize(("command", "options", "match"), [
+    # Each was accepted and then ignored (exit 0): no tuning, so no folds or exact search.
+    ("evaluate", ["--folds", "3"], r"--folds applies to tuning: it needs --tune"),
+    ("evaluate", ["--exact-limit", "10"], r"--exact-limit applies to tuning"),
+    # In-sample figures on the cluster, however many folds were asked for; and the
+    # refusal came only after a 20 s wait for the (here unreachable) scheduler.
+    ("evaluate", ["--tune", "f1", "--folds", "3", "--scheduler", "tcp://127.0.0.1:9"],
+     r"--folds 3 with --scheduler: cross-fitting runs on one machine"),
+    # "--tune must be None or "expected_cost" when cost_matrix is given".
+    ("evaluate", ["--tune", "recall", "--cost", "0,1;1,0"],
+     r"--tune 'recall' with --cost: the cost matrix is the objective \(drop --tune, or "
+     r"give --tune expected_cost\), or bounds it with --constraint expected_cost=MAX"),
+    ("tune", ["--objective", "f1", "--cost", "0,1;1,0"], r"--objective 'f1' with --cost"),
+])
+def test_options_that_would_be_ignored_or_clash_exit_2_before_reading(
+        command, options, match, tmp_path, capsys):
+    missing = str(tmp_path / "no-such-file.csv")  # read after the options are checked
+    start = time.perf_counter()
+    assert main([command, missing, "--label", "y", "--score", "p", *options]) == 2
+    assert re.search(match, _one_error_line(capsys))
+    assert time.perf_counter() - start < 5
+
+
+def test_cross_fitting_folds_beyond_the_rows_and_cost_without_stakes_are_refused(
+        tmp_path, capsys):
+    path = _write_csv(tmp_path / "s.csv", {"y": [0, 1, 1, 0], "p": [0.2, 0.7, 0.4, 0.5]})
+    args = ["evaluate", path, "--label", "y", "--score", "p", "--bootstrap", "0", "--quiet"]
+    # Asked for: refused (it was exit 0, in-sample figures and a Python-worded note).
+    assert main([*args, "--tune", "f1", "--folds", "5"]) == 2
+    assert _one_error_line(capsys) == ("keras-confusion: error: --folds 5: more folds than "
+                                       "rows (4); expected at most 4, or 0 for in-sample "
+                                       "figures\n")
+    # The default 5: in-sample figures, the note in the command line's words.
+    assert main([*args, "--tune", "f1"]) == 0
+    out = capsys.readouterr().out
+    assert "no cross-fitted estimate (--folds '5': must be an integer in [2, 4]" in out
+    assert "Argument" not in out
+    # Every decision costs the same: "tuned" to 0.5 before.
+    assert main(["tune", path, "--label", "y", "--score", "p", "--cost", "0,0;0,0"]) == 2
+    assert re.search(r"--cost '0,0;0,0': must be a cost matrix under which decisions "
+                     r"differ", _one_error_line(capsys))
 
 
 def test_evaluate_confidence_needs_tuning_and_exact_search(tmp_path, capsys):

@@ -54,6 +54,7 @@ the text is printed, and ``-`` as an output path is standard output.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import warnings
@@ -83,6 +84,7 @@ class _ClusterRun:
     exact search. An error on a worker names the file and row as on one machine."""
 
     def __init__(self, args, paths, num_classes, threshold, *, tune, curve):
+        args.connect()
         from keras_confusion import dask as engine
 
         self.engine, self.paths = engine, paths
@@ -242,14 +244,34 @@ def _figure_format(path: str, fig) -> str:
     return suffix if suffix in fig.canvas.get_supported_filetypes() else "png"
 
 
+def _cost_matrix(args, k: int):
+    """``--cost`` as a checked ``(k, k)`` array, or None."""
+    if args.cost is None:
+        return None
+    from keras_confusion._validation import check_cost_matrix
+
+    try:
+        return check_cost_matrix(read_cost_matrix(args.cost), k, name="--cost")
+    except InputError:
+        raise
+    except ValueError as e:
+        e = ValueError(str(e).replace(f"num_classes={k}", f"the {k} classes of --score"))
+        raise _as_options(e, "--cost", {"--cost": args.cost}) from None
+
+
 def _check_tuning(option, objective, cost, constraint, confidence=None, weighted=False,
                   scheduler=None):
     """Everything about tuning that needs no data, before any file is read."""
+    pair = _constraint(constraint)
     if objective is not None:
         _check_formula(option, objective)
         if objective == "expected_cost" and cost is None:
             raise InputError(f"{option} expected_cost needs --cost MATRIX")
-    pair = _constraint(constraint)
+        if cost is not None and objective != "expected_cost" and (
+                pair is None or pair[0] != "expected_cost"):
+            raise InputError(f"{option} {objective!r} with --cost: the cost matrix is the "
+                             f"objective (drop {option}, or give {option} expected_cost), or "
+                             f"bounds it with --constraint expected_cost=MAX")
     if confidence is not None and scheduler is not None:
         raise InputError("--confidence cannot be used with --scheduler yet: the guarantee's "
                          "tests run on the client over every score; tune on one machine")
@@ -264,27 +286,55 @@ def _check_tuning(option, objective, cost, constraint, confidence=None, weighted
                          "interval (0, 1), e.g. 0.95")
     if pair is None:
         raise InputError(f"--confidence needs --constraint NAME=FLOOR, a floor on {floors}")
+    if pair[0] not in _guarantee.GUARANTEED:
+        raise InputError(f"--confidence needs a floor --constraint on {floors}; got "
+                         f"{constraint!r}")
     if weighted:
         raise InputError("--confidence cannot be used with --weight: the exact tests count "
                          "rows")
     try:
         resolve_confidence(confidence, resolve_constraint(pair, cost))
     except ValueError as e:
-        raise _as_options(e, option) from None
+        raise _as_options(e, option, {"--constraint": constraint,
+                                      "--confidence": str(confidence)}) from None
 
 
 # Python argument names in messages from the library, as the options that set them.
 _OPTION_NAMES = {"constraint": "--constraint", "cost_matrix": "--cost",
-                 "confidence": "--confidence"}
+                 "confidence": "--confidence", "folds": "--folds"}
 
 
-def _as_options(e: ValueError, objective_option: str) -> InputError:
+def _as_options(e: ValueError, objective_option: str, given=None) -> InputError:
+    """The library's ``ValueError`` in the command line's words: each Python argument
+    named as the option that sets it, and, where ``given`` (option -> text) has that
+    option's text, "--option 'text': must be ..." instead of its Python value
+    ("Received: --constraint=('npv', 0.99)", "--cost=array([[0., -1.], ...])")."""
+    import re
+
     text = str(e)
-    for arg, option in {**_OPTION_NAMES, "objective": objective_option,
-                        "formula": objective_option}.items():
+    names = {**_OPTION_NAMES, "objective": objective_option, "formula": objective_option,
+             **{o: o for o in given or {}}}
+    m = re.fullmatch(r"Argument `([^`]+)` must be (.*)\. Received: \1=.*", text, re.S)
+    if m and names.get(m.group(1)) in (given or {}):
+        option = names[m.group(1)]
+        return InputError(f"{option} {given[option]!r}: must be {m.group(2)}")
+    for arg, option in names.items():
         text = text.replace(f"Argument `{arg}`", option).replace(f"Received: {arg}=",
                                                                  f"Received: {option}=")
     return InputError(text)
+
+
+def _given(args, objective_option) -> dict:
+    """The text of the tuning options given, by option, for `_as_options`."""
+    texts = {"--constraint": args.constraint, "--cost": args.cost,
+             "--confidence": args.confidence,
+             objective_option: getattr(args, objective_option[2:])}
+    return {o: str(v) for o, v in texts.items() if v is not None}
+
+
+def _was_given(args, dest: str) -> bool:
+    """Whether the option of ``dest`` was on the command line (`_StoreOnce`)."""
+    return dest in getattr(args, "_given_options", ())
 
 
 def _class_names(args, k):
@@ -329,7 +379,7 @@ def _tune(acc, args, cost, option):
     except InputError:
         raise
     except ValueError as e:
-        raise _as_options(e, option) from None
+        raise _as_options(e, option, _given(args, option)) from None
 
 
 def _cross_fit(acc, args, cost, result):
@@ -349,14 +399,18 @@ def _cross_fit(acc, args, cost, result):
                             "were binned, so no cross-fitting (the optimism of one "
                             "threshold chosen on that many rows is small)"]
     y, s, w = acc.scores()
+    if args.folds > len(y) and _was_given(args, "folds"):
+        raise InputError(f"--folds {args.folds}: more folds than rows ({len(y)}); expected "
+                         f"at most {len(y)}, or 0 for in-sample figures")
     tune = _tuner(args, cost)
     try:
         cf = _guarantee.cross_fit(
             y, s, lambda *a: tune(*a).threshold, folds=args.folds, seed=args.seed,
             sample_weight=w)
     except ValueError as e:
+        why = _one_line(_as_options(e, "--tune", {"--folds": str(args.folds)}))
         return None, None, [f"in-sample figures at the tuned threshold, optimistic: no "
-                            f"cross-fitted estimate ({_one_line(e)})"]
+                            f"cross-fitted estimate ({why})"]
     squares = None
     if w is not None:
         squares = sum(count_matrix(y[cf.fold == f], decide(s[cf.fold == f], t), 2,
@@ -466,11 +520,7 @@ def _evaluate(args) -> int:
     from keras_confusion.report import Report
 
     k = 2 if len(args.score) == 1 else len(args.score)
-    cost = None
-    if args.cost is not None:
-        from keras_confusion._validation import check_cost_matrix
-
-        cost = check_cost_matrix(read_cost_matrix(args.cost), k, name="--cost")
+    cost = _cost_matrix(args, k)
     binary = len(args.score) == 1
     tune = binary and (args.tune is not None or (cost is not None and args.threshold is None))
     if args.tune is not None and not binary:
@@ -482,6 +532,14 @@ def _evaluate(args) -> int:
     args.objective = args.tune
     if args.constraint and not tune:
         raise InputError("--constraint needs --tune OBJECTIVE")
+    for dest, option in (("folds", "--folds"), ("exact_limit", "--exact-limit")):
+        if _was_given(args, dest) and not tune:  # else silently ignored
+            raise InputError(f"{option} applies to tuning: it needs --tune OBJECTIVE (or "
+                             "--cost without --threshold)")
+    if _was_given(args, "folds") and args.folds and args.scheduler is not None:
+        raise InputError(f"--folds {args.folds} with --scheduler: cross-fitting runs on one "
+                         "machine (it needs every score on the client); with --scheduler "
+                         "the figures are in-sample (drop --folds, or --scheduler)")
     if args.confidence is not None and not tune:
         raise InputError("--confidence needs --tune OBJECTIVE and --constraint NAME=FLOOR")
     _check_tuning("--tune", args.tune, cost, args.constraint, args.confidence,
@@ -585,11 +643,7 @@ def _tune_command(args) -> int:
     if len(args.score) != 1:
         raise InputError(f"--score: tune needs one score column (binary); got "
                          f"{len(args.score)} ({', '.join(args.score)})")
-    cost = None
-    if args.cost is not None:
-        from keras_confusion._validation import check_cost_matrix
-
-        cost = check_cost_matrix(read_cost_matrix(args.cost), 2, name="--cost")
+    cost = _cost_matrix(args, 2)
     _check_tuning("--objective", args.objective, cost, args.constraint, args.confidence,
                   weighted=args.weight is not None, scheduler=args.scheduler)
     _check_outputs(args)
@@ -850,10 +904,11 @@ def _warning_line(message, category, filename, lineno, file=None, line=None):
 
 def _run(args) -> int:
     try:
-        if getattr(args, "scheduler", None) is not None:
-            with _connect(args.scheduler):
-                return args.func(args)
-        return args.func(args)
+        with contextlib.ExitStack() as stack:
+            # Connected when the files are read, after every check of the options (an
+            # option refused after a 20 s wait for an unreachable scheduler, else).
+            args.connect = lambda: stack.enter_context(_connect(args.scheduler))
+            return args.func(args)
     except (InputError, ValueError) as e:
         print(f"keras-confusion: error: {_one_line(e)}", file=sys.stderr)
         return 2
