@@ -671,9 +671,48 @@ def test_small_argument_errors_are_value_errors_naming_the_argument(rng):
         tune_threshold([0, 1, 1], [0.2, 0.4, 0.7], greater_is_better="no")
     with pytest.raises(ValueError, match=r"`y_prob` must be at least one sample"):
         tune_cost_offsets(np.zeros(0, int), np.zeros((0, 3)), 1 - np.eye(3))
-    model = Thresholded(_scorer(1, "sigmoid"), threshold=[0.3, 0.6])
-    with pytest.raises(ValueError, match=r"`threshold`.*one threshold per output column"):
-        model(rng.normal(size=(4, 5)).astype("float32"))
+
+
+class _LateModel(keras.Model):
+    """A model whose output shape is known only once it is called."""
+
+    def __init__(self):
+        super().__init__(name="late")  # TensorFlow refuses the default "__late_model"
+        self.dense = keras.layers.Dense(1, activation="sigmoid")
+
+    def call(self, x):
+        return self.dense(x)
+
+
+def test_thresholded_refuses_thresholds_or_costs_that_do_not_fit_and_keeps_the_model(rng):
+    x = rng.normal(size=(40, 5)).astype("float32")
+    inner = _scorer(1, "sigmoid")
+    before = inner.predict(x, verbose=0)
+    # Raised inside predict's compiled step, the error was the backend's (JAX:
+    # TracerArrayConversionError; TensorFlow: NotImplementedError) and JAX's predict
+    # left `inner` without its weights ("'NoneType' object is not callable" after).
+    with pytest.raises(ValueError, match=r"`threshold` must be one threshold per output "
+                       r"column: the model outputs shape \(None, 1\)\. Received: "
+                       r"threshold=<2 thresholds>"):
+        Thresholded(inner, threshold=[0.3, 0.6])
+    with pytest.raises(ValueError, match=r"`cost_matrix` must be one row and column per "
+                       r"class of the model's outputs, shape \(None, 3\) \(3 columns\)"):
+        Thresholded(_scorer(3, "softmax"), cost_matrix=1 - np.eye(2))
+    with pytest.raises(ValueError, match=r"`cost_matrix`.*shape \(None, 1\) \(1 columns\)"):
+        Thresholded(inner, cost_matrix=1 - np.eye(3))
+    # Outputs known only when called: refused in predict, and the model keeps its weights.
+    late = _LateModel()
+    with pytest.raises(ValueError, match=r"`threshold` must be one threshold per output"):
+        Thresholded(late, threshold=[0.3, 0.6]).predict(x, verbose=0)
+    late_scores = late.predict(x, verbose=0)
+    assert late_scores.shape == (40, 1) and np.all(np.isfinite(late_scores))
+    np.testing.assert_array_equal(inner.predict(x, verbose=0), before)
+    # What fits is taken: a (2, 2) matrix on one column of class-1 scores, and one
+    # threshold per column of two.
+    decided = Thresholded(inner, cost_matrix=1 - np.eye(2)).predict(x, verbose=0)
+    np.testing.assert_array_equal(decided, (before[:, 0] >= 0.5).astype("int32"))
+    assert Thresholded(_scorer(2, "sigmoid"), threshold=[0.3, 0.6]).predict(
+        x, verbose=0).shape == (40, 2)
 
 
 def test_thresholded_keeps_the_guarantee_through_save_and_load(tmp_path):

@@ -96,6 +96,33 @@ class Thresholded(keras.Model):
                 shape=t.shape, initializer=keras.initializers.Constant(t),
                 trainable=False, dtype=dtype, name="threshold", autocast=False)
         self.built = True
+        # Checked now where the model's output shape is known: raised inside a compiled
+        # predict step, the error came from the backend (JAX, TensorFlow), and on JAX
+        # the wrapped model was left without its weights (Keras empties a model's
+        # variables before the step and refills them only when it returns).
+        try:
+            shape = model.output_shape
+        except (AttributeError, ValueError, RuntimeError):  # a model not built yet
+            shape = None
+        if isinstance(shape, tuple) and all(d is None or isinstance(d, int) for d in shape):
+            self._check_output_shape(shape)
+
+    def _check_output_shape(self, shape: tuple):
+        """Refuse a threshold or cost matrix that does not fit scores of ``shape``."""
+        last = shape[-1] if len(shape) >= 2 else None
+        if self.cost_matrix is None:
+            t = tuple(self.threshold_variable.shape)
+            if len(t) == 1 and t[0] > 1 and (len(shape) < 2 or last not in (None, t[0])):
+                raise arg_error("threshold", f"<{t[0]} thresholds>",
+                                f"one threshold per output column: the model outputs "
+                                f"shape {shape}")
+            return
+        k = self.cost_matrix.shape[0]
+        if (len(shape) < 2 and k != 2) or (last not in (None, k) and not (k == 2 and last == 1)):
+            columns = "one score per sample" if len(shape) < 2 else f"{last} columns"
+            raise arg_error("cost_matrix", f"<array of shape ({k}, {k})>",
+                            f"one row and column per class of the model's outputs, shape "
+                            f"{shape} ({columns})")
 
     @staticmethod
     def _check_threshold(threshold):
@@ -162,14 +189,11 @@ class Thresholded(keras.Model):
         if self.cost_matrix is None:
             # In the threshold's dtype: float64 (exact for every score) where the
             # backend has it, else float32 holding the float32 ceiling of the threshold.
+            self._check_output_shape(tuple(x.shape))  # no value read: it may be traced
             t = self.threshold_variable.value
-            if len(t.shape) == 1 and t.shape[0] > 1 and (
-                    len(x.shape) < 2 or x.shape[-1] not in (None, t.shape[0])):
-                raise arg_error("threshold", self.threshold.tolist(),
-                                f"one threshold per output column: the model outputs "
-                                f"shape {tuple(x.shape)}")
             decisions = ops.cast(decide(ops.cast(x, t.dtype), t), "int32")
         else:
+            self._check_output_shape(tuple(x.shape))
             k = self.cost_matrix.shape[0]
             if k == 2 and (len(x.shape) == 1 or x.shape[-1] == 1):
                 p = x if len(x.shape) == 1 else x[..., 0]
