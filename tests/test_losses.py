@@ -663,6 +663,30 @@ def test_nan_score_gives_nan_loss_in_a_compiled_step():
         assert np.isnan(float(to_numpy(compiled(loss)(y, p)))), type(loss).__name__
 
 
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, 1.5, -0.5])
+def test_score_that_is_no_probability_gives_nan_loss_in_a_compiled_step(bad):
+    # An eager call raises; compiled, the constrained losses clipped inf and 1.5 to
+    # 1 - eps (SpecificityLoss(min_sensitivity=0.9) read 0.5257 with an inf score,
+    # unseen by TerminateOnNaN), and the others took 1.5 as a soft count of 1.5.
+    from conftest import compiled
+
+    y = keras.ops.convert_to_tensor(np.array([0.0, 1.0, 1.0, 0.0], "float32"))
+    good = keras.ops.convert_to_tensor(np.array([0.2, 0.1, 0.7, 0.4], "float32"))
+    p = keras.ops.convert_to_tensor(np.array([0.2, bad, 0.7, 0.4], "float32"))
+    constrained = [_quiet(lambda: L.SpecificityLoss(min_sensitivity=0.9)),
+                   _quiet(lambda: L.SensitivityLoss(min_specificity=0.8)),
+                   _quiet(lambda: L.PrecisionLoss(min_recall=0.8))]  # default sharpness
+    for loss in [loss for loss, _ in named_losses()] + constrained:
+        assert np.isfinite(float(to_numpy(loss(y, good)))), type(loss).__name__
+        assert np.isfinite(float(to_numpy(compiled(loss)(y, good)))), type(loss).__name__
+        assert np.isnan(float(to_numpy(compiled(loss)(y, p)))), type(loss).__name__
+    if np.isinf(bad):  # a logit of inf is no logit either
+        for loss in (L.FBetaLoss(2.0, from_logits=True),
+                     _quiet(lambda: L.SpecificityLoss(min_sensitivity=0.9, from_logits=True))):
+            loss(y, good)  # the eager check of the first call (torch runs eagerly)
+            assert np.isnan(float(to_numpy(compiled(loss)(y, p)))), type(loss).__name__
+
+
 @pytest.mark.parametrize("make", [lambda: L.FBetaLoss(1.0), L.MCCLoss,
                                   lambda: L.CostLoss(COST)])
 def test_nan_input_feature_stops_compiled_fit_through_terminate_on_nan(make):

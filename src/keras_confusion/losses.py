@@ -24,6 +24,8 @@ per class, which also works for multilabel and per-pixel outputs where
 
 from __future__ import annotations
 
+import dataclasses
+
 import keras
 import numpy as np
 from keras import ops
@@ -95,6 +97,17 @@ def _is_per_class(fn) -> bool:
 def _plain(value):
     """A JSON-friendly copy of a formula argument (cost matrices become lists)."""
     return value.tolist() if isinstance(value, np.ndarray) else value
+
+
+def _nan_where_invalid(fmt, from_logits: bool):
+    """``fmt`` with every score that is no probability in [0, 1] (with ``from_logits``:
+    no finite logit) made NaN, so that the loss is NaN (`_batch_loss`'s NaN rule) where
+    a compiled step cannot raise. A probability of 1.5 was a soft count of 1.5; the
+    constrained losses clipped inf and 1.5 to 1 - eps: a model whose outputs
+    overflowed trained on with a finite loss, unseen by ``TerminateOnNaN``."""
+    x = fmt.y_pred
+    valid = ops.isfinite(x) if from_logits else (x >= 0.0) & (x <= 1.0)
+    return dataclasses.replace(fmt, y_pred=ops.where(valid, x, np.nan))
 
 
 def _sharpened(fmt, from_logits: bool, sharpness: float):
@@ -203,6 +216,7 @@ def _batch_loss(y_true, y_pred, sample_weight=None, mask=None, *, formula, formu
                                mask, hard=False)
     if check_values:
         counts.validate_values(fmt, from_logits=from_logits, soft=True, allow_nan=True)
+    fmt = _nan_where_invalid(fmt, from_logits)
     if sharpness != 1.0:
         cm = counts.soft_counts(_sharpened(fmt, from_logits, sharpness), True)
     else:
