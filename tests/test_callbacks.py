@@ -252,6 +252,27 @@ def test_callbacks_refuse_a_one_shot_iterator_as_validation_data(one_shot):
             cls(data)
 
 
+@pytest.mark.parametrize(("kwargs", "match"), [
+    # x alone: its rows were taken for batches ("Invalid input shape" at an epoch end).
+    ({"validation_data": "x"}, r"`validation_data` must be \(x, y\) or \(x, y, "
+                               r"sample_weight\).*Received: validation_data=<array of "
+                               r"shape \(64, 4\)>"),
+    # 0 was read as Keras' default 32; -5 as an empty validation set; "a" accepted.
+    ({"batch_size": 0}, r"`batch_size` must be an integer >= 1, or None"),
+    ({"batch_size": -5}, r"`batch_size` must be an integer >= 1"),
+    ({"batch_size": "a"}, r"`batch_size` must be an integer >= 1"),
+    ({"batch_size": True}, r"`batch_size` must be an integer >= 1"),
+])
+def test_callbacks_refuse_bad_arguments_at_construction(kwargs, match):
+    x, y = _data(4, 64)
+    kwargs = dict(kwargs)
+    data = x if kwargs.pop("validation_data", None) == "x" else (x, y)
+    for cls in (ConfusionHistory, ThresholdTuner):
+        with pytest.raises(ValueError, match=match):
+            cls(data, **kwargs)
+    assert ThresholdTuner((x, y), batch_size=np.int64(8)).batch_size == 8
+
+
 @pytest.mark.parametrize("cls", [ConfusionHistory, ThresholdTuner])
 def test_callbacks_refuse_a_multi_output_model_naming_its_outputs(cls):
     x, y = _data(12, 64)

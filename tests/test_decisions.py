@@ -707,6 +707,9 @@ def test_thresholded_refuses_thresholds_or_costs_that_do_not_fit_and_keeps_the_m
     late_scores = late.predict(x, verbose=0)
     assert late_scores.shape == (40, 1) and np.all(np.isfinite(late_scores))
     np.testing.assert_array_equal(inner.predict(x, verbose=0), before)
+    # bool("no") is True: the decisions came back as a dict with the scores.
+    with pytest.raises(ValueError, match=r"`return_scores` must be True or False"):
+        Thresholded(inner, 0.5, return_scores="no")
     # What fits is taken: a (2, 2) matrix on one column of class-1 scores, and one
     # threshold per column of two.
     decided = Thresholded(inner, cost_matrix=1 - np.eye(2)).predict(x, verbose=0)

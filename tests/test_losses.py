@@ -404,6 +404,10 @@ def test_confusion_loss_of_a_rate_alone_warns_once_like_the_named_losses(
     (lambda: L.CostLoss([[0, -1], [1, 0]]), "Argument `cost_matrix`"),
     (lambda: L.WeightedCrossentropy({0: 1.0, 5: 2.0}), "Argument `class_weight`"),
     (lambda: L.WeightedCrossentropy([1.0, -2.0]), "Argument `class_weight`"),
+    # "could not convert string to float: 'x'", naming nothing; "0.9" was taken.
+    (lambda: L.WeightedCrossentropy({0: "x"}), "Argument `class_weight`"),
+    (lambda: L.SpecificityLoss(min_sensitivity="0.9"), "Argument `min_sensitivity`"),
+    (lambda: L.FBetaLoss("2"), "Argument `beta`"),
 ])
 def test_bad_arguments_raise_value_error_naming_the_argument(factory, match):
     with pytest.raises(ValueError, match=match):

@@ -974,6 +974,20 @@ def test_get_config_round_trip_gives_same_config_and_result(make):
     (lambda: kcm.ThresholdConfusion(spacing="log"), "spacing.*Received: spacing='log'"),
     (lambda: kcm.ThresholdConfusion(thresholds=[0.5, 2.0]), "thresholds.*\\[0, 1\\]"),
     (lambda: kcm.ConfusionMetric("nope"), "formula.*Received: formula='nope'"),
+    # Text and truthy strings were taken: FBeta kept beta '2' in its config, and
+    # BalancedAccuracy(adjusted="no") computed the adjusted value (0.5, not 0.75).
+    (lambda: kcm.FBeta(beta="2"), r"`beta` must be a number > 0\. Received: beta='2'"),
+    (lambda: kcm.BalancedAccuracy(adjusted="no"),
+     r"`adjusted` must be True or False\. Received: adjusted='no'"),
+    (lambda: kcm.ConfusionMatrix(threshold="0.5"), r"`threshold` must be a number in "
+                                                   r"\[0, 1\].*Received: threshold='0\.5'"),
+    (lambda: kcm.Specificity(zero_division="1"), r"`zero_division` must be a finite number"),
+    # A TypeError from inside the formula ("f1() got an unexpected keyword argument").
+    (lambda: kcm.ConfusionMetric("f1", {"bogus": 1}),
+     r"`bogus` must be not given: it is neither an argument of ConfusionMetric's "
+     r"formula_kwargs nor of formula 'f1'"),
+    (lambda: kcm.ConfusionMetric("f1", [1]), r"`formula_kwargs` must be a dict of the "
+                                             r"formula's keyword arguments, or None"),
 ])
 def test_bad_arguments_raise_value_error_naming_argument_and_value(make, match):
     with pytest.raises(ValueError, match=match):

@@ -34,7 +34,7 @@ def check_num_classes(num_classes, *, allow_none: bool = True):
     return int(num_classes)
 
 
-def _check_bool(name: str, value) -> bool:
+def check_bool(name: str, value) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise arg_error(name, value, "True or False")
     return bool(value)
@@ -44,8 +44,8 @@ def _check_bool(name: str, value) -> bool:
 #: each (scikit-learn's ``validate_params`` idea): they agree by construction.
 TASK_ARGS = {
     "num_classes": check_num_classes,
-    "multilabel": lambda value: _check_bool("multilabel", value),
-    "from_logits": lambda value: _check_bool("from_logits", value),
+    "multilabel": lambda value: check_bool("multilabel", value),
+    "from_logits": lambda value: check_bool("from_logits", value),
 }
 
 
@@ -67,33 +67,35 @@ def check_task_args(*, binary_num_classes=None, **task) -> dict:
     return out
 
 
+def _float(name: str, value, expected: str) -> float:
+    """``value`` as a float, or a ValueError naming it: text and booleans are refused
+    (``float("2")`` is 2.0: FBeta(beta="2") kept the string in its config)."""
+    if isinstance(value, (str, bytes, bool, np.bool_)):
+        raise arg_error(name, value, expected)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise arg_error(name, value, expected) from None
+
+
 def check_probability(name: str, value, *, open_low=False, open_high=False) -> float:
     low, high = ("(" if open_low else "["), (")" if open_high else "]")
     expected = f"a number in the range {low}0, 1{high}"
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise arg_error(name, value, expected) from None
+    v = _float(name, value, expected)
     if not np.isfinite(v) or v < 0 or v > 1 or (open_low and v == 0) or (open_high and v == 1):
         raise arg_error(name, value, expected)
     return v
 
 
 def check_positive(name: str, value) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise arg_error(name, value, "a number > 0") from None
+    v = _float(name, value, "a number > 0")
     if not _finite(v) or v <= 0:
         raise arg_error(name, value, "a number > 0")
     return v
 
 
 def check_non_negative(name: str, value) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise arg_error(name, value, "a number >= 0") from None
+    v = _float(name, value, "a number >= 0")
     if not _finite(v) or v < 0:
         raise arg_error(name, value, "a number >= 0")
     return v
@@ -106,10 +108,7 @@ def _finite(v: float) -> bool:
 
 
 def check_zero_division(value) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise arg_error("zero_division", value, "a finite number such as 0.0 or 1.0") from None
+    v = _float("zero_division", value, "a finite number such as 0.0 or 1.0")
     if not _finite(v):
         raise arg_error("zero_division", value, "a finite number such as 0.0 or 1.0")
     return v
@@ -119,9 +118,11 @@ def check_threshold(threshold, name: str = "threshold"):
     """A scalar in [0, 1], or a 1-D sequence of them (one per label)."""
     if hasattr(threshold, "shape") and not isinstance(threshold, (np.ndarray, np.generic)):
         return threshold  # a tensor: checked by the caller if concrete
-    if isinstance(threshold, (bool, np.bool_)):
+    if isinstance(threshold, (bool, np.bool_, str, bytes)):
         raise arg_error(name, threshold, "a number in [0, 1] or a 1-D sequence of them")
     try:
+        if np.asarray(threshold).dtype.kind in "US":  # text, which asarray would read
+            raise TypeError
         arr = np.asarray(threshold, dtype="float64")
     except (TypeError, ValueError):
         raise arg_error(name, threshold, "a number in [0, 1] or a 1-D sequence of them") from None

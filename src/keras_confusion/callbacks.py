@@ -59,8 +59,12 @@ def _check_validation_data(validation_data):
             raise arg_error("validation_data", f"<{type(validation_data).__name__} of "
                             f"{len(validation_data)} items>", _VALIDATION_DATA)
         return tuple(validation_data)
-    if not hasattr(validation_data, "__iter__"):
-        raise arg_error("validation_data", validation_data, _VALIDATION_DATA)
+    if not hasattr(validation_data, "__iter__") or hasattr(validation_data, "shape"):
+        # An array (x alone) iterates over its rows, each then taken for a batch:
+        # Keras' "Invalid input shape" at the first epoch end.
+        shown = (f"<array of shape {tuple(validation_data.shape)}>"
+                 if hasattr(validation_data, "shape") else validation_data)
+        raise arg_error("validation_data", shown, _VALIDATION_DATA)
     # It is read again at every epoch end: a generator would be empty at the second.
     if iter(validation_data) is validation_data:
         raise arg_error("validation_data", f"<one-shot {type(validation_data).__name__}>",
@@ -169,6 +173,11 @@ class _ValidationCallback(keras.callbacks.Callback):
     def __init__(self, validation_data, batch_size):
         super().__init__()
         self.validation_data = _check_validation_data(validation_data)
+        if batch_size is not None and (isinstance(batch_size, (bool, np.bool_)) or not
+                                       isinstance(batch_size, (int, np.integer))
+                                       or batch_size < 1):
+            # 0 was read as Keras' default 32, and -5 as an empty validation set.
+            raise arg_error("batch_size", batch_size, "an integer >= 1, or None (32)")
         self.batch_size = batch_size
         self._masked = None  # whether the model's output carries a mask, once seen
 

@@ -30,6 +30,7 @@ import numpy as np
 from keras_confusion._validation import (
     arg_error,
     check_average,
+    check_bool,
     check_cost_matrix,
     check_non_negative,
     check_positive,
@@ -336,6 +337,7 @@ def balanced_accuracy(cm, *, adjusted=False, zero_division=0.0):
     0.7166666666666667
     """
     z = check_zero_division(zero_division)
+    adjusted = check_bool("adjusted", adjusted)
     cm, xp = _prepare(cm)
     support = xp.sum(cm, axis=-1)
     present = xp.where(support > 0, _constant(xp, 1.0, cm), _constant(xp, 0.0, cm))

@@ -701,7 +701,12 @@ def _check_class_weight(class_weight, num_classes: int, multilabel: bool):
                 raise arg_error("class_weight", class_weight, expected) from None
             if c != key or not 0 <= c < num_classes:
                 raise arg_error("class_weight", class_weight, expected)
-            w[c] = float(value)
+            if isinstance(value, (str, bytes, bool, np.bool_)):
+                raise arg_error("class_weight", class_weight, expected)
+            try:
+                w[c] = float(value)
+            except (TypeError, ValueError):
+                raise arg_error("class_weight", class_weight, expected) from None
     else:
         try:
             w = np.asarray(class_weight, dtype="float64")

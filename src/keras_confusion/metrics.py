@@ -56,8 +56,10 @@ from keras_confusion._counting import cell_codes, decide, tail_sums
 from keras_confusion._validation import (
     arg_error,
     check_average,
+    check_bool,
     check_cost_matrix,
     check_num_classes,
+    check_positive,
     check_task_args,
     check_threshold,
     warn,
@@ -435,7 +437,12 @@ class ConfusionMetric(ConfusionMatrix):
         if isinstance(formula, dict):  # a serialized callable, from get_config
             formula = keras.saving.deserialize_keras_object(formula)
         fn = formulas.get(formula)
+        if formula_kwargs is not None and not isinstance(formula_kwargs, dict):
+            raise arg_error("formula_kwargs", formula_kwargs,
+                            "a dict of the formula's keyword arguments, or None")
         kwargs = dict(formula_kwargs or {})
+        formulas.check_kwargs(fn, kwargs, given_by=("multilabel",),
+                              owner="ConfusionMetric's formula_kwargs")
         # The task first: the formula's arguments are checked against it.
         num_classes = check_num_classes(num_classes, allow_none=False)
         check_task_args(num_classes=num_classes, multilabel=multilabel, from_logits=from_logits,
@@ -586,7 +593,8 @@ class FBeta(_NamedMetric):
                  multilabel=False, num_labels=None, *, average="binary", zero_division=0.0,
                  name="fbeta", dtype=None):
         super().__init__(formulas.fbeta,
-                         {"beta": beta, "average": average, "zero_division": zero_division},
+                         {"beta": check_positive("beta", beta), "average": average,
+                          "zero_division": zero_division},
                          num_classes, threshold, from_logits, multilabel, num_labels,
                          name=name, dtype=dtype)
 
@@ -645,7 +653,8 @@ class BalancedAccuracy(_NamedMetric):
                  num_labels=None, *, adjusted=False, zero_division=0.0,
                  name="balanced_accuracy", dtype=None):
         super().__init__(formulas.balanced_accuracy,
-                         {"adjusted": adjusted, "zero_division": zero_division},
+                         {"adjusted": check_bool("adjusted", adjusted),
+                          "zero_division": zero_division},
                          num_classes, threshold, from_logits, multilabel, num_labels,
                          name=name, dtype=dtype)
 

@@ -9,7 +9,13 @@ from keras import ops
 from keras_confusion import _backend
 from keras_confusion._counting import decide
 from keras_confusion._guarantee import check_guarantee
-from keras_confusion._validation import arg_error, ceil_to, check_cost_matrix, check_num_classes
+from keras_confusion._validation import (
+    arg_error,
+    ceil_to,
+    check_bool,
+    check_cost_matrix,
+    check_num_classes,
+)
 from keras_confusion.decisions import bayes_decide, check_offsets
 
 __all__ = ["Thresholded"]
@@ -72,7 +78,7 @@ class Thresholded(keras.Model):
         if cost_matrix is not None and threshold is not None:
             raise arg_error("threshold", threshold, "None when cost_matrix is given")
         self.model = model
-        self.return_scores = bool(return_scores)
+        self.return_scores = check_bool("return_scores", return_scores)
         self.guarantee = guarantee
         self.cost_matrix = None
         self.threshold_variable = None
