@@ -464,6 +464,26 @@ def test_nan_scores_and_invalid_labels_are_tallied_not_counted_and_result_warns(
         np.testing.assert_array_equal(to_numpy(t.result())[0], [[0, 0], [0, 1]])
 
 
+def test_invalid_samples_warn_once_per_accumulation_not_at_every_result():
+    # Keras reads result() after each batch of an eager evaluate: three batches with a
+    # NaN score warned four times per metric.
+    m = kcm.Sensitivity()
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        for _ in range(3):
+            m.update_state([1, 0], [np.nan, 0.2])
+            m.result()
+        m.result()
+    assert [str(r.message)[:48] for r in record if r.category is ConfusionWarning] == [
+        "Sensitivity `sensitivity` left 1 invalid samples"]
+    assert m.invalid == 3
+    m.reset_state()
+    m.update_state([1], [np.inf])
+    with pytest.warns(ConfusionWarning, match="left 1 invalid samples out of its counts so "
+                                              r"far .*`\.invalid` holds the total"):
+        m.result()
+
+
 @pytest.mark.parametrize("task", ["binary", "multilabel", "thresholds"])
 def test_bool_labels_accumulated_equal_one_shot_and_sklearn(task, rng):
     y = rng.random((40, 3) if task == "multilabel" else 40) < 0.4

@@ -124,6 +124,7 @@ class _CountingMetric(keras.metrics.Metric):
             shape=(2, self._num_cells + 1), initializer="zeros", dtype="float32",
             aggregation="sum", name="counts_pair")
         self._views = (None, None)  # `_eager_state`'s torch tensor and its views
+        self._warned_invalid = False  # whether result() warned since the last reset
 
     def _cell_codes(self, codes, valid, weights):
         """Flat codes with the invalid ones sent to the tally cell, and their weights."""
@@ -238,13 +239,21 @@ class _CountingMetric(keras.metrics.Metric):
         total = _backend.replica_sum(
             pair[0] + (pair[1] + ops.cast(self.counts_int.value[:-1], wide)), processes=False)
         invalid = total[self._num_cells]
-        if _backend.has_value(invalid):
+        # Once per accumulation: Keras reads result() after every batch of an eager
+        # evaluate, and each read warned again (3 batches, 4 warnings).
+        if not self._warned_invalid and _backend.has_value(invalid):
             n = float(ops.convert_to_numpy(invalid))
             if n > 0:
+                self._warned_invalid = True
                 warn(f"{type(self).__name__} `{self.name}` left {n:.0f} invalid samples out "
-                     "of its counts (NaN or inf scores, labels outside the classes, or "
-                     "non-finite or negative sample weights).", stacklevel=4)
+                     "of its counts so far (NaN or inf scores, labels outside the classes, "
+                     "or non-finite or negative sample weights); `.invalid` holds the "
+                     "total.", stacklevel=4)
         return total[: self._num_cells]
+
+    def reset_state(self):
+        super().reset_state()
+        self._warned_invalid = False
 
     def _exact(self) -> np.ndarray:
         pair = np.asarray(ops.convert_to_numpy(self.counts_pair.value), dtype="float64")
