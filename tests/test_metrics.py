@@ -987,6 +987,10 @@ def test_get_config_round_trip_gives_same_config_and_result(make):
     (lambda: kcm.Precision(num_classes=3), "average.*Received: average='binary'"),
     (lambda: kcm.ConfusionMatrix(multilabel=True), "num_labels.*Received: num_labels=None"),
     (lambda: kcm.ConfusionMatrix(threshold=1.5), "threshold.*Received: threshold=1.5"),
+    # Accepted and ignored: multiclass decisions are the argmax.
+    (lambda: kcm.ConfusionMatrix(3, threshold=0.3), r"`threshold` must be 0\.5 \(the "
+     r"default\) with num_classes=3: multiclass decisions are the argmax"),
+    (lambda: kcm.Precision(num_classes=3, average="macro", threshold=[0.3]), r"`threshold`"),
     (lambda: kcm.ExpectedCost([[0, 1], [1, 0]], num_classes=3), "cost_matrix.*\\(3, 3\\)"),
     (lambda: kcm.FBeta(beta=0.0), "beta.*Received: beta=0.0"),
     (lambda: kcm.CohenKappa(weights="cubic"), "weights.*Received: weights='cubic'"),

@@ -321,6 +321,11 @@ class ConfusionMatrix(_CountingMetric):
                 raise arg_error("num_labels", num_labels, "None unless multilabel=True")
             shape = (num_classes, num_classes)
         threshold = check_threshold(threshold)
+        if num_classes > 2 and not multilabel and not (np.ndim(threshold) == 0
+                                                       and threshold == 0.5):
+            # It was accepted and ignored.
+            raise arg_error("threshold", threshold, f"0.5 (the default) with num_classes="
+                            f"{num_classes}: multiclass decisions are the argmax")
         if np.ndim(threshold) == 1 and len(threshold) not in (1, shape[0] if multilabel else 1):
             raise arg_error("threshold", list(threshold),
                             "a number, or one threshold per label when multilabel=True")
