@@ -408,6 +408,8 @@ def test_confusion_loss_of_a_rate_alone_warns_once_like_the_named_losses(
     (lambda: L.WeightedCrossentropy({0: "x"}), "Argument `class_weight`"),
     (lambda: L.SpecificityLoss(min_sensitivity="0.9"), "Argument `min_sensitivity`"),
     (lambda: L.FBetaLoss("2"), "Argument `beta`"),
+    (lambda: L.CostLoss(1 - np.eye(3)), r"`cost_matrix` must be of shape \(2, 2\) \(binary, "
+                                        r"num_classes not given: pass num_classes=3"),
 ])
 def test_bad_arguments_raise_value_error_naming_the_argument(factory, match):
     with pytest.raises(ValueError, match=match):

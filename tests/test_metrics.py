@@ -464,6 +464,20 @@ def test_nan_scores_and_invalid_labels_are_tallied_not_counted_and_result_warns(
         np.testing.assert_array_equal(to_numpy(t.result())[0], [[0, 0], [0, 1]])
 
 
+def test_text_labels_or_scores_raise_value_error_naming_them():
+    # Each backend failed its own way: "Invalid dtype: str32" (torch), "Cast string to
+    # double is not supported" (TensorFlow), a TypeError (JAX), naming no argument.
+    from keras_confusion import losses
+
+    with pytest.raises(ValueError, match=r"`y_true` must be an array of numbers\. "
+                                         r"Received: y_true=<array of text"):
+        kcm.ConfusionMatrix().update_state(np.array(["0", "1"]), np.array([0.2, 0.7]))
+    with pytest.raises(ValueError, match=r"`y_pred` must be an array of numbers"):
+        kcm.ConfusionMatrix().update_state([0, 1], ["0.2", "0.7"])
+    with pytest.raises(ValueError, match=r"`y_true` must be an array of numbers"):
+        losses.FBetaLoss()(np.array(["0", "1"]), np.array([0.2, 0.7]))
+
+
 def test_invalid_samples_warn_once_per_accumulation_not_at_every_result():
     # Keras reads result() after each batch of an eager evaluate: three batches with a
     # NaN score warned four times per metric.

@@ -84,9 +84,13 @@ def drop_trailing_one(shape: tuple) -> tuple:
 _INT32 = np.iinfo(np.int32)
 
 
-def _to_tensor(x, dtype=None):
+def _to_tensor(x, dtype=None, name=None):
     if isinstance(x, (list, tuple)):
         x = np.asarray(x)
+    if isinstance(x, np.ndarray) and x.dtype.kind in "USV":
+        # Each backend failed its own way ("Invalid dtype: str32", "Cast string to
+        # double is not supported", a TypeError of JAX's), naming no argument.
+        raise arg_error(name, f"<array of text, dtype {x.dtype}>", "an array of numbers")
     # Only int64, uint64 and uint32 hold values beyond int32 (one pass over the labels).
     if isinstance(x, np.ndarray) and x.size and (
             (x.dtype.kind == "i" and x.dtype.itemsize > 4)
@@ -112,7 +116,7 @@ def format_inputs(y_true, y_pred, num_classes, multilabel, sample_weight, mask=N
     classes (decisions are counted), not the label distributions soft counts accept."""
     num_classes = check_num_classes(num_classes)
     raw_true = np.asarray(y_true) if isinstance(y_true, (list, tuple)) else y_true
-    y_true = _to_tensor(raw_true)
+    y_true = _to_tensor(raw_true, name="y_true")
     exact_true = _exact_scores(raw_true, y_true) if hard else None
     if exact_true is not None:
         # Rounded to float32 (JAX without x64), the label 1 + 1e-10 would be class 1. A
@@ -128,7 +132,7 @@ def format_inputs(y_true, y_pred, num_classes, multilabel, sample_weight, mask=N
     # A Python float or NumPy scalar too: as a tensor it would be floatx (float32).
     raw = np.asarray(y_pred) if isinstance(y_pred, (list, tuple, float, int, np.generic)) \
         else y_pred
-    y_pred = _to_tensor(raw)
+    y_pred = _to_tensor(raw, name="y_pred")
     exact = _exact_scores(raw, y_pred)
     if keras.backend.standardize_dtype(y_pred.dtype) not in _FLOATS:
         y_pred = ops.cast(y_pred, "float32")
@@ -229,7 +233,7 @@ def _apply_mask(fmt: Formatted, keep):
 def _format_weight(sample_weight, sample_shape: tuple, sample_ref, fmt: Formatted,
                    name="sample_weight"):
     """Broadcast weights to the samples (``(B,)`` weights a whole ``(B, H, W)`` map)."""
-    w = _to_tensor(sample_weight)
+    w = _to_tensor(sample_weight, name="sample_weight")
     w = ops.cast(w, float_dtype(w) if "float" in str(w.dtype) else "float32")
     ws = _shape(w)
     while len(ws) > len(sample_shape) and ws[-1] == 1:

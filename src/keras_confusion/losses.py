@@ -678,8 +678,12 @@ class CostLoss(_FixedFormulaLoss):
         cost = check_cost_matrix(cost_matrix)
         k = kwargs.get("num_classes") or 2
         if cost.shape[0] != k:
+            given = kwargs.get("num_classes")
+            hint = (f" (binary, num_classes not given: pass num_classes={cost.shape[0]} for a "
+                    f"{cost.shape[0]}-class matrix)" if given is None else
+                    f" to match num_classes={given}")
             raise arg_error("cost_matrix", f"<array of shape {cost.shape}>",
-                            f"of shape ({k}, {k}) to match num_classes={kwargs.get('num_classes')}")
+                            f"of shape ({k}, {k}){hint}")
         super().__init__("expected_cost", cost_matrix=cost, **kwargs)
 
 
