@@ -333,6 +333,20 @@ def test_text_scores_logit_probabilities_and_costs_without_stakes_are_refused():
             tune_cost_offsets([0, 1], np.eye(2), cost)
 
 
+def test_result_repr_shows_the_choice_not_every_candidate(rng):
+    # The dataclass repr printed every candidate's matrix: thousands of lines.
+    y, s = rng.integers(0, 2, (5000, 2)), rng.random((5000, 2))
+    r = tune_threshold(y[:, 0], s[:, 0], "f1")
+    text = repr(r)
+    assert len(text.splitlines()) == 1 and len(text) < 400, text
+    assert text.startswith(f"ThresholdResult(threshold={r.threshold!r}, value={r.value!r}, "
+                           f"objective='f1', confusion_matrix="
+                           f"{r.confusion_matrix.tolist()!r}, constraint=None")
+    assert text.endswith("<5001 candidates in .thresholds, .values, .confusion_matrices>)")
+    multi = repr(tune_threshold(y, s, "f1", multilabel=True))
+    assert len(multi) < 500 and multi.endswith("<2 labels' results in .results>)")
+
+
 def test_objective_returning_nan_raises_naming_the_threshold():
     with pytest.raises(ValueError, match=r"`objective`.*returned NaN at threshold 0\.2"):
         tune_threshold([0, 1, 1], [0.2, 0.4, 0.7], lambda cm: np.nan)

@@ -50,7 +50,17 @@ _TIE_RTOL = 1e-12
 # ------------------------------------------------------------------------- results
 
 
-@dataclass(frozen=True)
+def _short_repr(obj, fields, curves: str) -> str:
+    """``Name(field=value, ..., <curves>)``: the chosen figures, not the whole curve
+    (a dataclass's own repr printed every candidate's matrix)."""
+    def show(v):
+        return repr(np.asarray(v).tolist()) if isinstance(v, np.ndarray) else repr(v)
+
+    parts = [f"{f}={show(getattr(obj, f))}" for f in fields]
+    return f"{type(obj).__name__}({', '.join(parts)}, {curves})"
+
+
+@dataclass(frozen=True, repr=False)
 class ThresholdResult:
     """The outcome of `tune_threshold`: the chosen threshold and the whole curve.
 
@@ -90,6 +100,12 @@ class ThresholdResult:
     confidence: float | None = None
     bound: float | None = None
 
+    def __repr__(self) -> str:
+        return _short_repr(self, ("threshold", "value", "objective", "confusion_matrix",
+                                  "constraint", "confidence", "bound"),
+                           f"<{len(self.thresholds)} candidates in .thresholds, .values, "
+                           ".confusion_matrices>")
+
     @property
     def guarantee(self) -> dict | None:
         """The guarantee as a plain dict (``constraint``, ``confidence``, ``bound``), as
@@ -100,7 +116,7 @@ class ThresholdResult:
                 "confidence": float(self.confidence), "bound": float(self.bound)}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class MultilabelThresholdResult:
     """One `ThresholdResult` per label, with the chosen figures stacked.
 
@@ -124,6 +140,11 @@ class MultilabelThresholdResult:
     results: tuple
     confidence: float | None = None
     bound: np.ndarray | None = None
+
+    def __repr__(self) -> str:
+        return _short_repr(self, ("threshold", "value", "objective", "confusion_matrix",
+                                  "confidence", "bound"),
+                           f"<{len(self.results)} labels' results in .results>")
 
     @classmethod
     def from_results(cls, results, objective: str,
