@@ -614,6 +614,8 @@ def test_argument_errors_print_one_line_without_usage_and_exit_2(argv, pattern, 
         ("evaluate", ["--class-names", ""], r"--class-names '': 1 names for 2 classes \(some "
                                             r"empty\); expected 2 non-empty names"),
         ("evaluate", ["--class-names", "a,"], r"--class-names 'a,': 2 names .*some empty"),
+        ("evaluate", ["--class-names", "a, a"], r"--class-names 'a, a': 'a' is given 2 times; "
+                                                r"expected 2 distinct names"),
         ("tune", ["--objective", "nosuch"], r"--objective 'nosuch': unknown formula"),
         ("tune", ["--constraint", "nosuch=0.5"], r"--constraint 'nosuch=0\.5': unknown"),
         ("tune", ["--chunk-rows", "0"], r"argument --chunk-rows: expected a whole number"),

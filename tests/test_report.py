@@ -457,6 +457,15 @@ def test_report_text_and_html_state_the_threshold_exactly_as_its_repr(threshold)
         assert head.endswith(">= 0.7")
 
 
+def test_class_names_given_twice_are_refused():
+    # Accepted: the table, the JSON's per-class keys and the page mixed the two up.
+    with pytest.raises(ValueError, match=r"`class_names` must be 2 distinct names \('a' is "
+                                         r"given 2 times\)"):
+        Report([[5, 1], [2, 3]], class_names=["a", "a"], bootstrap=0)
+    assert Report([[5, 1], [2, 3]], class_names=["a", "b"], bootstrap=0).class_names == [
+        "a", "b"]
+
+
 def test_decision_statement_defaults_to_the_rule_and_can_be_given():
     cm = [[5, 1], [2, 3]]
     assert Report(cm, bootstrap=0).decision == "decision: argmax"

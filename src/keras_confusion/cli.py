@@ -347,6 +347,10 @@ def _class_names(args, k):
             raise InputError(f"--class-names {args.class_names!r}: {len(names)} names for "
                              f"{k} classes{empty}; expected {k} non-empty names separated "
                              "by commas")
+        twice = next((n for n in names if names.count(n) > 1), None)
+        if twice is not None:
+            raise InputError(f"--class-names {args.class_names!r}: {twice!r} is given "
+                             f"{names.count(twice)} times; expected {k} distinct names")
         return names
     return list(args.score) if k > 2 else None
 

@@ -572,7 +572,12 @@ def _check_class_names(class_names, k: int) -> list:
                         f"a sequence of {k} names (one per class)") from None
     if len(names) != k:
         raise arg_error("class_names", class_names, f"a sequence of {k} names (one per class)")
-    return [str(n) for n in names]
+    names = [str(n) for n in names]
+    if len(set(names)) < k:  # the table, the JSON's keys and the page would confuse them
+        twice = next(n for n in names if names.count(n) > 1)
+        raise arg_error("class_names", class_names,
+                        f"{k} distinct names ({twice!r} is given {names.count(twice)} times)")
+    return names
 
 
 def report(
