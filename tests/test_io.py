@@ -188,6 +188,28 @@ def test_compressed_csv_is_read_by_its_suffix_in_any_case_and_equals_sklearn(nam
     assert json.loads(out.read_text())["confusion_matrix"] == expected.tolist()
 
 
+def test_decimal_parquet_columns_read_as_the_same_numbers_in_a_csv(tmp_path):
+    # Refused before ("has type decimal128(5, 2)"). Read through pyarrow's own cast,
+    # 0.07 would be 0.07000000000000001: positive at that threshold, where the CSV's
+    # 0.07 is not.
+    import decimal
+
+    rng = np.random.default_rng(9)
+    y = rng.integers(0, 2, 400)
+    text = [f"0.{v:02d}" for v in rng.integers(0, 100, 400)]
+    table = pa.table({"y": pa.array([decimal.Decimal(int(v)) for v in y], pa.decimal128(3, 0)),
+                      "p": pa.array([decimal.Decimal(v) for v in text], pa.decimal128(5, 2))})
+    pq.write_table(table, tmp_path / "d.parquet")
+    s = np.array([float(v) for v in text])
+    out = tmp_path / "out.json"
+    for threshold in (0.07, float(np.nextafter(0.07, 1)), 0.5):
+        assert main(["evaluate", str(tmp_path / "d.parquet"), "--label", "y", "--score", "p",
+                     "--threshold", repr(threshold), "--bootstrap", "0", "--quiet", "--json",
+                     str(out)]) == 0
+        expected = sk_confusion_matrix(y, (s >= threshold).astype(int))
+        assert json.loads(out.read_text())["confusion_matrix"] == expected.tolist()
+
+
 def test_files_whose_names_are_not_utf8_are_read_and_equal_sklearn(tmp_path):
     # A shell passes such names as bytes (Python: surrogate escapes); pyarrow encodes
     # names in UTF-8 and every read failed, "surrogates not allowed".
