@@ -458,8 +458,9 @@ def check_chunk(chunk: Chunk, label: str, scores: Sequence[str], num_classes: in
         if bad.any() or far.any():
             row = int(np.argmax(bad | far))
             what = ("is not a finite number >= 0" if bad[row] else
-                    f"is outside [{lo:g}, {hi:g}] (the intervals need the squares of the "
-                    "weights; scale every weight alike, which changes no figure)")
+                    f"is outside [{lo:g}, {hi:g}] (so that sums of weights, and of their "
+                    "squares for intervals, stay finite and non-zero over any number of "
+                    "rows; scale every weight alike, which changes no figure)")
             raise InputError(f"{chunk.path}: column {weight!r}, row {chunk.start + row + 1}: "
                              f"weight {w[row]} {what}")
         chunk.weights = w
