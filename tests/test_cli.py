@@ -1028,6 +1028,19 @@ def test_two_outputs_on_one_file_or_an_empty_path_are_refused_before_reading(
     assert not (tmp_path / "newdir").exists()
 
 
+def test_scores_outside_0_1_at_the_default_threshold_warn_of_logits(tmp_path, capsys):
+    # Logits were decided at 0.5 as if they were probabilities, without a word.
+    path = _write_csv(tmp_path / "logits.csv", {"y": [0, 1, 1, 0], "p": [-1.2, 0.7, 2.4, 0.1]})
+    args = ["evaluate", path, "--label", "y", "--score", "p", "--bootstrap", "0", "--quiet"]
+    assert main(args) == 0
+    assert capsys.readouterr().err == (
+        "keras-confusion: warning: 2 of 4 scores lie outside [0, 1], decided at the default "
+        "threshold 0.5 as if they were probabilities: for logits give --threshold 0 (or the "
+        "logit of the threshold meant)\n")
+    assert main([*args, "--threshold", "0"]) == 0  # a threshold given: no warning
+    assert capsys.readouterr().err == ""
+
+
 def test_warnings_are_one_line_each_like_errors(tmp_path, capsys):
     # They came as Python prints them: two lines, with cli.py's path and source line.
     path = _write_csv(tmp_path / "neg.csv", {"y": [0, 0, 0], "p": [0.1, 0.7, 0.4]})

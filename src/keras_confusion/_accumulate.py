@@ -33,6 +33,9 @@ class Accumulator:
         # Sums of squared weights per cell (weighted only): the intervals need them.
         self.squares = np.zeros((num_classes, num_classes)) if weighted else None
         self.rows = 0
+        # Binary scores outside [0, 1] counted at a fixed threshold: logits, say, which
+        # the command line's default threshold of 0.5 would decide as probabilities.
+        self.outside = 0
         self.tune = tune
         self.exact_limit = exact_limit
         self.kept: list[tuple] | None = [] if tune else None  # (y, score, weights, origin)
@@ -51,6 +54,7 @@ class Accumulator:
                 self._keep(chunk, y, score, w)
                 return
             pred = decide(score, self.threshold)
+            self.outside += int(np.count_nonzero((score < 0) | (score > 1)))
             if w is not None:
                 pred = pred.view(np.int8)
                 self.counts += count_matrix(y, pred, 2, w)
@@ -78,6 +82,7 @@ class Accumulator:
         if self.tune or other.tune:
             raise ValueError("merge: accumulators that keep scores for tuning are not merged")
         self.rows += other.rows
+        self.outside += other.outside
         self.counts = self.counts + other.counts
         if self.weighted:
             self.squares = self.squares + other.squares

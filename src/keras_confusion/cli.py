@@ -102,6 +102,7 @@ class _ClusterRun:
             acc = engine.count(self.sources, self.cols, threshold, curve=curve,
                                no_rows=self.no_rows)
             self.counts, self.squares, self.rows = acc.counts, acc.squares, acc.rows
+            self.outside = acc.outside
             self.histogram_curve = acc.histogram_curve
             if self.weighted and float(acc.counts.sum()) == 0:
                 raise self.no_weight
@@ -554,6 +555,11 @@ def _evaluate(args) -> int:
     class_names = _class_names(args, k)
     threshold = 0.5 if args.threshold is None else args.threshold
     acc = _stream(args, k, threshold, tune=tune, curve=bool(args.html) and binary)
+    outside = getattr(acc, "outside", 0)
+    if binary and not tune and args.threshold is None and outside:
+        warnings.warn(f"{outside} of {acc.rows} scores lie outside [0, 1], decided at the "
+                      "default threshold 0.5 as if they were probabilities: for logits give "
+                      "--threshold 0 (or the logit of the threshold meant)", stacklevel=2)
     extra, curve, cm, squares, result = {}, None, acc.counts, acc.squares, None
     notes, guarantee, decision = [], None, None
     if tune:
