@@ -582,6 +582,9 @@ def test_tune_prints_the_threshold_exactly_as_its_repr(tmp_path, capsys):
         (["--tune", "f1", "--constraint", "recall=0.9", "--constraint", "precision=0.3"],
          r"argument --constraint: given twice; expected once \(the second would replace"),
         (["--confidence", "0.95", "--confidence", "0.5"], r"argument --confidence: given twice"),
+        # "-1e-3" was taken for an option: "expected one argument".
+        (["--threshold", "-1e-3", "--bogus"], r"unrecognized arguments: --bogus"),
+        (["--threshold", "-inf"], r"argument --threshold: expected a finite number"),
         # 1e-400 read as 0.0 would call a score of exactly 0 positive.
         (["--threshold", "1e-400"], r"argument --threshold: expected a number float64 can "
                                     r"hold, got '1e-400' \(it rounds to 0\)"),

@@ -812,9 +812,15 @@ class _Parser(argparse.ArgumentParser):
     option that takes a value may be given once (`_StoreOnce`)."""
 
     def __init__(self, *args, **kwargs):
+        import re  # argparse's own import: no cost
+
         super().__init__(*args, **kwargs)
         self.register("action", None, _StoreOnce)
         self.register("action", "store", _StoreOnce)
+        # "--threshold -1e-3" read "-1e-3" as an option ("expected one argument"):
+        # argparse (before Python 3.13) knows negative numbers without exponents only.
+        self._negative_number_matcher = re.compile(
+            r"^-(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$|^-inf(inity)?$", re.IGNORECASE)
 
     def error(self, message):
         self.exit(2, f"keras-confusion: error: {' '.join(message.split())}\n")
