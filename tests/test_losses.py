@@ -693,6 +693,28 @@ def test_score_that_is_no_probability_gives_nan_loss_in_a_compiled_step(bad):
             assert np.isnan(float(to_numpy(compiled(loss)(y, p)))), type(loss).__name__
 
 
+@pytest.mark.parametrize("bad", [5, -1, 1.5])
+def test_label_that_is_no_class_gives_nan_loss_in_a_compiled_step(bad):
+    # Label 5 of 3 classes was a row of zeros on JAX and TensorFlow (a finite loss) and
+    # a RuntimeError on torch ("Class values must be smaller than num_classes").
+    from conftest import compiled
+
+    p = keras.ops.convert_to_tensor(np.array([[0.2, 0.5, 0.3], [0.7, 0.2, 0.1],
+                                              [0.1, 0.1, 0.8]], "float32"))
+    good = keras.ops.convert_to_tensor(np.array([0, 1, 2], "int32"))
+    labels = keras.ops.convert_to_tensor(np.array([0, bad, 2], "float32"))
+    for loss in (L.FBetaLoss(num_classes=3, average="macro"), L.MCCLoss(num_classes=3)):
+        expected = float(to_numpy(loss(good, p)))  # the first call's eager check
+        assert float(to_numpy(compiled(loss)(good, p))) == pytest.approx(expected, rel=1e-6)
+        assert np.isnan(float(to_numpy(compiled(loss)(labels, p)))), type(loss).__name__
+    # Binary: a label of 2 (or -1) is no label; soft labels in [0, 1] are.
+    y = keras.ops.convert_to_tensor(np.array([0, 1, 2 if bad == 5 else bad, 0], "float32"))
+    s = keras.ops.convert_to_tensor(np.array([0.1, 0.6, 0.7, 0.2], "float32"))
+    loss = L.FBetaLoss()
+    loss(keras.ops.convert_to_tensor(np.array([0, 1, 0.5, 0], "float32")), s)
+    assert np.isnan(float(to_numpy(compiled(loss)(y, s))))
+
+
 @pytest.mark.parametrize("make", [lambda: L.FBetaLoss(1.0), L.MCCLoss,
                                   lambda: L.CostLoss(COST)])
 def test_nan_input_feature_stops_compiled_fit_through_terminate_on_nan(make):

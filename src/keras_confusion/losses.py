@@ -101,13 +101,26 @@ def _plain(value):
 
 def _nan_where_invalid(fmt, from_logits: bool):
     """``fmt`` with every score that is no probability in [0, 1] (with ``from_logits``:
-    no finite logit) made NaN, so that the loss is NaN (`_batch_loss`'s NaN rule) where
-    a compiled step cannot raise. A probability of 1.5 was a soft count of 1.5; the
-    constrained losses clipped inf and 1.5 to 1 - eps: a model whose outputs
-    overflowed trained on with a finite loss, unseen by ``TerminateOnNaN``."""
-    x = fmt.y_pred
+    no finite logit), and the scores of every sample whose label is no label, made
+    NaN, so that the loss is NaN (`_batch_loss`'s NaN rule) where a compiled step
+    cannot raise. A probability of 1.5 was a soft count of 1.5; the constrained losses
+    clipped inf and 1.5 to 1 - eps: a model whose outputs overflowed trained on with a
+    finite loss, unseen by ``TerminateOnNaN``. A multiclass label of 5 of 3 classes was
+    a row of zeros (JAX, TensorFlow) or a RuntimeError (torch)."""
+    x, y = fmt.y_pred, fmt.y_true
     valid = ops.isfinite(x) if from_logits else (x >= 0.0) & (x <= 1.0)
-    return dataclasses.replace(fmt, y_pred=ops.where(valid, x, np.nan))
+    if fmt.task == "multiclass" and not fmt.one_hot:
+        label = ops.cast(y, "float32")
+        known = (label >= 0) & (label < fmt.num_classes) & (label == ops.floor(label))
+        y = ops.where(known, y, ops.zeros_like(y))  # in range for the one-hot encoding
+        valid = valid & ops.expand_dims(known, -1)
+    elif fmt.task == "multiclass":  # one-hot (or a distribution) over the classes
+        label = ops.cast(y, x.dtype)
+        valid = valid & ops.expand_dims(ops.all((label >= 0) & (label <= 1), axis=-1), -1)
+    else:  # binary or multilabel: 0, 1 or a soft label between
+        label = ops.cast(y, x.dtype)
+        valid = valid & (label >= 0) & (label <= 1)
+    return dataclasses.replace(fmt, y_true=y, y_pred=ops.where(valid, x, np.nan))
 
 
 def _sharpened(fmt, from_logits: bool, sharpness: float):
