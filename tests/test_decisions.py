@@ -727,7 +727,8 @@ def test_thresholded_refuses_thresholds_or_costs_that_do_not_fit_and_keeps_the_m
     # What fits is taken: a (2, 2) matrix on one column of class-1 scores, and one
     # threshold per column of two.
     decided = Thresholded(inner, cost_matrix=1 - np.eye(2)).predict(x, verbose=0)
-    np.testing.assert_array_equal(decided, (before[:, 0] >= 0.5).astype("int32"))
+    # (A score of exactly 0.5, all hidden units at 0, ties: the lower class, 0.)
+    np.testing.assert_array_equal(decided, cost_decisions(before, 1 - np.eye(2)))
     assert Thresholded(_scorer(2, "sigmoid"), threshold=[0.3, 0.6]).predict(
         x, verbose=0).shape == (40, 2)
 
