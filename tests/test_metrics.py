@@ -478,6 +478,19 @@ def test_text_labels_or_scores_raise_value_error_naming_them():
         losses.FBetaLoss()(np.array(["0", "1"]), np.array([0.2, 0.7]))
 
 
+def test_multiclass_config_saved_with_a_threshold_still_loads():
+    # Before 67d8058 ConfusionMatrix(3, threshold=0.3) was accepted (and the threshold
+    # ignored); a model saved then must still load, counting as it did.
+    for cls, extra in ((kcm.ConfusionMatrix, {}), (kcm.Precision, {"average": "macro"})):
+        config = cls(num_classes=3, **extra).get_config()
+        config["threshold"] = 0.3
+        restored = cls.from_config(config)
+        assert restored.threshold == 0.5
+        restored.update_state([0, 1, 2, 2], np.eye(3)[[0, 1, 1, 2]])
+        np.testing.assert_array_equal(restored.counts(),
+                                      skm.confusion_matrix([0, 1, 2, 2], [0, 1, 1, 2]))
+
+
 def test_invalid_samples_warn_once_per_accumulation_not_at_every_result():
     # Keras reads result() after each batch of an eager evaluate: three batches with a
     # NaN score warned four times per metric.

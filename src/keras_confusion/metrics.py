@@ -408,6 +408,15 @@ class ConfusionMatrix(_CountingMetric):
         """
         return self._exact()[: self._num_cells].reshape(self._shape)
 
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        # Saved before a multiclass threshold was refused: it had no effect, and the
+        # metric loads as it counted.
+        if not config.get("multilabel") and (config.get("num_classes") or 2) > 2:
+            config["threshold"] = 0.5
+        return cls(**config)
+
     def get_config(self):
         threshold = self.threshold
         return {
