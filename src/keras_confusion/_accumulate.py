@@ -54,7 +54,8 @@ class Accumulator:
                 self._keep(chunk, y, score, w)
                 return
             pred = decide(score, self.threshold)
-            self.outside += int(np.count_nonzero((score < 0) | (score > 1)))
+            if len(score) and (score.min() < 0 or score.max() > 1):  # two reductions, no arrays
+                self.outside += int(np.count_nonzero((score < 0) | (score > 1)))
             if w is not None:
                 pred = pred.view(np.int8)
                 self.counts += count_matrix(y, pred, 2, w)

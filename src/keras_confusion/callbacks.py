@@ -59,12 +59,13 @@ def _check_validation_data(validation_data):
             raise arg_error("validation_data", f"<{type(validation_data).__name__} of "
                             f"{len(validation_data)} items>", _VALIDATION_DATA)
         return tuple(validation_data)
-    if not hasattr(validation_data, "__iter__") or hasattr(validation_data, "shape"):
+    if hasattr(validation_data, "shape"):
         # An array (x alone) iterates over its rows, each then taken for a batch:
         # Keras' "Invalid input shape" at the first epoch end.
-        shown = (f"<array of shape {tuple(validation_data.shape)}>"
-                 if hasattr(validation_data, "shape") else validation_data)
-        raise arg_error("validation_data", shown, _VALIDATION_DATA)
+        raise arg_error("validation_data", f"<array of shape {tuple(validation_data.shape)}>",
+                        _VALIDATION_DATA)
+    if not hasattr(validation_data, "__iter__"):
+        raise arg_error("validation_data", validation_data, _VALIDATION_DATA)
     # It is read again at every epoch end: a generator would be empty at the second.
     if iter(validation_data) is validation_data:
         raise arg_error("validation_data", f"<one-shot {type(validation_data).__name__}>",

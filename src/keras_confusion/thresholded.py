@@ -192,14 +192,13 @@ class Thresholded(keras.Model):
         if dtype != "float64":
             dtype = "float32"
         x = ops.cast(scores, dtype)
+        self._check_output_shape(tuple(x.shape))  # no value read: it may be traced
         if self.cost_matrix is None:
             # In the threshold's dtype: float64 (exact for every score) where the
             # backend has it, else float32 holding the float32 ceiling of the threshold.
-            self._check_output_shape(tuple(x.shape))  # no value read: it may be traced
             t = self.threshold_variable.value
             decisions = ops.cast(decide(ops.cast(x, t.dtype), t), "int32")
         else:
-            self._check_output_shape(tuple(x.shape))
             k = self.cost_matrix.shape[0]
             if k == 2 and (len(x.shape) == 1 or x.shape[-1] == 1):
                 p = x if len(x.shape) == 1 else x[..., 0]
