@@ -24,7 +24,8 @@ BACKEND = keras.backend.backend()
 # once (`-m keras_free`), not once per backend. A test in them that needs the backend
 # says so with ``@pytest.mark.backend``.
 KERAS_FREE_FILES = {"test_cli.py", "test_report.py", "test_plot.py", "test_io.py",
-                    "test_files.py", "test_guarantee.py", "test_quality_smoke.py"}
+                    "test_files.py", "test_guarantee.py", "test_quality_smoke.py",
+                    "test_bench_counting.py"}
 
 
 def pytest_collection_modifyitems(config, items):
