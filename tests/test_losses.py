@@ -682,13 +682,16 @@ def test_score_that_is_no_probability_gives_nan_loss_in_a_compiled_step(bad):
     constrained = [_quiet(lambda: L.SpecificityLoss(min_sensitivity=0.9)),
                    _quiet(lambda: L.SensitivityLoss(min_specificity=0.8)),
                    _quiet(lambda: L.PrecisionLoss(min_recall=0.8))]  # default sharpness
-    for loss in [loss for loss, _ in named_losses()] + constrained:
+    weighted = [L.WeightedCrossentropy({0: 1.0, 1: 5.0}),
+                L.WeightedCrossentropy({0: 1.0, 1: 5.0}, num_classes=2)]
+    for loss in [loss for loss, _ in named_losses()] + constrained + weighted:
         assert np.isfinite(float(to_numpy(loss(y, good)))), type(loss).__name__
         assert np.isfinite(float(to_numpy(compiled(loss)(y, good)))), type(loss).__name__
         assert np.isnan(float(to_numpy(compiled(loss)(y, p)))), type(loss).__name__
     if np.isinf(bad):  # a logit of inf is no logit either
         for loss in (L.FBetaLoss(2.0, from_logits=True),
-                     _quiet(lambda: L.SpecificityLoss(min_sensitivity=0.9, from_logits=True))):
+                     _quiet(lambda: L.SpecificityLoss(min_sensitivity=0.9, from_logits=True)),
+                     L.WeightedCrossentropy({0: 1.0, 1: 5.0}, from_logits=True)):
             loss(y, good)  # the eager check of the first call (torch runs eagerly)
             assert np.isnan(float(to_numpy(compiled(loss)(y, p)))), type(loss).__name__
 
@@ -703,16 +706,51 @@ def test_label_that_is_no_class_gives_nan_loss_in_a_compiled_step(bad):
                                               [0.1, 0.1, 0.8]], "float32"))
     good = keras.ops.convert_to_tensor(np.array([0, 1, 2], "int32"))
     labels = keras.ops.convert_to_tensor(np.array([0, bad, 2], "float32"))
-    for loss in (L.FBetaLoss(num_classes=3, average="macro"), L.MCCLoss(num_classes=3)):
+    for loss in (L.FBetaLoss(num_classes=3, average="macro"), L.MCCLoss(num_classes=3),
+                 L.WeightedCrossentropy([1.0, 2.0, 3.0], num_classes=3),
+                 L.WeightedCrossentropy([1.0, 2.0, 3.0], num_classes=3, from_logits=True)):
         expected = float(to_numpy(loss(good, p)))  # the first call's eager check
         assert float(to_numpy(compiled(loss)(good, p))) == pytest.approx(expected, rel=1e-6)
         assert np.isnan(float(to_numpy(compiled(loss)(labels, p)))), type(loss).__name__
     # Binary: a label of 2 (or -1) is no label; soft labels in [0, 1] are.
     y = keras.ops.convert_to_tensor(np.array([0, 1, 2 if bad == 5 else bad, 0], "float32"))
     s = keras.ops.convert_to_tensor(np.array([0.1, 0.6, 0.7, 0.2], "float32"))
-    loss = L.FBetaLoss()
-    loss(keras.ops.convert_to_tensor(np.array([0, 1, 0.5, 0], "float32")), s)
-    assert np.isnan(float(to_numpy(compiled(loss)(y, s))))
+    for loss in (L.FBetaLoss(), L.WeightedCrossentropy({0: 1.0, 1: 5.0}),
+                 L.WeightedCrossentropy([[1.0, 5.0]], multilabel=True)):
+        loss(keras.ops.convert_to_tensor(np.array([0, 1, 0.5, 0], "float32")), s)
+        assert np.isnan(float(to_numpy(compiled(loss)(y, s)))), type(loss).__name__
+
+
+def test_weighted_crossentropy_nan_only_where_invalid_other_samples_as_before():
+    # Per sample: the invalid sample's loss is NaN, the others' as computed by hand;
+    # before, a label of -1 gave a negative loss (-0.4678 with a score of 0.7).
+    from conftest import compiled
+
+    loss = L.WeightedCrossentropy({0: 1.0, 1: 5.0}, reduction=None)
+    y = keras.ops.convert_to_tensor(np.array([1.0, -1.0, 0.0, 1.0], "float32"))
+    s = keras.ops.convert_to_tensor(np.array([0.7, 0.7, 0.2, 1.5], "float32"))
+    loss(keras.ops.convert_to_tensor(np.array([1.0, 0.0, 0.0, 1.0], "float32")),
+         keras.ops.convert_to_tensor(np.array([0.7, 0.7, 0.2, 0.9], "float32")))
+    got = to_numpy(compiled(loss)(y, s))
+    assert got[0] == pytest.approx(-5 * np.log(0.7), rel=1e-5)
+    assert got[2] == pytest.approx(-np.log(0.8), rel=1e-5)
+    assert np.isnan(got[1]) and np.isnan(got[3])
+
+
+@pytest.mark.parametrize("call, named", [
+    (lambda: L.WeightedCrossentropy({0: 1.0, 1: 5.0})(np.array([1.0, 0.0]),
+                                                      np.array([1.5, 0.2])), "y_pred"),
+    (lambda: L.WeightedCrossentropy({0: 1.0, 1: 5.0})(np.array([1.0, 0.0]),
+                                                      np.array([np.inf, 0.2])), "y_pred"),
+    (lambda: L.WeightedCrossentropy({0: 1.0, 1: 5.0})(np.array([-1.0, 0.0]),
+                                                      np.array([0.7, 0.2])), "y_true"),
+    (lambda: L.WeightedCrossentropy([1.0, 2.0, 3.0], num_classes=3)(
+        np.array([5, 1]), np.array([[0.2, 0.3, 0.5], [0.1, 0.8, 0.1]])), "y_true"),
+])
+def test_weighted_crossentropy_first_eager_call_refuses_invalid_values_as_other_losses(
+        call, named):
+    with pytest.raises(ValueError, match=f"Argument `{named}`"):
+        call()
 
 
 @pytest.mark.parametrize("make", [lambda: L.FBetaLoss(1.0), L.MCCLoss,

@@ -773,6 +773,7 @@ class WeightedCrossentropy(keras.losses.Loss):
         self.num_classes, self.multilabel, self.from_logits = task.values()
         self.class_weight = _check_class_weight(class_weight, self.num_classes or 2,
                                                 self.multilabel)
+        self._values_checked = False
 
     def _multiclass(self, y_pred) -> bool:
         # A 1-D batch is one score per sample, even a batch of two (as in counting).
@@ -791,6 +792,13 @@ class WeightedCrossentropy(keras.losses.Loss):
             sample_weight = ops.convert_to_tensor(sample_weight)
             while 0 < len(sample_weight.shape) < rank:
                 sample_weight = ops.expand_dims(sample_weight, -1)
+        if not self._values_checked:
+            # As the confusion losses: values checked on the first eager call only.
+            fmt = counts.format_inputs(y_true, y_pred, self.num_classes, self.multilabel,
+                                       None, hard=False)
+            counts.validate_values(fmt, from_logits=self.from_logits, soft=True,
+                                   allow_nan=True)
+            self._values_checked = not _backend.is_symbolic(fmt.y_pred)
         return super().__call__(y_true, y_pred, sample_weight=sample_weight)
 
     def call(self, y_true, y_pred):
@@ -805,17 +813,20 @@ class WeightedCrossentropy(keras.losses.Loss):
             if y_pred.shape[-1] != k:
                 raise arg_error("y_pred", f"<tensor of shape {tuple(y_pred.shape)}>",
                                 f"of shape (..., {k}) to match num_classes={k}")
-            if len(y_true.shape) == len(y_pred.shape) and y_true.shape[-1] == k:
+            one_hot = len(y_true.shape) == len(y_pred.shape) and y_true.shape[-1] == k
+            if not one_hot and len(y_true.shape) == len(y_pred.shape) \
+                    and y_true.shape[-1] == 1:
+                y_true = ops.squeeze(y_true, -1)
+            y_true, invalid = self._invalid("multiclass", y_true, y_pred, one_hot)
+            if one_hot:
                 y = ops.cast(y_true, y_pred.dtype)
             else:
-                if len(y_true.shape) == len(y_pred.shape) and y_true.shape[-1] == 1:
-                    y_true = ops.squeeze(y_true, -1)
                 y = ops.one_hot(ops.cast(y_true, "int32"), k, dtype=y_pred.dtype)
             if self.from_logits:
                 log_p = ops.log_softmax(y_pred, axis=-1)
             else:
                 log_p = ops.log(ops.clip(y_pred, eps, 1.0))
-            return -ops.sum(y * w * log_p, axis=-1)
+            return ops.where(ops.any(invalid, axis=-1), np.nan, -ops.sum(y * w * log_p, axis=-1))
         y_true = ops.cast(y_true, y_pred.dtype)
         if not self.multilabel:
             # A 1-D batch is one score (label) per sample, even a batch of one: only
@@ -834,7 +845,20 @@ class WeightedCrossentropy(keras.losses.Loss):
             log_p, log_q = ops.log(p), ops.log1p(-p)
         w0, w1 = (w[:, 0], w[:, 1]) if w.ndim == 2 else (w[0], w[1])
         loss = -(w1 * y_true * log_p + w0 * (1.0 - y_true) * log_q)
+        loss = ops.where(self._invalid("binary", y_true, y_pred)[1], np.nan, loss)
         return ops.mean(loss, axis=-1) if self.multilabel else loss
+
+    def _invalid(self, task, y_true, y_pred, one_hot=False):
+        """``(y_true, invalid)``: the labels, a sparse one that is no class made 0 (in
+        range for the one-hot encoding), and where a sample's score is no probability
+        (no finite logit) or its label no label, as the confusion losses rule
+        (`_nan_where_invalid`). Those samples' loss is NaN: the clip before the log
+        read an inf score (or 1.5) as 1 - eps, a label of -1 gave a negative loss, and
+        the label 5 of 3 classes a row of zeros (a RuntimeError on torch)."""
+        k = self.num_classes if task == "multiclass" else 2
+        fmt = _nan_where_invalid(counts.Formatted(task, k, 1, y_true, y_pred, None, one_hot),
+                                 self.from_logits)
+        return fmt.y_true, ops.isnan(fmt.y_pred)
 
     def get_config(self):
         return {
