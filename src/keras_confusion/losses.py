@@ -107,6 +107,14 @@ def _nan_where_invalid(fmt, from_logits: bool):
     clipped inf and 1.5 to 1 - eps: a model whose outputs overflowed trained on with a
     finite loss, unseen by ``TerminateOnNaN``. A multiclass label of 5 of 3 classes was
     a row of zeros (JAX, TensorFlow) or a RuntimeError (torch)."""
+    y, valid = _valid_inputs(fmt, from_logits)
+    return dataclasses.replace(fmt, y_true=y, y_pred=ops.where(valid, fmt.y_pred, np.nan))
+
+
+def _valid_inputs(fmt, from_logits: bool):
+    """``(y_true, valid)``: the labels, a sparse multiclass one that is no class made 0
+    (in range for a one-hot encoding), and, shaped as the scores, where the score is a
+    probability in [0, 1] (a finite logit) and its sample's label a label."""
     x, y = fmt.y_pred, fmt.y_true
     valid = ops.isfinite(x) if from_logits else (x >= 0.0) & (x <= 1.0)
     if fmt.task == "multiclass" and not fmt.one_hot:
@@ -120,7 +128,7 @@ def _nan_where_invalid(fmt, from_logits: bool):
     else:  # binary or multilabel: 0, 1 or a soft label between
         label = ops.cast(y, x.dtype)
         valid = valid & (label >= 0) & (label <= 1)
-    return dataclasses.replace(fmt, y_true=y, y_pred=ops.where(valid, x, np.nan))
+    return y, valid
 
 
 def _sharpened(fmt, from_logits: bool, sharpness: float):
@@ -849,16 +857,14 @@ class WeightedCrossentropy(keras.losses.Loss):
         return ops.mean(loss, axis=-1) if self.multilabel else loss
 
     def _invalid(self, task, y_true, y_pred, one_hot=False):
-        """``(y_true, invalid)``: the labels, a sparse one that is no class made 0 (in
-        range for the one-hot encoding), and where a sample's score is no probability
-        (no finite logit) or its label no label, as the confusion losses rule
-        (`_nan_where_invalid`). Those samples' loss is NaN: the clip before the log
-        read an inf score (or 1.5) as 1 - eps, a label of -1 gave a negative loss, and
-        the label 5 of 3 classes a row of zeros (a RuntimeError on torch)."""
+        """``(y_true, invalid)`` by the confusion losses' rule (`_valid_inputs`): those
+        samples' loss is NaN. The clip before the log read an inf score (or 1.5) as
+        1 - eps, a label of -1 gave a negative loss, and the label 5 of 3 classes a row
+        of zeros (a RuntimeError on torch)."""
         k = self.num_classes if task == "multiclass" else 2
-        fmt = _nan_where_invalid(counts.Formatted(task, k, 1, y_true, y_pred, None, one_hot),
+        y, valid = _valid_inputs(counts.Formatted(task, k, 1, y_true, y_pred, None, one_hot),
                                  self.from_logits)
-        return fmt.y_true, ops.isnan(fmt.y_pred)
+        return y, ops.logical_not(valid)
 
     def get_config(self):
         return {
