@@ -857,6 +857,21 @@ def test_sorted_label_keys_split_wide_scores_by_sign_into_half_width_parts(dtype
     assert len(_sorted_label_keys(y[4:], np.abs(s[4:]))) == 1
 
 
+@pytest.mark.parametrize("dtype", ["float16", "float32"])
+def test_argsort_by_keys_is_a_permutation_that_sorts_the_scores(dtype):
+    # The weighted exact curve's argsort as one sort of key-and-index integers: every
+    # index once, the scores in order (ties, -0.0 with 0.0, and extremes included).
+    from keras_confusion._counting import _argsort_by_keys
+
+    rng = np.random.default_rng(6)
+    for n in [0, 1, 2, 3, 50, 5000]:
+        s = _tie_heavy_scores(rng, ["logits", "extremes"][n % 2], n, dtype)
+        order = _argsort_by_keys(s)
+        np.testing.assert_array_equal(np.sort(order), np.arange(n))
+        np.testing.assert_array_equal(s[order], np.sort(s))
+    assert _argsort_by_keys(s.astype("float64")) is None  # no room beside 64-bit keys
+
+
 @pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
 @pytest.mark.parametrize("objective", ["f1", "mcc"])
 def test_tune_threshold_picks_what_the_reference_curve_picks(dtype, objective):
