@@ -208,9 +208,10 @@ class Rates(dict):
 
         Two contenders timed back to back share a spell of this shared machine, slow or
         fast; the best of each may come from different spells. Measured on the same
-        code in fresh processes (``ThresholdConfusion``, 8,192 scores, 30 rounds of
-        0.2 s), ``ours / bare`` read 0.79-0.90 (TensorFlow, T=10000) and 0.77-0.84
-        (JAX) as the ratio of the two bests, 0.84-0.87 and 0.85-0.88 as this median.
+        code in fresh processes (``ThresholdConfusion(10000)``, 8,192 scores),
+        ``ours / bare`` read 0.79-0.90 (TensorFlow, 30 rounds of 0.2 s) and 0.77-0.84
+        (JAX, 40 rounds of 0.15 s) as the ratio of the two bests, 0.84-0.87 and
+        0.85-0.88 as this median.
         """
         ratios = [x / y for x, y in zip(self.rounds[a], self.rounds[b], strict=False)]
         return statistics.median(ratios)
