@@ -22,7 +22,7 @@ import numpy as np
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
-from _stamp import commit, machine
+from _stamp import commit, machine, stamp
 
 
 def main(argv=None):
@@ -32,6 +32,7 @@ def main(argv=None):
     parser.add_argument("--markdown", action="store_true",
                         help="also print a Markdown table stamped with date, commit, machine")
     args = parser.parse_args(argv)
+    line = stamp("benchmarks/bench_tuning.py")  # the commit measured, before measuring
 
     from sklearn.metrics import precision_recall_curve, roc_curve
 
@@ -42,6 +43,7 @@ def main(argv=None):
     y = (rng.random(n) < 0.05).astype(np.int8)  # 5 % positives
     logits = rng.normal(-1.0 + 2.0 * y, 1.0)
     scores = (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)  # as a model outputs
+    logits32 = logits.astype(np.float32)
     weights = rng.integers(1, 4, n).astype(np.float64)
     print(f"n = {n:,} samples, {len(np.unique(scores)):,} distinct float32 scores, "
           f"cpu count {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}")
@@ -54,7 +56,8 @@ def main(argv=None):
             y, scores, cost_matrix=[[0, 1], [20, 0]]),
         "tune_threshold precision s.t. recall>=0.95": lambda: tune_threshold(
             y, scores, "precision", constraint=("recall", 0.95)),
-        "tune_threshold f1, logits": lambda: tune_threshold(y, logits.astype(np.float32), "f1"),
+        "tune_threshold f1, logits": lambda: tune_threshold(y, logits32, "f1"),
+        "tune_threshold f1, float64 logits": lambda: tune_threshold(y, logits, "f1"),
         "tune_threshold f1, sample_weight": lambda: tune_threshold(
             y, scores, "f1", sample_weight=weights),
         "sklearn roc_curve (anchor)": lambda: roc_curve(y, scores, drop_intermediate=False),
@@ -81,6 +84,7 @@ def main(argv=None):
         print(f"\n`benchmarks/bench_tuning.py --markdown`, n = {n:,}, {datetime.date.today()}, "
               f"commit {commit()}, {machine()}, load {os.getloadavg()[0]:.1f}; best of "
               f"{args.repeat} interleaved rounds.\n")
+        print(line)
         print("| case | seconds | time / np.sort |")
         print("|---|---|---|")
         for name, seconds in best.items():
