@@ -51,6 +51,11 @@ TABLES = {
         PACKAGE + "_validation.py", PACKAGE + "_guarantee.py", PACKAGE + "report.py",
         PACKAGE + "_text.py", PACKAGE + "decisions.py", PACKAGE + "formulas.py",
         "benchmarks/bench_startup.py")),
+    "tuning": Table("## Speed", "benchmarks/bench_tuning.py", (
+        # What `tune_threshold` runs on 10 M scores: validation, the exact curve, the
+        # formulas, the choice.
+        PACKAGE + "_counting.py", PACKAGE + "decisions.py", PACKAGE + "formulas.py",
+        PACKAGE + "_validation.py", "benchmarks/bench_tuning.py")),
     "quality": Table("## Which recipe?", "benchmarks/quality.py", (
         # The losses it trains with, the decisions it tunes, the figures it reports.
         PACKAGE + "losses.py", PACKAGE + "counts.py", PACKAGE + "formulas.py",
