@@ -119,7 +119,7 @@ def _sorted_label_keys(y, s):
     """Keys of the scores shifted left one bit, the label in the lowest, sorted (one
     sort carries labels along at the speed of sorting numbers), as a list of parts
     ``(packed, to_scores)`` in ascending order of score, ``to_scores`` the inverse of a
-    part's score keys; None for scores that are not floats.
+    part's score keys; None for scores that are not float16, float32 or float64.
 
     The keys of a part span less than half their integer type, leaving room for the
     label bit: one part where the scores' keys do, else two, the negative scores and
