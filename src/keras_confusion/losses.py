@@ -825,7 +825,7 @@ class WeightedCrossentropy(keras.losses.Loss):
             if not one_hot and len(y_true.shape) == len(y_pred.shape) \
                     and y_true.shape[-1] == 1:
                 y_true = ops.squeeze(y_true, -1)
-            y_true, invalid = self._invalid("multiclass", y_true, y_pred, one_hot)
+            y_true, valid = self._valid("multiclass", y_true, y_pred, one_hot)
             if one_hot:
                 y = ops.cast(y_true, y_pred.dtype)
             else:
@@ -834,7 +834,7 @@ class WeightedCrossentropy(keras.losses.Loss):
                 log_p = ops.log_softmax(y_pred, axis=-1)
             else:
                 log_p = ops.log(ops.clip(y_pred, eps, 1.0))
-            return ops.where(ops.any(invalid, axis=-1), np.nan, -ops.sum(y * w * log_p, axis=-1))
+            return ops.where(ops.all(valid, axis=-1), -ops.sum(y * w * log_p, axis=-1), np.nan)
         y_true = ops.cast(y_true, y_pred.dtype)
         if not self.multilabel:
             # A 1-D batch is one score (label) per sample, even a batch of one: only
@@ -853,18 +853,18 @@ class WeightedCrossentropy(keras.losses.Loss):
             log_p, log_q = ops.log(p), ops.log1p(-p)
         w0, w1 = (w[:, 0], w[:, 1]) if w.ndim == 2 else (w[0], w[1])
         loss = -(w1 * y_true * log_p + w0 * (1.0 - y_true) * log_q)
-        loss = ops.where(self._invalid("binary", y_true, y_pred)[1], np.nan, loss)
+        loss = ops.where(self._valid("binary", y_true, y_pred)[1], loss, np.nan)
         return ops.mean(loss, axis=-1) if self.multilabel else loss
 
-    def _invalid(self, task, y_true, y_pred, one_hot=False):
-        """``(y_true, invalid)`` by the confusion losses' rule (`_valid_inputs`): those
-        samples' loss is NaN. The clip before the log read an inf score (or 1.5) as
+    def _valid(self, task, y_true, y_pred, one_hot=False):
+        """``(y_true, valid)`` by the confusion losses' rule (`_valid_inputs`): the loss
+        of the other samples is NaN. The clip before the log read an inf score (or 1.5) as
         1 - eps, a label of -1 gave a negative loss, and the label 5 of 3 classes a row
         of zeros (a RuntimeError on torch)."""
         k = self.num_classes if task == "multiclass" else 2
         y, valid = _valid_inputs(counts.Formatted(task, k, 1, y_true, y_pred, None, one_hot),
                                  self.from_logits)
-        return y, ops.logical_not(valid)
+        return y, valid
 
     def get_config(self):
         return {
