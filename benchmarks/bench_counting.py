@@ -394,6 +394,7 @@ TRICK_CASES = {
     "torch_eager_update": ("thresholds", 200, 8_192),
     "xla_cpu_small_argmax": ("multiclass", 10, 8_192),
     "xla_cpu_one_thread_codes": ("thresholds", 200, 8_192),
+    "tf_cpu_blocked_argmax": ("multiclass", 1000, 8_192),
 }
 TRICK_ROWS = []  # (trick, case, batch, on / off)
 
@@ -413,7 +414,8 @@ def bench_tricks(budget, rounds):
                    "xla_cpu_small_argmax": BACKEND == "jax"
                    or (BACKEND == "tensorflow" and TF_XLA),
                    "xla_cpu_one_thread_codes": BACKEND == "jax"
-                   or (BACKEND == "tensorflow" and TF_XLA)}[trick]
+                   or (BACKEND == "tensorflow" and TF_XLA),
+                   "tf_cpu_blocked_argmax": BACKEND == "tensorflow" and not TF_XLA}[trick]
         if not applies:
             continue
         if case == "thresholds":

@@ -449,8 +449,8 @@ _ARGMAX_MODES = ["eager", "compiled", "graph"] if BACKEND == "tensorflow" else [
 
 
 # XLA's and torch's own argmax below 28 and 64; TensorFlow's XLA reads finiteness from
-# its argmax up to 16 classes.
-@pytest.mark.parametrize("k", [5, 16, 17, 40, 300])
+# its argmax up to 16 classes; TensorFlow outside XLA takes blocks of 40 from 320.
+@pytest.mark.parametrize("k", [5, 16, 17, 40, 300, 320, 1000])
 @pytest.mark.parametrize("mode", _ARGMAX_MODES)
 @pytest.mark.parametrize("tall", [False, True])  # tall: NumPy's argmax in threaded blocks
 def test_row_argmax_is_numpys_first_maximum_and_finiteness_on_adversarial_rows(
