@@ -1164,3 +1164,56 @@ def test_torch_compiled_update_and_result_trace_whole_and_equal_eager(rng, make)
         update(yt, pt)
         eager.update_state(yt, pt)
     np.testing.assert_array_equal(to_numpy(result()), to_numpy(eager.result()))
+
+
+def _step_as_keras_compiles_it_by_default(fn):
+    """``fn`` as Keras compiles a step with ``jit_compile="auto"`` on a CPU: a plain
+    TensorFlow graph (no XLA), ``jax.jit``, eager torch."""
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(fn, jit_compile=False)
+    return compiled(fn)
+
+
+@pytest.mark.parametrize("k", [320, 1000])
+@pytest.mark.parametrize("mode", ["eager", "step"])
+def test_many_classes_accumulated_equal_one_shot_and_sklearn_with_ties_and_invalid_rows(
+        k, mode):
+    # From 320 classes a plain TensorFlow graph takes the row argmax by blocks of 40
+    # (`kernels._tf_blocked_argmax`); XLA and torch rebuild it their own ways. Batches of
+    # 0, 1, 63 and 200 rows: ties within and across blocks, -0.0 against 0.0, NaN and
+    # infinite scores, labels out of range.
+    rng = np.random.default_rng(k)
+    sizes = [0, 1, 63, 200]
+    n = sum(sizes)
+    p = rng.integers(0, 3, (n, k)).astype("float32")  # ties everywhere
+    p[::7] = rng.normal(size=p[::7].shape)
+    p[3::11, 5] = np.nan
+    p[4::13, k - 1] = np.inf
+    p[5::17, 41] = -np.inf
+    p[6] = -1.0
+    p[6, [45, 2]] = [0.0, -0.0]  # a tie: the first index is 2
+    y = rng.integers(0, k + 1, n)  # k: not a class
+    ok = np.isfinite(p).all(axis=1) & (y < k)
+    expected = skm.confusion_matrix(y[ok], p[ok].argmax(axis=1), labels=range(k))
+
+    one_shot = kcm.ConfusionMatrix(num_classes=k)
+    one_shot.update_state(y, p)
+    batches = kcm.ConfusionMatrix(num_classes=k)
+    step = _step_as_keras_compiles_it_by_default(
+        lambda variables, a, b: batches.stateless_update_state(variables, a, b))
+    start = 0
+    for size in sizes:
+        a = keras.ops.convert_to_tensor(y[start:start + size])
+        b = keras.ops.convert_to_tensor(p[start:start + size])
+        start += size
+        if mode == "eager":
+            batches.update_state(a, b)
+            continue
+        new = step([v.value for v in batches.variables], a, b)
+        for var, value in zip(batches.variables, new, strict=True):
+            var.assign(value)
+    for m in (one_shot, batches):
+        np.testing.assert_array_equal(m.counts(), expected)
+        assert m.invalid == np.sum(~ok)
