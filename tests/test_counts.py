@@ -444,8 +444,10 @@ def _adversarial_rows(k, rng):
 
 # Eagerly, compiled as Keras compiles a step, and on TensorFlow as a plain tf.function
 # (Keras' choice on a machine with CPUs only), which keeps TensorFlow's own argmax.
-_ARGMAX_MODES = ["eager", "compiled", "graph"] if BACKEND == "tensorflow" else ["eager",
-                                                                                 "compiled"]
+# "eager-blocks": eagerly, TensorFlow's blocks taken however small the batch (eagerly
+# they are taken from 6 M scores only).
+_ARGMAX_MODES = ["eager", "compiled", "graph", "eager-blocks"] if BACKEND == "tensorflow" \
+    else ["eager", "compiled"]
 
 
 # XLA's and torch's own argmax below 28 and 64; TensorFlow's XLA reads finiteness from
@@ -454,9 +456,12 @@ _ARGMAX_MODES = ["eager", "compiled", "graph"] if BACKEND == "tensorflow" else [
 @pytest.mark.parametrize("mode", _ARGMAX_MODES)
 @pytest.mark.parametrize("tall", [False, True])  # tall: NumPy's argmax in threaded blocks
 def test_row_argmax_is_numpys_first_maximum_and_finiteness_on_adversarial_rows(
-        k, mode, tall):
+        k, mode, tall, monkeypatch):
     from keras_confusion import _backend
+    from keras_confusion._backend import kernels
 
+    if mode == "eager-blocks":
+        monkeypatch.setattr(kernels, "_BLOCKED_EAGER_MIN_SCORES", 0)
     x = _adversarial_rows(k, np.random.default_rng(k))
     if tall:
         x = np.random.default_rng(0).permutation(np.tile(x, ((1 << 21) // x.size + 1, 1)))

@@ -38,12 +38,12 @@ def row_argmax(x):
       to 16 classes (`_tf_xla_small_argmax`).
     - torch eager on a CPU, from 64 classes: NumPy's argmax of the same memory (no
       copy), on as many threads as torch's own ops use (`_numpy_rows`).
-
-    - TensorFlow outside XLA on a CPU, from `_BLOCKED_MIN_CLASSES` classes: its own
-      argmax twice over, first of the maxima of short blocks of each row, then within
-      the block it picks (`_tf_blocked_argmax`). NumPy's argmax, called from the graph
-      through ``tf.numpy_function``, gained 3.7 -> 3.2 ms (inside the run-to-run noise)
-      and made the update impossible to export in a SavedModel.
+    - TensorFlow outside XLA on a CPU, from `_BLOCKED_MIN_CLASSES` classes (eagerly,
+      from `_BLOCKED_EAGER_MIN_SCORES` scores): its own argmax twice over, first of
+      the maxima of short blocks of each row, then within the block it picks
+      (`_tf_blocked_argmax`). NumPy's argmax, called from the graph through
+      ``tf.numpy_function``, gained 3.7 -> 3.2 ms (inside the run-to-run noise) and
+      made the update impossible to export in a SavedModel.
 
     Finiteness comes from one sum (of the whole batch on JAX, and on torch below 64
     classes; else of each row), checked row by row, then exactly, only where it is not
@@ -85,7 +85,8 @@ def row_argmax(x):
             return _tf_xla_small_argmax(x)
         block = _argmax_block(shape[-1]) if len(shape) == 2 else None
         if TRICKS["tf_cpu_blocked_argmax"] and block is not None and x.dtype == tf.float32 \
-                and _tf_plain_cpu():
+                and _tf_plain_cpu() and (not tf.executing_eagerly() or shape[0] is None
+                                         or shape[0] * shape[-1] >= _BLOCKED_EAGER_MIN_SCORES):
             return _tf_blocked_argmax(x, block), _finite_rows(x)
         return tf.math.argmax(x, axis=-1, output_type=tf.int32), _finite_rows(x)
     if name == "torch":
@@ -322,6 +323,11 @@ def _tf_xla_small_argmax(x):
 # sum, its speed over TensorFlow's own argmax's: 256 classes 0.99x, 320 1.11x, 480
 # 1.33x, 1,000 1.26x, 2,000 1.30x).
 _BLOCKED_MIN_CLASSES = 320
+# Eagerly, each of its five ops costs Python time, about 200 us in all: it takes over
+# from this many scores (argmax alone, x 1,000 classes, best of 10 interleaved rounds:
+# 1 row 216 us against 15 us, 4,096 rows 1.17 ms against 1.09 ms, 8,192 rows 1.96 ms
+# against 2.24 ms). In a graph it costs no more than TensorFlow's own argmax at 1 row.
+_BLOCKED_EAGER_MIN_SCORES = 6_000_000
 # Its block widths, the first that divides the classes taken: multiples of 8, nearest
 # 40 first. TensorFlow's maximum over short rows was slow at other widths (1,000
 # classes, argmax and row sum: blocks of 20 took 1.26x the time with TensorFlow's own
@@ -343,23 +349,22 @@ def _tf_blocked_argmax(x, block: int):
     TensorFlow's argmax of long rows reads about 3 G scores/s here (2 cores) where its
     maximum over rows of 40 reads about 7 G/s. So: the maximum of each block of
     ``block`` scores, the first block holding the largest (an argmax over ``K / block``
-    maxima), then the first maximum inside that block, gathered as one row (an argmax
-    over ``block``).
+    maxima), then the first maximum inside that block (an argmax over ``block``).
+
     Every score equal to the row's maximum makes its block's maximum equal to it, so
     the first such block holds the row's first maximum, the same index as
     ``tf.math.argmax`` and NumPy (-0.0 and 0.0 tie). A row with a NaN gets some index in
     range; `_finite_rows` leaves it out. 8,192 x 1,000, with the row sum of the check:
     2.50-2.83 ms against 3.16-3.48 ms; a ConfusionMatrix(1000) update 0.73-0.79 ->
-    0.90-1.02 of the bare kernel's speed (interleaved, 2 cores).
+    0.90-1.02 of the bare kernel's speed (interleaved, 2 cores). The block is taken by
+    a gather along the batch, not by a flat row index: that needs the row count at run
+    time, three more ops (eagerly 609 us in all at 1 row, against 216 us).
     """
     import tensorflow as tf
 
-    blocks = x.shape[-1] // block
-    first = tf.math.argmax(tf.reduce_max(tf.reshape(x, (-1, blocks, block)), axis=-1),
-                           axis=-1, output_type=tf.int32)
-    # int64: the gather's row index reaches N * K / block.
-    rows = tf.range(tf.shape(x, out_type=tf.int64)[0]) * blocks + tf.cast(first, tf.int64)
-    inner = tf.math.argmax(tf.gather(tf.reshape(x, (-1, block)), rows), axis=-1,
+    x = tf.reshape(x, (-1, x.shape[-1] // block, block))
+    first = tf.math.argmax(tf.reduce_max(x, axis=-1), axis=-1, output_type=tf.int32)
+    inner = tf.math.argmax(tf.gather(x, first, axis=1, batch_dims=1), axis=-1,
                            output_type=tf.int32)
     return first * block + inner
 
