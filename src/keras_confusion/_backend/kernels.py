@@ -323,7 +323,7 @@ def _tf_xla_small_argmax(x):
 # sum, its speed over TensorFlow's own argmax's: 256 classes 0.99x, 320 1.11x, 480
 # 1.33x, 1,000 1.26x, 2,000 1.30x).
 _BLOCKED_MIN_CLASSES = 320
-# Eagerly, each of its five ops costs Python time, about 200 us in all: it takes over
+# Eagerly, each of its seven ops costs Python time, about 200 us in all: it takes over
 # from this many scores (argmax alone, x 1,000 classes, best of 10 interleaved rounds:
 # 1 row 216 us against 15 us, 4,096 rows 1.17 ms against 1.09 ms, 8,192 rows 1.96 ms
 # against 2.24 ms). In a graph it costs no more than TensorFlow's own argmax at 1 row.
@@ -358,7 +358,7 @@ def _tf_blocked_argmax(x, block: int):
     2.50-2.83 ms against 3.16-3.48 ms; a ConfusionMatrix(1000) update 0.73-0.79 ->
     0.90-1.02 of the bare kernel's speed (interleaved, 2 cores). The block is taken by
     a gather along the batch, not by a flat row index: that needs the row count at run
-    time, three more ops (eagerly 609 us in all at 1 row, against 216 us).
+    time and seven ops more (eagerly 609 us in all at 1 row, against 216 us).
     """
     import tensorflow as tf
 
