@@ -443,9 +443,9 @@ def _adversarial_rows(k, rng):
 
 
 # Eagerly, compiled as Keras compiles a step, and on TensorFlow as a plain tf.function
-# (Keras' choice on a machine with CPUs only), which keeps TensorFlow's own argmax.
-# "eager-blocks": eagerly, TensorFlow's blocks taken however small the batch (eagerly
-# they are taken from 6 M scores only).
+# (Keras' choice on a machine with CPUs only), which keeps TensorFlow's own argmax (by
+# blocks from 320 classes). "eager-blocks": eagerly, with those blocks taken however
+# small the batch (eagerly they are taken from 6 M scores only).
 _ARGMAX_MODES = ["eager", "compiled", "graph", "eager-blocks"] if BACKEND == "tensorflow" \
     else ["eager", "compiled"]
 
