@@ -1006,6 +1006,30 @@ def test_output_that_is_an_input_file_is_refused_and_the_input_kept(case, tmp_pa
     assert {f: open(f, "rb").read() for f in (csv_path, part)} == before
 
 
+@pytest.mark.parametrize(("command", "option"), [("evaluate", "--json"), ("tune", "--plot"),
+                                               ("evaluate", "--html")])
+def test_output_that_is_the_cost_file_is_refused_and_the_file_kept(command, option, tmp_path,
+                                                                     capsys, monkeypatch):
+    # `--cost cost.txt --json cost.txt` replaced the cost matrix with the report (exit 0).
+    y, s = _data(300, seed=24)
+    csv_path = _write_csv(tmp_path / "preds.csv", {"y": y, "p": s})
+    cost = tmp_path / "cost.txt"
+    cost.write_text("0,1;5,0\n")
+    extra = ["--tune", "expected_cost"] if command == "evaluate" else []
+    assert main([command, csv_path, "--label", "y", "--score", "p", "--cost", str(cost),
+                 *extra, option, str(cost), "--quiet"]) == 2
+    err = _one_error_line(capsys)
+    assert f"{option} {str(cost)!r} is the --cost file" in err, err
+    assert "destroy the cost matrix" in err, err
+    assert cost.read_text() == "0,1;5,0\n"
+    # The same matrix given inline is no file: an output of that very name is written.
+    monkeypatch.chdir(tmp_path)
+    assert main([command, csv_path, "--label", "y", "--score", "p", "--cost", "0,1;5,0",
+                 *extra, option, "0,1;5,0", "--quiet"]) == 0
+    capsys.readouterr()
+    assert (tmp_path / "0,1;5,0").stat().st_size > 0
+
+
 @pytest.mark.parametrize(("outputs", "pattern"), [
     (["--json", "r.out", "--html", "r.out"], r"--json and --html both write to 'r\.out'"),
     (["--json", "r.out", "--html", "./sub/../r.out"], r"--json and --html both write to"),

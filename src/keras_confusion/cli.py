@@ -475,14 +475,17 @@ def _check_outputs(args, options=("json", "html", "plot")):
 
 def _check_not_inputs(args, paths):
     """No output is one of the input files (a typo such as ``--json preds.csv``
-    replaced the data with the report)."""
-    inputs = {_file_key(f): f for f in paths}
+    replaced the data with the report), nor the file ``--cost`` reads."""
+    inputs = {_file_key(f): (f"the input file {f!r}", "the data") for f in paths}
+    cost = getattr(args, "cost", None)
+    if cost is not None and os.path.isfile(cost):
+        inputs.setdefault(_file_key(cost), (f"the --cost file {cost!r}", "the cost matrix"))
     for option in ("json", "html", "plot"):
         path = getattr(args, option, None)
         same = None if path is None else inputs.get(_file_key(path))
         if same is not None:
-            raise InputError(f"--{option} {path!r} is the input file {same!r}: writing "
-                             "it would destroy the data; choose another path")
+            raise InputError(f"--{option} {path!r} is {same[0]}: writing it would destroy "
+                             f"{same[1]}; choose another path")
 
 
 def _write(outputs):
