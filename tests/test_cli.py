@@ -629,6 +629,15 @@ def test_argument_errors_print_one_line_without_usage_and_exit_2(argv, pattern, 
         ("evaluate", ["--cost", "0,,1;10,0"], r"--cost '0,,1;10,0': row 1 has an empty "
                                               r"value"),
         ("evaluate", ["--cost", "0,1,;10,0"], r"--cost '0,1,;10,0': row 1 has an empty"),
+        # These two were refused by the search, after every row was read.
+        ("evaluate", ["--tune", "f1", "--constraint", "expected_cost=0.3"],
+         r"--cost must be given for an expected_cost constraint"),
+        ("tune", ["--constraint", "expected_cost=0.3"],
+         r"--cost must be given for an expected_cost constraint"),
+        ("evaluate", ["--cost", "0,0;0,0"], r"--cost '0,0;0,0': must be a cost matrix under "
+                                            r"which decisions differ"),
+        ("tune", ["--cost", "1,1;2,2"], r"--cost '1,1;2,2': must be a cost matrix under "
+                                        r"which decisions differ"),
     ],
 )
 def test_options_that_need_no_data_are_refused_before_the_input_is_read(

@@ -263,8 +263,9 @@ def _cost_matrix(args, k: int):
 
 
 def _check_tuning(option, objective, cost, constraint, confidence=None, weighted=False,
-                  scheduler=None):
-    """Everything about tuning that needs no data, before any file is read."""
+                  scheduler=None, *, given, tune=True):
+    """Everything about tuning that needs no data, before any file is read; ``given``:
+    the options' texts (`_given`), ``tune``: whether the run tunes a threshold."""
     pair = _constraint(constraint)
     if objective is not None:
         _check_formula(option, objective)
@@ -275,6 +276,18 @@ def _check_tuning(option, objective, cost, constraint, confidence=None, weighted
             raise InputError(f"{option} {objective!r} with --cost: the cost matrix is the "
                              f"objective (drop {option}, or give {option} expected_cost), or "
                              f"bounds it with --constraint expected_cost=MAX")
+    if tune:
+        # What `tune_threshold` refuses of these options alone (an expected_cost
+        # constraint without --cost, a cost matrix under which every decision costs
+        # the same), refused as it would refuse it, before the data is read.
+        from keras_confusion.decisions import resolve_constraint, resolve_objective
+
+        try:
+            resolve_constraint(pair, cost)
+            resolve_objective(objective or ("expected_cost" if cost is not None else "f1"),
+                              cost, {}, None, None, constraint=pair)
+        except ValueError as e:
+            raise _as_options(e, option, given) from None
     if confidence is not None and scheduler is not None:
         raise InputError("--confidence cannot be used with --scheduler yet: the guarantee's "
                          "tests run on the client over every score; tune on one machine")
@@ -553,7 +566,8 @@ def _evaluate(args) -> int:
     if args.confidence is not None and not tune:
         raise InputError("--confidence needs --tune OBJECTIVE and --constraint NAME=FLOOR")
     _check_tuning("--tune", args.tune, cost, args.constraint, args.confidence,
-                  weighted=args.weight is not None, scheduler=args.scheduler)
+                  weighted=args.weight is not None, scheduler=args.scheduler,
+                  given=_given(args, "--tune"), tune=tune)
     _check_outputs(args)
     class_names = _class_names(args, k)
     threshold = 0.5 if args.threshold is None else args.threshold
@@ -660,7 +674,8 @@ def _tune_command(args) -> int:
                          f"{len(args.score)} ({', '.join(args.score)})")
     cost = _cost_matrix(args, 2)
     _check_tuning("--objective", args.objective, cost, args.constraint, args.confidence,
-                  weighted=args.weight is not None, scheduler=args.scheduler)
+                  weighted=args.weight is not None, scheduler=args.scheduler,
+                  given=_given(args, "--objective"))
     _check_outputs(args)
     acc = _stream(args, 2, 0.5, tune=True, curve=False)
     result = _tune(acc, args, cost, "--objective")
