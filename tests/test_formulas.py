@@ -373,6 +373,30 @@ def test_bad_arguments_raise_value_error_naming_the_argument(call, argument):
         call()
 
 
+@pytest.mark.parametrize("name", sorted(F.BY_NAME))
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_every_formula_refuses_a_non_finite_count_instead_of_zero_division(name, bad):
+    # A NaN denominator failed `den > 0` and took zero_division: precision of
+    # [[5, nan], [1, 7]] read 0.0, or 1.0 (perfect) with zero_division=1.0.
+    fn = F.get(name)
+    kwargs = {"cost_matrix": [[0, 1], [5, 0]]} if fn is F.expected_cost else {}
+    stack = np.tile(np.array([[5.0, 3.0], [1.0, 7.0]]), (3, 1, 1))
+    assert np.all(np.isfinite(fn(stack, **kwargs)))
+    stack[2, 0, 1] = bad
+    with pytest.raises(ValueError, match=r"Argument `cm` must be finite counts.*Received: "
+                                         rf"cm=<{bad} at index \[2, 0, 1\]>"):
+        fn(stack, **kwargs)
+
+
+@pytest.mark.parametrize("cm", [[["1", "2"], ["3", "4"]], [[1, "a"], [2, 3]],
+                                np.array([["a", 1], [2, 3]], dtype=object)])
+def test_formulas_refuse_text_naming_cm(cm):
+    # '[["a", "b"], ["c", "d"]]' said "could not convert string to float: 'a'", and
+    # '[["1", "2"], ["3", "4"]]' was read as numbers.
+    with pytest.raises(ValueError, match=r"Argument `cm` must be a confusion matrix of counts"):
+        F.precision(cm)
+
+
 def test_get_returns_formulas_by_name_and_costs_are_lower_is_better():
     assert F.get("sensitivity") is F.recall
     assert F.get("f1") is F.f1
