@@ -652,6 +652,11 @@ def test_thresholded_threshold_loaded_from_float64_is_the_float32_ceiling():
 @pytest.mark.parametrize(("kwargs", "match"), [
     ({"offsets": [0.0, np.nan, 0.0]}, r"`offsets` must be 3 finite numbers"),
     ({"offsets": [0.0, 1.0]}, r"`offsets` must be 3 finite numbers"),
+    # Said NumPy's "could not convert string to float: 'ab'", a TypeError for the dict,
+    # and read the text numbers as numbers.
+    ({"offsets": "ab"}, r"`offsets` must be 3 finite numbers.*Received: offsets='ab'"),
+    ({"offsets": {0: 1.0}}, r"`offsets` must be 3 finite numbers"),
+    ({"offsets": ["0", "1", "2"]}, r"`offsets` must be 3 finite numbers"),
     ({"nan_prob": True}, r"`y_prob` must be finite"),
 ])
 def test_cost_decisions_of_eager_tensors_check_offsets_and_probabilities(kwargs, match):

@@ -689,9 +689,15 @@ def _is_symbolic(x) -> bool:
 
 
 def check_offsets(offsets, k):
-    o = np.asarray(offsets, dtype="float64")
+    expected = f"{k} finite numbers (one per class)"
+    try:
+        if isinstance(offsets, (str, bytes, dict)) or np.asarray(offsets).dtype.kind in "USV":
+            raise TypeError  # NumPy reads "12" as a number; a dict is no sequence
+        o = np.asarray(offsets, dtype="float64")
+    except (TypeError, ValueError):
+        raise arg_error("offsets", offsets, expected) from None
     if o.shape != (k,) or not np.all(np.isfinite(o)):
-        raise arg_error("offsets", offsets, f"{k} finite numbers (one per class)")
+        raise arg_error("offsets", offsets, expected)
     return o
 
 
