@@ -197,6 +197,39 @@ def test_evaluate_html_explorer_opens_on_the_reports_own_matrix(tmp_path, thresh
     assert edges == sorted(set(edges)) and edges.count(threshold) == 1
 
 
+def test_evaluate_tune_html_explorer_says_its_counts_are_in_sample_beside_cross_fitting(
+        tmp_path):
+    # The explorer opened at the tuned threshold on the in-sample matrix, unlabelled,
+    # above the tables of the cross-fitted one: two matrices for one threshold.
+    y, s = _data(500, seed=31)
+    path = _write_csv(tmp_path / "t.csv", {"y": y, "p": s})
+    pages = {}
+    for folds in ("5", "0"):
+        page, report = tmp_path / f"t{folds}.html", tmp_path / f"t{folds}.json"
+        assert main(["evaluate", path, "--label", "y", "--score", "p", "--tune", "f1",
+                     "--folds", folds, "--html", str(page), "--json", str(report),
+                     "--bootstrap", "0", "--quiet"]) == 0
+        pages[folds] = (page.read_text(), json.loads(report.read_text())["threshold_search"])
+    text, search = pages["5"]
+    assert search["headline"] == "cross_fitted"
+    assert search["cross_fitted"]["confusion_matrix"] != search["in_sample"]["confusion_matrix"]
+    caution = re.findall(r'<p class="kc-caution">(.*?)</p>', text)
+    assert len(caution) == 1 and caution[0].startswith("In-sample: the explorer counts "
+                                                       "every row"), caution
+    assert "cross-fitted over 5 folds" in caution[0], caution
+    # What the explorer shows at the tuned threshold is the in-sample matrix
+    # (scikit-learn's at that threshold), the one the caution speaks of.
+    data = _page_data(text)
+    i, t = data["chosen"], search["threshold"]
+    shown = [[data["negatives"] - data["fp"][i], data["fp"][i]],
+             [data["positives"] - data["tp"][i], data["tp"][i]]]
+    assert shown == sk_confusion_matrix(y, (s >= t).astype(int)).tolist()
+    assert shown == search["in_sample"]["confusion_matrix"]
+    # In-sample figures throughout (--folds 0): nothing to set apart.
+    assert pages["0"][1]["headline"] == "in_sample"
+    assert 'class="kc-caution"' not in pages["0"][0]
+
+
 def test_evaluate_html_of_logits_says_why_it_has_no_explorer(tmp_path, capsys):
     # The curve at a fixed threshold is a histogram over [0, 1]: logits get no explorer,
     # and the page said nothing of it.

@@ -48,6 +48,13 @@ def test_data_block_cannot_be_closed_by_a_class_name():
     assert _data(fragment)["classes"] == names
 
 
+def test_note_is_escaped_text_under_the_heading():
+    _, _, t, cms = _curve(200)
+    fragment = _explorer.binary_explorer(t, cms, threshold=0.5, note="<b>in-sample</b> & co")
+    assert '<p class="kc-caution">&lt;b&gt;in-sample&lt;/b&gt; &amp; co</p>' in fragment
+    assert "kc-caution\"" not in _explorer.binary_explorer(t, cms, threshold=0.5)
+
+
 def test_policy_allows_the_explorer_script_by_its_hash_and_nothing_else():
     _, _, t, cms = _curve(200)
     fragment = _explorer.binary_explorer(t, cms, threshold=0.5)

@@ -518,6 +518,7 @@ _STYLE = """
 .kc-figures td{text-align:right;font-family:monospace;padding:2px 8px}
 .kc-figures th{text-align:left;font-weight:normal;padding:2px 8px 2px 0}
 .kc-note{color:#555;font-size:.9em;margin:.3em 0}
+.kc-caution{border-left:3px solid #a33;padding-left:.5em}
 .kc-ok{color:#1d7a3e}
 .kc-warn{color:#a33}
 .kc-offscreen{position:fixed;top:0;left:0;width:1px;height:1px;opacity:0}
@@ -572,9 +573,10 @@ def _json_script(data: dict) -> str:
     return f'<script type="application/json" class="kc-data">{text}</script>'
 
 
-def _fragment(title: str, data: dict) -> str:
+def _fragment(title: str, data: dict, note: str | None = None) -> str:
+    note = "" if note is None else f'<p class="kc-caution">{html.escape(note)}</p>'
     return (f'<section class="kc-explorer" data-kc-explorer><h2>{html.escape(title)}</h2>'
-            f'{_json_script(data)}<noscript><p>The explorer needs scripts; the tables and '
+            f'{note}{_json_script(data)}<noscript><p>The explorer needs scripts; the tables and '
             'the figure show the report at its threshold.</p></noscript>'
             f'<div class="kc-app"></div><script>{_SCRIPT}</script></section>')
 
@@ -637,7 +639,7 @@ def _check_guarantee(guarantee, default_threshold):
 
 def binary_explorer(thresholds, confusion_matrices, *, class_names=None, threshold=None,
                     tuned=None, cost_matrix=None, guarantee=None, zero_division=0.0,
-                    title: str = "Threshold explorer") -> str:
+                    title: str = "Threshold explorer", note: str | None = None) -> str:
     """The explorer of a binary report: an HTML fragment (section, data, script).
 
     Args:
@@ -656,6 +658,7 @@ def binary_explorer(thresholds, confusion_matrices, *, class_names=None, thresho
             Defaults to `None`.
         zero_division: the value of a ratio with denominator 0. Defaults to `0.0`.
         title: the section's heading. Defaults to `"Threshold explorer"`.
+        note: a paragraph under the heading (text, escaped). Defaults to `None`.
 
     Returns:
         The HTML fragment; put it in a `page`, whose policy allows its script.
@@ -706,7 +709,7 @@ def binary_explorer(thresholds, confusion_matrices, *, class_names=None, thresho
         guarantee["holds"] = _MONOTONE.get(guarantee["name"], "at")
         guarantee["threshold"] = _threshold_json(guarantee["threshold"])
         data["guarantee"] = guarantee
-    return _fragment(title, data)
+    return _fragment(title, data, note)
 
 
 def multiclass_explorer(confusion_matrix, *, class_names: Sequence[str] | None = None,

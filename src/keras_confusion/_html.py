@@ -12,6 +12,8 @@ import base64
 import html
 import io
 
+import numpy as np
+
 from keras_confusion import _explorer
 from keras_confusion._counting import count_text
 from keras_confusion._text import (
@@ -72,7 +74,24 @@ def explorer(report, *, tuned=None, guarantee=None) -> str:
     return _explorer.binary_explorer(*report.curve, class_names=report.class_names,
                                      threshold=report.threshold, tuned=tuned,
                                      cost_matrix=report.cost_matrix, guarantee=guarantee,
-                                     zero_division=report.zero_division)
+                                     zero_division=report.zero_division,
+                                     note=_curve_note(report))
+
+
+def _curve_note(report):
+    """What the explorer must say when its counts at the report's threshold are not the
+    report's matrix, or None. A threshold tuned on the rows, figures cross-fitted: the
+    explorer showed the optimistic in-sample matrix, unlabelled, above the tables of
+    the cross-fitted one."""
+    if report.threshold is None:
+        return None
+    t, cms = (np.asarray(a, dtype="float64") for a in report.curve)
+    i = min(int(np.searchsorted(t, report.threshold, side="left")), t.size - 1)
+    if np.allclose(cms[i], report.confusion_matrix, rtol=1e-9, atol=0.0):
+        return None
+    return ("In-sample: the explorer counts every row at each threshold. At the chosen "
+            "threshold its counts are not the report's matrix and figures below: "
+            f"{report.decision}.")
 
 
 def report_html(report, *, tuned=None, guarantee=None, title="Classification report",
