@@ -113,8 +113,10 @@ def score_range(p):
 
 
 def classes(y, k: int):
-    """The labels as integers when every one is a class of ``k`` (an integer in
-    ``[0, k)``), else None."""
+    """The labels as int32 or int64 integers when every one is a class of ``k`` (an
+    integer in ``[0, k)``), else None. Not in a narrower type: the codes ``y * K +
+    pred`` keep the labels' type (int8 labels under 201 thresholds wrapped around,
+    and ``index_add_`` refuses int8, uint8 and int16 indices)."""
     torch = _torch()
     if y.dtype.is_floating_point:
         # A label that is no integer has a fractional part (NaN for NaN and inf).
@@ -123,7 +125,7 @@ def classes(y, k: int):
     low, high = torch.aminmax(y)
     if not (low.item() >= 0 and high.item() < k):
         return None
-    return y.to(torch.int32) if y.dtype.is_floating_point else y
+    return y if y.dtype in (torch.int32, torch.int64) else y.to(torch.int32)
 
 
 def threshold(value, p):
