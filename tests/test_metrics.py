@@ -179,6 +179,34 @@ def test_confusion_matrix_counts_score_equal_to_threshold_as_positive():
     np.testing.assert_array_equal(to_numpy(m.result()), [[1, 1], [1, 1]])
 
 
+def test_threshold_other_than_default_refuses_two_class_scores_it_would_ignore(rng):
+    # Two class scores are decided by their argmax: ConfusionMatrix(threshold=0.3) and
+    # (threshold=0.9) gave the same counts on a softmax's output, without a word.
+    p = np.array([[0.6, 0.4], [0.2, 0.8]], "float32")
+    y = np.array([1, 1])
+    refused = r"Argument `threshold` must be 0\.5 \(the default\) for y_pred of shape " \
+              r"\(2, 2\): two class scores .* argmax.*Received: threshold=0\.[39]"
+    for metric in (kcm.ConfusionMatrix(threshold=0.9), kcm.Sensitivity(threshold=0.3)):
+        with pytest.raises(ValueError, match=refused):
+            metric.update_state(y, p)
+    # The scores of class 1 are decided at the threshold; the default keeps the argmax.
+    for t in (0.3, 0.9):
+        m = kcm.ConfusionMatrix(threshold=t)
+        m.update_state(y, p[:, 1])
+        np.testing.assert_array_equal(m.counts(), skm.confusion_matrix(
+            y, p[:, 1] >= t, labels=[0, 1]))
+    m = kcm.ConfusionMatrix()
+    m.update_state(y, p)
+    np.testing.assert_array_equal(m.counts(), skm.confusion_matrix(y, p.argmax(-1),
+                                                                   labels=[0, 1]))
+    # In a compiled evaluation step too (refused when the step is traced).
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile(loss="sparse_categorical_crossentropy",
+                  metrics=[kcm.Sensitivity(threshold=0.3)])
+    with pytest.raises(ValueError, match=r"Argument `threshold` must be 0\.5"):
+        model.evaluate(rng.normal(size=(8, 3)), rng.integers(0, 2, 8), verbose=0)
+
+
 def test_sample_weight_two_equals_duplicated_row():
     a, b = kcm.ConfusionMatrix(num_classes=3), kcm.ConfusionMatrix(num_classes=3)
     y_pred = np.eye(3, dtype="float32")[[0, 2, 1]]

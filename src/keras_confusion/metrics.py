@@ -278,9 +278,11 @@ class ConfusionMatrix(_CountingMetric):
 
     Args:
         num_classes: number of classes ``K``. With ``K = 2``, ``y_pred`` is the score of
-            class 1 (or two class scores on a last axis of 2). Defaults to `2`.
+            class 1 (or two class scores on a last axis of 2, decided by their argmax).
+            Defaults to `2`.
         threshold: decision threshold in [0, 1] for binary and multilabel tasks; a
-            sequence gives one per label. Defaults to `0.5`.
+            sequence gives one per label. Two class scores on a last axis of 2 refuse
+            any but the default (their argmax decides). Defaults to `0.5`.
         from_logits: whether ``y_pred`` holds logits (the threshold stays a
             probability). Defaults to `False`.
         multilabel: count one ``(2, 2)`` matrix per label of ``(N, L)`` inputs.
@@ -332,6 +334,10 @@ class ConfusionMatrix(_CountingMetric):
         self.num_classes = num_classes
         self.threshold = threshold
         self._decision = DecisionThreshold(threshold, from_logits)
+        # Two class scores on a last axis of 2 are decided by their argmax: a threshold
+        # other than the default has no effect on them (`_check_two_scores`).
+        self._threshold_set = not multilabel and not (np.ndim(threshold) == 0
+                                                      and threshold == 0.5)
         self.from_logits = from_logits
         self.multilabel = multilabel
         self.num_labels = shape[0] if multilabel else None
@@ -340,6 +346,8 @@ class ConfusionMatrix(_CountingMetric):
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         """Add a batch of labels, scores and optional weights to the counts."""
+        if self._threshold_set:
+            self._check_two_scores(y_pred)
         if self._update_eagerly(y_true, y_pred, sample_weight):
             return
         num_classes = self.num_classes
@@ -361,6 +369,19 @@ class ConfusionMatrix(_CountingMetric):
 
         classes = fmt.num_classes if fmt.task == "multiclass" else None
         self._accumulate(*_backend.fused(codes_and_weights, fmt.y_pred, classes), fmt.y_pred)
+
+    def _check_two_scores(self, y_pred):
+        """Refuse two class scores on a last axis of 2 under a threshold that is not
+        the default: their argmax decides, and the threshold was accepted and ignored
+        (``ConfusionMatrix(threshold=0.9)`` counted a softmax's [0.2, 0.8] positive)."""
+        shape = getattr(y_pred, "shape", None)
+        shape = np.shape(y_pred) if shape is None else tuple(shape)
+        if len(shape) >= 2 and shape[-1] == 2:
+            raise arg_error(
+                "threshold", self.threshold,
+                f"0.5 (the default) for y_pred of shape {shape}: two class scores on a "
+                "last axis of 2 are decided by their argmax; for a threshold, pass the "
+                "scores of class 1, y_pred[..., 1] (or [..., 1:])")
 
     def _eager_codes(self, y, p):
         """The cell codes of a batch of CPU torch tensors, as `hard_codes` makes them,
