@@ -409,8 +409,13 @@ def test_specificity_and_precision_floors_out_of_reach_name_the_count_needed():
 
 @pytest.mark.parametrize(("kwargs", "match"), [
     ({"name": "f1"}, r"`constraint` must be a floor on one of"),
-    ({"floor": 1.0}, r"`constraint` must be a floor in the open interval"),
-    ({"floor": float("nan")}, r"`constraint` must be a floor in the open interval"),
+    ({"floor": 1.0}, r"`constraint` must be a floor in the open interval .*a floor of 1 "
+                     r"can never be certified"),
+    # A floor of 0 was refused "(a floor of 1 can never be certified ...)".
+    ({"floor": 0.0}, r"`constraint` must be a floor in the open interval .*a floor of 0 or "
+                     r"less holds at every threshold: drop the confidence\)"),
+    ({"floor": float("nan")}, r"`constraint` must be a floor in the open interval \(0, 1\) "
+                              r"to be guaranteed with a confidence\. Received"),
     ({"grid": "binned"}, r"`grid` must be"),
 ])
 def test_guarantee_refuses_bad_arguments_naming_them(kwargs, match):
@@ -549,7 +554,10 @@ def test_tune_threshold_refuses_a_confidence_outside_the_open_unit_interval(conf
     ({"constraint": ("expected_cost", 0.2), "cost_matrix": [[0, 1], [5, 0]]},
      r"`confidence` must be None for a constraint on expected_cost"),
     ({"constraint": ("f1", 0.5)}, r"`constraint` must be a floor on one of"),
-    ({"constraint": ("recall", 1.0)}, r"`constraint` must be a floor in the open interval"),
+    ({"constraint": ("recall", 1.0)}, r"`constraint` must be a floor in the open interval "
+                                      r".*a floor of 1 can never"),
+    ({"constraint": ("recall", 0.0)}, r"`constraint` must be a floor in the open interval "
+                                      r".*a floor of 0 or less holds at every threshold"),
     ({"sample_weight": np.ones(60)}, r"`sample_weight` must be None when confidence is given"),
     ({"multilabel": True, "family": "any"}, r"`family` must be"),
 ])

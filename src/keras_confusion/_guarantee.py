@@ -131,15 +131,23 @@ def check_guarantee(guarantee):
                         "gives it") from None
 
 
+def floor_expected(floor: float) -> str:
+    """What a floor outside (0, 1) under a confidence is refused for, in its words."""
+    expected = "a floor in the open interval (0, 1) to be guaranteed with a confidence"
+    if floor <= 0:
+        return expected + " (a floor of 0 or less holds at every threshold: drop the confidence)"
+    if floor >= 1:
+        return expected + " (a floor of 1 can never be certified from samples)"
+    return expected
+
+
 def _check_floor(floor, argument: str = "constraint") -> float:
     try:
         f = float(floor)
     except (TypeError, ValueError):
         f = float("nan")
     if not (0.0 < f < 1.0):
-        raise arg_error(argument, floor,
-                        "a floor in the open interval (0, 1) to be guaranteed with a "
-                        "confidence (a floor of 1 can never be certified from samples)")
+        raise arg_error(argument, floor, floor_expected(f))
     return f
 
 

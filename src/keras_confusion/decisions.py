@@ -383,9 +383,7 @@ def resolve_confidence(confidence, constraint, sample_weight=None):
                         "a floor on one of " + ", ".join(_guarantee.GUARANTEED)
                         + " when confidence is given")
     if not 0 < bound < 1:
-        raise arg_error("constraint", (name, bound),
-                        "a floor in the open interval (0, 1) to be guaranteed with a "
-                        "confidence (a floor of 1 can never be certified from samples)")
+        raise arg_error("constraint", (name, bound), _guarantee.floor_expected(bound))
     if sample_weight is not None:
         raise arg_error("sample_weight", "<array>",
                         "None when confidence is given: the exact tests count samples, and "
