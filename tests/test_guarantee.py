@@ -569,6 +569,23 @@ def test_tune_threshold_refuses_a_confidence_it_cannot_honour_naming_the_argumen
         kc.tune_threshold(np.tile([0, 1], 30), np.linspace(0, 1, 60), **args)
 
 
+@pytest.mark.parametrize("name", ["precision", "npv"])
+def test_fixed_sequence_refusal_names_the_failure_that_ended_the_test(name):
+    # The 11 most extreme scores hold 3 errors (8 of 11 fail a floor of 0.8 at 90 %),
+    # which ends the sequence; past them 208 of 211 are right. The refusal quoted only
+    # "the best lower bound on this data is 0.9686", above the floor, as its reason.
+    y = np.r_[[1] * 8 + [0] * 3, [1] * 200, [0] * 100]
+    s = np.linspace(1, 0, len(y))
+    if name == "npv":  # the same counts, from the lowest threshold up
+        y, s = 1 - y, s[::-1]
+    way = "highest threshold down" if name == "precision" else "lowest threshold up"
+    with pytest.raises(ValueError, match=rf"tested one by one from the {way}, and the first "
+                                         r"with enough .* fails \(8 of 11, lower bound "
+                                         r"0\.4892 < 0\.8\), which ends the test.*best lower "
+                                         r"bound on this data is 0\.9686 \(208 of 211\)"):
+        kc.tune_threshold(y, s, "accuracy", constraint=(name, 0.8), confidence=0.9)
+
+
 def test_tune_threshold_with_too_few_positives_names_the_positives_needed():
     y = np.r_[np.ones(28, "int64"), np.zeros(100, "int64")]
     s = np.r_[np.linspace(0.5, 1, 28), np.linspace(0, 0.6, 100)]

@@ -354,14 +354,29 @@ def guarantee(name, floor, confidence, confusion_matrices, *, grid="data") -> Gu
         method = "fixed sequence"
         if not feasible.any():
             i = int(np.argmax(bound))
+            best = (f"the best lower bound on this data is {bound[i]:.4g} ({int(x[i])} of "
+                    f"{int(n[i])})")
+            if fails.any() and bound[i] >= floor:
+                # The first testable threshold failed, which ends the sequence: a bound
+                # above the floor further on cannot be used (it said only "the best
+                # lower bound is 0.8914" under a floor of 0.8).
+                j = int(order[stop])
+                way = "from the highest threshold down" if name == "precision" else \
+                    "from the lowest threshold up"
+                raise arg_error(
+                    "constraint", (name, floor),
+                    f"attainable with confidence={confidence:g}: the thresholds are tested "
+                    f"one by one {way}, and the first with enough {of} to test fails "
+                    f"({int(x[j])} of {int(n[j])}, lower bound {bound[j]:.4g} < "
+                    f"{floor:g}), which ends the test (going on past a failure would void "
+                    f"the guarantee); {best}")
             extra = " besides the one at the threshold" if name == "precision" and \
                 grid == "data" else ""
             raise arg_error(
                 "constraint", (name, floor),
                 f"attainable with confidence={confidence:g}: {name} >= {floor:g} needs at "
                 f"least {needed} {of}{extra} at a threshold with no error among them "
-                f"(more when some are wrong); the best lower bound on this data is "
-                f"{bound[i]:.4g} ({int(x[i])} of {int(n[i])})")
+                f"(more when some are wrong); {best}")
     return Guarantee(name=name, floor=floor, confidence=confidence, feasible=feasible,
                      bound=bound, p_values=p, method=method)
 
