@@ -30,7 +30,7 @@ import numpy as np
 
 from keras_confusion._validation import arg_error, check_cost_matrix
 
-__all__ = ["CSP", "binary_explorer", "multiclass_explorer", "page"]
+__all__ = ["CSP", "binary_explorer", "candidate_at", "multiclass_explorer", "page"]
 
 #: More candidates than this are thinned to the points the figures draw.
 MAX_CANDIDATES = 4096
@@ -637,6 +637,12 @@ def _check_guarantee(guarantee, default_threshold):
             "threshold": _check_number("guarantee['threshold']", t)}
 
 
+def candidate_at(thresholds: np.ndarray, value) -> int:
+    """The index of the candidate whose decisions the explorer shows at ``value``: the
+    smallest candidate ``>= value`` (the last for a value above them all)."""
+    return min(int(np.searchsorted(thresholds, value, side="left")), thresholds.size - 1)
+
+
 def binary_explorer(thresholds, confusion_matrices, *, class_names=None, threshold=None,
                     tuned=None, cost_matrix=None, guarantee=None, zero_division=0.0,
                     title: str = "Threshold explorer", note: str | None = None) -> str:
@@ -678,8 +684,8 @@ def binary_explorer(thresholds, confusion_matrices, *, class_names=None, thresho
     if guarantee is not None:
         marked.append(("guarantee", guarantee["threshold"]))
 
-    def at(value):  # the decision at `value` is the one at the smallest candidate >= it
-        return min(int(np.searchsorted(t, value, side="left")), t.size - 1)
+    def at(value):
+        return candidate_at(t, value)
 
     if t.size > MAX_CANDIDATES:
         from keras_confusion.plot import drawn_points

@@ -86,7 +86,7 @@ def _curve_note(report):
     if report.threshold is None:
         return None
     t, cms = (np.asarray(a, dtype="float64") for a in report.curve)
-    i = min(int(np.searchsorted(t, report.threshold, side="left")), t.size - 1)
+    i = _explorer.candidate_at(t, report.threshold)
     if np.allclose(cms[i], report.confusion_matrix, rtol=1e-9, atol=0.0):
         return None
     return ("In-sample: the explorer counts every row at each threshold. At the chosen "
