@@ -215,10 +215,44 @@ def test_multilabel_result_stacks_per_label_results_with_their_guarantee(rng):
         assert result.objective == "specificity" and result.confidence == 0.9
         assert [r.threshold for r in result.results] == [r.threshold for r in per_label]
         assert result.guarantee == {"constraint": ["recall", 0.8], "confidence": 0.9,
-                                    "bound": [float(r.bound) for r in per_label]}
+                                    "bound": [float(r.bound) for r in per_label],
+                                    "family": "label"}
     plain = MultilabelThresholdResult.from_results(iter(per_label), "specificity")
     assert plain.confidence is None and plain.bound is None and plain.guarantee is None
-    assert len(plain.results) == 2
+    assert plain.family is None and len(plain.results) == 2
+    with pytest.raises(ValueError, match=r"`family` must be \"label\" or \"all\""):
+        MultilabelThresholdResult.from_results(per_label, "specificity", 0.9, "each")
+
+
+@pytest.mark.parametrize(("family", "scope"), [("label", "for each label"),
+                                                ("all", "for all labels at once")])
+def test_multilabel_guarantee_records_whom_its_confidence_covers_through_save_and_load(
+        tmp_path, family, scope):
+    # 90 % for each label and 90 % for all labels at once are different promises (the
+    # second tunes each label at 1 - 0.1 / L); the guarantee, its sentence and a saved
+    # model's config said only "90 %".
+    from keras_confusion._text import guarantee_text
+
+    rng = np.random.default_rng(3)
+    y = (rng.random((3000, 2)) < 0.3).astype(int)
+    s = np.clip(rng.normal(0.3 + 0.4 * y, 0.15), 0, 1)
+    result = tune_threshold(y, s, "specificity", constraint=("recall", 0.8), confidence=0.9,
+                            multilabel=True, family=family)
+    assert result.family == family and result.guarantee["family"] == family
+    assert f"with 90 % confidence {scope}; lower bound" in guarantee_text(result.guarantee)
+    inner = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, "sigmoid")])
+    model = Thresholded(inner, result.threshold, guarantee=result.guarantee)
+    model.save(tmp_path / "multilabel.keras")
+    loaded = keras.saving.load_model(tmp_path / "multilabel.keras")
+    assert loaded.guarantee == result.guarantee
+    # A guarantee saved before the family was recorded still loads, and says nothing.
+    old = {k: v for k, v in result.guarantee.items() if k != "family"}
+    assert Thresholded(inner, result.threshold, guarantee=old).guarantee == old
+    assert " for " not in guarantee_text(old).split(";")[0]
+    for bad in ({**result.guarantee, "family": "each"},
+                {**result.guarantee, "bound": 0.9}):  # a family for one bound
+        with pytest.raises(ValueError, match=r"`guarantee` must be None or a dict"):
+            Thresholded(inner, result.threshold, guarantee=bad)
 
 
 @pytest.mark.parametrize(("y", "s", "cost", "expected"), [

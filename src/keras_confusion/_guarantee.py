@@ -113,21 +113,31 @@ def check_name(name, argument: str = "constraint") -> str:
 
 def check_guarantee(guarantee):
     """A stated guarantee as plain numbers, ``{"constraint": [name, floor], "confidence":
-    c, "bound": b}`` (``b`` a list with one bound per label), or None; a ValueError
-    naming ``guarantee`` otherwise. `ThresholdResult.guarantee` gives this form."""
+    c, "bound": b}`` (``b`` a list with one bound per label, and then ``"family"``:
+    ``"label"`` or ``"all"``, what the confidence is for, where it was recorded), or
+    None; a ValueError naming ``guarantee`` otherwise. `ThresholdResult.guarantee`
+    gives this form."""
     if guarantee is None:
         return None
     try:
         name, floor = guarantee["constraint"]
         bound = guarantee["bound"]
-        return {"constraint": [check_name(name), float(floor)],
-                "confidence": check_confidence(guarantee["confidence"]),
-                "bound": ([float(b) for b in bound]
-                          if isinstance(bound, (list, tuple, np.ndarray)) else float(bound))}
-    except (TypeError, ValueError, KeyError):
+        per_label = isinstance(bound, (list, tuple, np.ndarray))
+        checked = {"constraint": [check_name(name), float(floor)],
+                   "confidence": check_confidence(guarantee["confidence"]),
+                   "bound": [float(b) for b in bound] if per_label else float(bound)}
+        # Recorded since multilabel guarantees state it; one saved before has none.
+        family = guarantee.get("family")
+        if family is not None:
+            if not per_label or family not in ("label", "all"):
+                raise ValueError(family)
+            checked["family"] = family
+        return checked
+    except (TypeError, ValueError, KeyError, AttributeError):
         raise arg_error("guarantee", guarantee,
                         'None or a dict {"constraint": [name, floor], "confidence": c, '
-                        '"bound": b}, as tune_threshold(..., confidence=c).guarantee '
+                        '"bound": b} (and, with one bound per label, "family": "label" '
+                        'or "all"), as tune_threshold(..., confidence=c).guarantee '
                         "gives it") from None
 
 

@@ -49,7 +49,10 @@ def guarantee_text(guarantee) -> str:
     where = "at these thresholds (one per label)" if isinstance(bound, list) else \
         "at this threshold"
     level = percent(guarantee["confidence"]).replace("%", " %")
-    return (f"{name} >= {floor:g} with {level} confidence; lower bound {bounds} {where}")
+    scope = {"label": " for each label", "all": " for all labels at once"}.get(
+        guarantee.get("family"), "")
+    return (f"{name} >= {floor:g} with {level} confidence{scope}; lower bound {bounds} "
+            f"{where}")
 
 
 def json_number(x):

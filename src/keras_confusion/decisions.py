@@ -131,6 +131,8 @@ class MultilabelThresholdResult:
             (``family="all"``); else `None`.
         bound: ``(L,)`` each label's lower confidence bound at its threshold, at the
             per-label confidence, or `None`.
+        family: with a confidence, what it is for: ``"label"`` (each label's floor)
+            or ``"all"`` (every label's at once); else `None`.
     """
 
     threshold: np.ndarray
@@ -140,15 +142,16 @@ class MultilabelThresholdResult:
     results: tuple
     confidence: float | None = None
     bound: np.ndarray | None = None
+    family: str | None = None
 
     def __repr__(self) -> str:
         return _short_repr(self, ("threshold", "value", "objective", "confusion_matrix",
-                                  "confidence", "bound"),
+                                  "confidence", "family", "bound"),
                            f"<{len(self.results)} labels' results in .results>")
 
     @classmethod
-    def from_results(cls, results, objective: str,
-                     confidence: float | None = None) -> MultilabelThresholdResult:
+    def from_results(cls, results, objective: str, confidence: float | None = None,
+                     family: str = "label") -> MultilabelThresholdResult:
         """The labels' `ThresholdResult`s, in label order, with their figures stacked.
 
         Args:
@@ -157,7 +160,12 @@ class MultilabelThresholdResult:
             confidence: with a guaranteed constraint, the confidence the labels' floors
                 hold at (each, or all at once, as tuned); the ``bound`` is then
                 stacked from the results. Defaults to `None`.
+            family: with a confidence, ``"label"`` when it is each label's (each was
+                tuned at ``confidence``) or ``"all"`` when it is every label's at once
+                (each was tuned at a higher one). Defaults to `"label"`.
         """
+        if family not in ("label", "all"):
+            raise arg_error("family", family, '"label" or "all"')
         results = tuple(results)
         return cls(
             threshold=np.array([r.threshold for r in results]),
@@ -167,16 +175,18 @@ class MultilabelThresholdResult:
             results=results,
             confidence=confidence,
             bound=None if confidence is None else np.array([r.bound for r in results]),
+            family=None if confidence is None else family,
         )
 
     @property
     def guarantee(self) -> dict | None:
-        """As `ThresholdResult.guarantee`, with one bound per label."""
+        """As `ThresholdResult.guarantee`, with one bound per label and the ``family``
+        the confidence is for (``"label"`` or ``"all"``)."""
         if self.confidence is None:
             return None
         first = self.results[0].constraint
         return {"constraint": [first[0], float(first[1])], "confidence": float(self.confidence),
-                "bound": [float(b) for b in self.bound]}
+                "bound": [float(b) for b in self.bound], "family": self.family}
 
 
 @dataclass(frozen=True)
@@ -612,7 +622,7 @@ def tune_threshold(
                                         vectorized, greater, constraint, per_label))
         except ValueError as e:
             raise ValueError(f"Label {label}: {e}") from None
-    return MultilabelThresholdResult.from_results(results, name, confidence)
+    return MultilabelThresholdResult.from_results(results, name, confidence, family)
 
 
 # ------------------------------------------------------------- cost-matrix decisions
