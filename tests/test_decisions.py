@@ -367,6 +367,24 @@ def test_text_scores_logit_probabilities_and_costs_without_stakes_are_refused():
             tune_cost_offsets([0, 1], np.eye(2), cost)
 
 
+@pytest.mark.parametrize("labels", [np.array(["0", "1", "1"]), np.array([b"0", b"1", b"1"]),
+                                    np.array(["0", "1", "1"], dtype=object)])
+def test_text_labels_are_refused_alike_by_report_tuning_and_cost_offsets(labels):
+    # report and tune_cost_offsets read ["0", "1"] as the classes 0 and 1 (NumPy
+    # converts), while tune_threshold and the command line refused text labels.
+    s = np.array([0.2, 0.7, 0.6])
+    text = r"`y_true` must be integer class labels \(numbers; text is not a label\)"
+    with pytest.raises(ValueError, match=text):
+        kc.report(labels, s)
+    with pytest.raises(ValueError, match=text):
+        tune_cost_offsets(labels, np.stack([1 - s, s], axis=1), [[0, 1], [5, 0]])
+    with pytest.raises(ValueError, match=r"`y_true` must be binary labels"):
+        tune_threshold(labels, s)
+    # Numbers stay numbers, whatever their dtype.
+    for numbers in ([0, 1, 1], np.array([0.0, 1.0, 1.0]), np.array([0, 1, 1], dtype=object)):
+        assert kc.report(numbers, s, bootstrap=0).confusion_matrix.tolist() == [[1, 0], [0, 2]]
+
+
 def test_result_repr_shows_the_choice_not_every_candidate(rng):
     # The dataclass repr printed every candidate's matrix: thousands of lines.
     y, s = rng.integers(0, 2, (5000, 2)), rng.random((5000, 2))

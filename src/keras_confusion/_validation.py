@@ -261,14 +261,24 @@ def check_sample_weight(sample_weight, n: int, *, some_positive: bool = False
     return w
 
 
-def not_text(a: np.ndarray, name: str) -> np.ndarray:
-    """``a``, a NumPy array, refused when it holds text: NumPy reads ``["0.1", "0.9"]``
-    as numbers, where the command line refuses text in a score column."""
-    if a.dtype.kind in "USV" or (a.dtype.kind == "O" and a.size
-                                 and isinstance(a.flat[0], (str, bytes))):
-        raise arg_error(name, f"<array of text, dtype {a.dtype}>",
-                        "an array of numbers (text is not a score)")
+def is_text(a: np.ndarray) -> bool:
+    """Whether the NumPy array ``a`` holds text (strings, bytes, or objects that are)."""
+    return a.dtype.kind in "USV" or (a.dtype.kind == "O" and a.size > 0
+                                     and isinstance(a.flat[0], (str, bytes)))
+
+
+def not_text(a: np.ndarray, name: str,
+             expected: str = "an array of numbers (text is not a score)") -> np.ndarray:
+    """``a``, a NumPy array, refused when it holds text (`is_text`): NumPy reads
+    ``["0.1", "0.9"]`` as numbers, where the command line refuses text in a column."""
+    if is_text(a):
+        raise arg_error(name, f"<array of text, dtype {a.dtype}>", expected)
     return a
+
+
+#: What text labels are refused for: NumPy read ``["0", "1"]`` as the classes 0 and 1,
+#: which `tune_threshold` and the command line refuse.
+TEXT_LABELS = "integer class labels (numbers; text is not a label)"
 
 
 def _first_bad(mask: np.ndarray) -> int:
@@ -316,7 +326,12 @@ def check_labels_scores(y_true, y_score, num_classes=None):
         raise arg_error("y_score", f"<{s[i].tolist()} at sample {i}>",
                         "finite scores (NaN or inf is not a prediction)")
     try:
-        t = np.asarray(as_numpy(y_true), dtype="float64")
+        raw = as_numpy(y_true)
+    except (TypeError, ValueError):
+        raise arg_error("y_true", "<non-numeric array>", "integer class labels") from None
+    not_text(raw, "y_true", TEXT_LABELS)
+    try:
+        t = np.asarray(raw, dtype="float64")
     except (TypeError, ValueError):
         raise arg_error("y_true", "<non-numeric array>", "integer class labels") from None
     if t.ndim == 2 and t.shape[1] == 1:

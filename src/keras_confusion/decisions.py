@@ -25,11 +25,13 @@ import numpy as np
 from keras_confusion import _guarantee, formulas
 from keras_confusion._counting import exact_curve
 from keras_confusion._validation import (
+    TEXT_LABELS,
     arg_error,
     as_numpy,
     check_cost_matrix,
     check_sample_weight,
     is_backend_tensor,
+    is_text,
     not_text,
     warn,
 )
@@ -699,7 +701,7 @@ def _is_symbolic(x) -> bool:
 def check_offsets(offsets, k):
     expected = f"{k} finite numbers (one per class)"
     try:
-        if isinstance(offsets, (str, bytes, dict)) or np.asarray(offsets).dtype.kind in "USV":
+        if isinstance(offsets, dict) or is_text(np.asarray(offsets)):
             raise TypeError  # NumPy reads "12" as a number; a dict is no sequence
         o = np.asarray(offsets, dtype="float64")
     except (TypeError, ValueError):
@@ -729,7 +731,7 @@ def _check_multiclass(y_true, y_prob, cost_matrix, sample_weight):
     if n == 0:
         raise arg_error("y_prob", "<empty array>", "at least one sample")
     cost = _costs_differ(check_cost_matrix(cost_matrix, k))
-    y = as_numpy(y_true)
+    y = not_text(as_numpy(y_true), "y_true", TEXT_LABELS)
     if y.shape == (n, k):
         y = np.argmax(y, axis=-1)
     if y.ndim == 2 and y.shape[1] == 1:

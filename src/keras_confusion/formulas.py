@@ -37,6 +37,7 @@ from keras_confusion._validation import (
     check_positive,
     check_zero_division,
     is_backend_tensor,
+    not_text,
 )
 
 __all__ = [
@@ -72,10 +73,7 @@ def _prepare(cm):
     one takes over a second."""
     if not is_backend_tensor(cm):  # a pandas DataFrame too, without Keras
         raw = np.asarray(cm)
-        if raw.dtype.kind in "USV" or (raw.dtype.kind == "O" and raw.size
-                                       and isinstance(raw.flat[0], (str, bytes))):
-            raise arg_error("cm", f"<array of text, dtype {raw.dtype}>",
-                            "a confusion matrix of counts (numbers, not text)")
+        not_text(raw, "cm", "a confusion matrix of counts (numbers, not text)")
         try:
             cm = raw.astype("float64", copy=False)
         except (TypeError, ValueError):
