@@ -1072,6 +1072,31 @@ def test_output_that_is_the_cost_file_is_refused_and_the_file_kept(command, opti
     assert (tmp_path / "0,1;5,0").stat().st_size > 0
 
 
+def test_output_that_would_be_a_new_part_of_an_input_folder_is_refused(tmp_path, capsys):
+    # `evaluate parts/ --json parts/report.csv` wrote the report beside the parts; the
+    # next `evaluate parts/` read it as a part and failed on it.
+    y, s = _data(300, seed=25)
+    parts = tmp_path / "parts"
+    (parts / "year=2024").mkdir(parents=True)
+    _write_parquet(parts / "part-0.parquet", {"y": y[:150], "p": s[:150]})
+    _write_parquet(parts / "year=2024" / "part-1.parquet", {"y": y[150:], "p": s[150:]})
+    argv = ["evaluate", str(parts), "--label", "y", "--score", "p", "--bootstrap", "0",
+            "--quiet"]
+    for out in (parts / "report.csv", parts / "year=2024" / "r.parquet",
+                parts / ".." / "parts" / "r.tsv.gz"):
+        assert main([*argv, "--json", str(out)]) == 2
+        err = _one_error_line(capsys)
+        assert f"--json {str(out)!r} would be a part of the input folder" in err, err
+        assert "read it as data" in err, err
+        assert not (parts / "report.csv").exists()
+    # Names the next run does not read as parts are written, and it reads the same.
+    for out in (parts / "report.json", parts / "_report.csv", tmp_path / "parts.csv"):
+        assert main([*argv, "--json", str(out)]) == 0
+        assert json.loads(out.read_text())["confusion_matrix"] == \
+            sk_confusion_matrix(y, (s >= 0.5).astype(int)).tolist()
+    capsys.readouterr()
+
+
 @pytest.mark.parametrize(("outputs", "pattern"), [
     (["--json", "r.out", "--html", "r.out"], r"--json and --html both write to 'r\.out'"),
     (["--json", "r.out", "--html", "./sub/../r.out"], r"--json and --html both write to"),

@@ -102,6 +102,21 @@ def _parts(directory: str) -> tuple[list[str], list[str]]:
     return sorted(found, key=order), sorted(others, key=order)
 
 
+def is_part_of(path: str, directory: str) -> bool:
+    """Whether a file written at ``path`` would be read as a part of ``directory``
+    (`_parts`: under it, by a part's name, and in no folder or file hidden by a
+    leading ``.`` or ``_``)."""
+    from keras_confusion._files import is_stdout
+
+    if is_stdout(path):
+        return False
+    relative = os.path.relpath(os.path.realpath(path), os.path.realpath(directory))
+    steps = relative.split(os.sep)
+    if relative == os.curdir or steps[0] == os.pardir:
+        return False
+    return _is_part(steps[-1]) and not any(s.startswith((".", "_")) for s in steps)
+
+
 def expand_paths(paths: Sequence[str]) -> list[str]:
     """Files as given; a directory stands for its Parquet, CSV and TSV parts,
     recursively (Hive partitions), sorted, with a `ConfusionWarning` naming the files

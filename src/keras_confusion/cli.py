@@ -488,17 +488,28 @@ def _check_outputs(args, options=("json", "html", "plot")):
 
 def _check_not_inputs(args, paths):
     """No output is one of the input files (a typo such as ``--json preds.csv``
-    replaced the data with the report), nor the file ``--cost`` reads."""
+    replaced the data with the report), nor the file ``--cost`` reads, nor a new part
+    of an input folder (``--json parts/report.csv``: the next run over ``parts/`` read
+    the report as data, and failed on it)."""
+    from keras_confusion._io import is_part_of
+
     inputs = {_file_key(f): (f"the input file {f!r}", "the data") for f in paths}
     cost = getattr(args, "cost", None)
     if cost is not None and os.path.isfile(cost):
         inputs.setdefault(_file_key(cost), (f"the --cost file {cost!r}", "the cost matrix"))
+    folders = [f for f in args.files if os.path.isdir(f)]
     for option in ("json", "html", "plot"):
         path = getattr(args, option, None)
         same = None if path is None else inputs.get(_file_key(path))
         if same is not None:
             raise InputError(f"--{option} {path!r} is {same[0]}: writing it would destroy "
                              f"{same[1]}; choose another path")
+        folder = None if path is None else next(
+            (f for f in folders if is_part_of(path, f)), None)
+        if folder is not None:
+            raise InputError(f"--{option} {path!r} would be a part of the input folder "
+                             f"{folder!r} (a data file's name in it): the next run over that "
+                             "folder would read it as data; choose another path")
 
 
 def _write(outputs):
