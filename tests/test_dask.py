@@ -189,6 +189,31 @@ def test_weighted_tuning_equals_one_machine(client):
         _same(got, one)
 
 
+@pytest.mark.parametrize("scores", ["two values", "uniform"])
+def test_fractional_weights_tune_as_one_machine_with_no_phantom_counts(client, scores):
+    # Weights of no exact sum: the gathered candidates' TN and FN were the total less the
+    # positives, which left +-1e-12 where every row is positive. NPV read 2.0 there, FN
+    # went below zero (recall 1.0000000000000002), and that phantom candidate won.
+    rng = np.random.default_rng(28)
+    n = 2000
+    y = (rng.random(n) < 0.3).astype(np.int64)
+    s = np.where(rng.random(n) < 0.5, 0.2, 0.8) if scores == "two values" else rng.random(n)
+    w = rng.random(n) * 10
+    ddf = dd.from_pandas(pd.DataFrame({"y": y, "p": s, "w": w}), npartitions=4)
+    for kwargs in (dict(objective="npv"), dict(objective="mcc"),
+                   dict(objective="recall", constraint=("npv", 0.7))):
+        one = tune_threshold(y, s, sample_weight=w, **kwargs)
+        got = kd.tune_threshold(ddf, label="y", score="p", sample_weight="w", bins=64,
+                                **kwargs)
+        assert got.threshold == one.threshold, kwargs
+        assert got.value == pytest.approx(one.value, rel=1e-12, abs=0), kwargs
+        np.testing.assert_allclose(got.confusion_matrix, one.confusion_matrix, rtol=1e-12)
+        assert (got.confusion_matrix >= 0).all(), kwargs
+        # Where every row is positive, nothing is negative: exactly.
+        lowest = got.confusion_matrices[0]
+        assert lowest[0, 0] == 0 and lowest[1, 0] == 0, lowest
+
+
 def test_tie_run_across_partitions_takes_the_one_machine_middle(client):
     # Every score ties with its neighbours and a flat run of equal F1 spans partitions.
     y = np.array([0, 0, 1, 1, 1, 1, 0, 1, 1, 1] * 30)

@@ -546,14 +546,15 @@ def _search(tails, hist, nonempty, gather, extremes, edge_cms, y_g, s_g, w_g, mi
     b_g = grid.index(t_g)
     not_gathered = np.ones(grid.count, dtype=bool)
     not_gathered[nonempty[gather]] = False
-    # Rows of the bins not gathered above each bin: FP and TP of (B + 1, 2, 2) tail sums.
+    # The rows of the bins not gathered, as (B + 1, 2, 2) tail sums: above a gathered
+    # candidate's bin they are called positive (FP, TP of the next edge), below it
+    # negative (TN, FN of its own edge). Each cell is a sum of the rows in it, never a
+    # total less the other cell: weighted, the difference left +-1e-12 in TN and FN
+    # where every row is positive (NPV 2.0; FN < 0, recall above 1).
     rest = tail_sums(hist * not_gathered)
     full = np.zeros((len(t_g), 2, 2), dtype=tails.dtype)
-    full[:, 0, 1] = cms_g[:, 0, 1] + rest[b_g + 1, 0, 1]
-    full[:, 1, 1] = cms_g[:, 1, 1] + rest[b_g + 1, 1, 1]
-    p, n = tails[0, 1].sum(), tails[0, 0].sum()
-    full[:, 1, 0] = p - full[:, 1, 1]
-    full[:, 0, 0] = n - full[:, 0, 1]
+    full[:, :, 1] = cms_g[:, :, 1] + rest[b_g + 1, :, 1]
+    full[:, :, 0] = cms_g[:, :, 0] + rest[b_g, :, 0]
     left = np.flatnonzero(~gather)
     first = np.full(len(nonempty), np.nan)
     has_inside = np.ones(len(nonempty), dtype=bool)
