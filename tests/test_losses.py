@@ -721,6 +721,29 @@ def test_label_that_is_no_class_gives_nan_loss_in_a_compiled_step(bad):
         assert np.isnan(float(to_numpy(compiled(loss)(y, s)))), type(loss).__name__
 
 
+@pytest.mark.parametrize("bad", [-1.0, np.inf])
+def test_weight_that_is_negative_or_infinite_gives_nan_loss_after_the_first_call(bad):
+    # The first eager call raises; after it, and in compiled steps, a weight of -1 was a
+    # negative mass: 1 - F1 read 2.2 (it lies in [0, 1]) and WeightedCrossentropy
+    # -0.466 (it never checked weights at all), finite and unseen by TerminateOnNaN.
+    from conftest import compiled
+
+    y = keras.ops.convert_to_tensor(np.array([0.0, 1.0, 1.0, 0.0], "float32"))
+    p = keras.ops.convert_to_tensor(np.array([0.2, 0.7, 0.4, 0.6], "float32"))
+    w = keras.ops.convert_to_tensor(np.array([1.0, bad, 1.0, 1.0], "float32"))
+    zero = keras.ops.convert_to_tensor(np.array([1.0, 0.0, 1.0, 1.0], "float32"))
+    for loss in [*_nan_losses(), L.FBetaLoss(smoothing=0.0)]:
+        with pytest.raises(ValueError, match=r"Argument `sample_weight` must be finite and "
+                                             r">= 0"):
+            loss(y, p, sample_weight=w)
+        assert np.isfinite(float(to_numpy(loss(y, p, sample_weight=zero))))
+        assert np.isnan(float(to_numpy(loss(y, p, sample_weight=w)))), type(loss).__name__
+        step = compiled(lambda a, b, c, loss=loss: loss(a, b, sample_weight=c))
+        assert np.isnan(float(to_numpy(step(y, p, w)))), type(loss).__name__
+        assert float(to_numpy(step(y, p, zero))) == pytest.approx(
+            float(to_numpy(loss(y, p, sample_weight=zero))), rel=1e-6)
+
+
 def test_weighted_crossentropy_nan_only_where_invalid_other_samples_as_before():
     # Per sample: the invalid sample's loss is NaN, the others' as computed by hand;
     # before, a label of -1 gave a negative loss (-0.4678 with a score of 0.7).

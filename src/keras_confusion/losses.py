@@ -106,9 +106,18 @@ def _nan_where_invalid(fmt, from_logits: bool):
     cannot raise. A probability of 1.5 was a soft count of 1.5; the constrained losses
     clipped inf and 1.5 to 1 - eps: a model whose outputs overflowed trained on with a
     finite loss, unseen by ``TerminateOnNaN``. A multiclass label of 5 of 3 classes was
-    a row of zeros (JAX, TensorFlow) or a RuntimeError (torch)."""
+    a row of zeros (JAX, TensorFlow) or a RuntimeError (torch). A negative or infinite
+    sample weight is made NaN too: -1 was a negative mass (a ``1 - F1`` of 2.2)."""
     y, valid = _valid_inputs(fmt, from_logits)
-    return dataclasses.replace(fmt, y_true=y, y_pred=ops.where(valid, fmt.y_pred, np.nan))
+    return dataclasses.replace(fmt, y_true=y, y_pred=ops.where(valid, fmt.y_pred, np.nan),
+                               sample_weight=_nan_where_invalid_weight(fmt.sample_weight))
+
+
+def _nan_where_invalid_weight(w):
+    """``w`` with every weight that is not finite and >= 0 made NaN (None stays None)."""
+    if w is None:
+        return None
+    return ops.where(ops.isfinite(w) & (w >= 0), w, np.nan)
 
 
 def _valid_inputs(fmt, from_logits: bool):
@@ -790,6 +799,7 @@ class WeightedCrossentropy(keras.losses.Loss):
             k > 2 or y_pred.shape[-1] == 2)
 
     def __call__(self, y_true, y_pred, sample_weight=None):
+        given_weight = sample_weight
         if sample_weight is not None and hasattr(y_pred, "shape"):
             # Per-image weights (B,) of (B, H, W) maps weigh every pixel of their image,
             # as for the confusion losses. Keras lines a weight up with the last axis of
@@ -800,10 +810,14 @@ class WeightedCrossentropy(keras.losses.Loss):
             sample_weight = ops.convert_to_tensor(sample_weight)
             while 0 < len(sample_weight.shape) < rank:
                 sample_weight = ops.expand_dims(sample_weight, -1)
+            # As the confusion losses: a weight that is negative or not finite makes
+            # the loss NaN (-1 gave a cross-entropy below zero).
+            sample_weight = _nan_where_invalid_weight(sample_weight)
         if not self._values_checked:
-            # As the confusion losses: values checked on the first eager call only.
+            # As the confusion losses: values checked on the first eager call only, the
+            # weights too.
             fmt = counts.format_inputs(y_true, y_pred, self.num_classes, self.multilabel,
-                                       None, hard=False)
+                                       given_weight, hard=False)
             counts.validate_values(fmt, from_logits=self.from_logits, soft=True,
                                    allow_nan=True)
             self._values_checked = not _backend.is_symbolic(fmt.y_pred)
