@@ -909,6 +909,12 @@ def test_bad_confidence_exits_2_before_reading_any_file(tmp_path, capsys, option
     # refusal came only after a 20 s wait for the (here unreachable) scheduler.
     ("evaluate", ["--tune", "f1", "--folds", "3", "--scheduler", "tcp://127.0.0.1:9"],
      r"--folds 3 with --scheduler: cross-fitting runs on one machine"),
+    # The cluster's search is always exact: a limit was ignored (exit 0, "search exact
+    # over 5000 scores" where one machine binned them).
+    ("tune", ["--exact-limit", "100", "--scheduler", "tcp://127.0.0.1:9"],
+     r"--exact-limit 100 with --scheduler: .*the limit would be ignored"),
+    ("evaluate", ["--tune", "f1", "--exact-limit", "100", "--scheduler", "tcp://127.0.0.1:9"],
+     r"--exact-limit 100 with --scheduler"),
     # "--tune must be None or "expected_cost" when cost_matrix is given".
     ("evaluate", ["--tune", "recall", "--cost", "0,1;1,0"],
      r"--tune 'recall' with --cost: the cost matrix is the objective \(drop --tune, or "

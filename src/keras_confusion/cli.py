@@ -158,6 +158,10 @@ def _check_roles(args):
 
 def _stream(args, num_classes, threshold, *, tune, curve):
     _check_roles(args)
+    if args.scheduler is not None and _was_given(args, "exact_limit"):
+        raise InputError(f"--exact-limit {args.exact_limit} with --scheduler: the cluster's "
+                         "search is always exact (it gathers only the rows of the bins that "
+                         "can win), so the limit would be ignored; drop --exact-limit")
     paths = expand_paths(args.files)
     _check_not_inputs(args, paths)
     if args.scheduler is not None:
