@@ -646,6 +646,9 @@ def test_argument_errors_print_one_line_without_usage_and_exit_2(argv, pattern, 
         ("evaluate", ["--seed", "-1"], r"argument --seed: expected a number >= 0"),
         ("evaluate", ["--chunk-rows", "0"], r"argument --chunk-rows: expected a whole number "
                                             r">= 1, got '0'"),
+        # It said "a number >= 0" here, and then refused 0.
+        ("evaluate", ["--chunk-rows", "-5"], r"argument --chunk-rows: expected a whole "
+                                             r"number >= 1, got '-5'"),
         ("evaluate", ["--class-names", "a,b,c"], r"--class-names 'a,b,c': 3 names for 2"),
         ("evaluate", ["--class-names", ""], r"--class-names '': 1 names for 2 classes \(some "
                                             r"empty\); expected 2 non-empty names"),

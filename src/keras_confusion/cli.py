@@ -752,7 +752,10 @@ def _positive_int(text):
 
 
 def _at_least_one(text):
-    v = _positive_int(text)
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if v < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
     return v
