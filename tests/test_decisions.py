@@ -809,6 +809,34 @@ def test_thresholded_keeps_the_guarantee_through_save_and_load(tmp_path):
                                            "bound": 0.9})
 
 
+@pytest.mark.parametrize(("objective", "extreme", "other"), [
+    ("recall", "positive every sample down to the lowest-scored positive", "precision"),
+    ("sensitivity", "positive every sample down to", "precision"),
+    ("specificity", "negative every sample up to the highest-scored negative", "recall"),
+    ("precision", "positive only the few surest", "recall"),
+    ("npv", "negative only the few surest", "specificity"),
+])
+def test_a_rate_tuned_alone_warns_that_its_best_threshold_is_trivial(objective, extreme,
+                                                                     other, rng):
+    # `tune --objective recall` returned threshold 0.0 (every row positive), exit 0,
+    # without a word; the losses warn about the same formulas alone.
+    y = rng.integers(0, 2, 400)
+    s = np.clip(rng.normal(0.35 + 0.3 * y, 0.2), 0, 1)
+    with pytest.warns(ConfusionWarning, match=rf"{objective} alone is maximised at an extreme "
+                                              rf"threshold, by calling {extreme}.*a floor "
+                                              rf"on {other}") as caught:
+        result = tune_threshold(y, s, objective)
+    assert caught[0].filename == __file__  # it points at the call
+    if objective in ("recall", "sensitivity"):  # every positive in, whatever it costs
+        assert result.value == 1.0 and result.threshold <= s[y == 1].min()
+    if objective == "specificity":
+        assert result.value == 1.0 and result.threshold > s[y == 0].max()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", category=ConfusionWarning)
+        tune_threshold(y, s, objective, constraint=(other, 0.5))  # constrained: silent
+        tune_threshold(y, s, "f1")
+
+
 def test_constant_scores_warn_that_the_model_output_is_constant():
     # scikit-learn refuses constant predictions; a collapsed model went unnoticed.
     with pytest.warns(ConfusionWarning, match=r"every score is 0\.3 \(4 samples\).*constant"):

@@ -423,6 +423,30 @@ def _tune_binary(y, s, w, fn, name, kwargs, vectorized, greater, constraint,
                             confidence=confidence)
 
 
+# Rates whose best threshold alone is an extreme one: what it calls, and the rate of the
+# other kind of error that a constraint should hold up.
+_TRIVIAL = {
+    "recall": ("calling positive every sample down to the lowest-scored positive",
+               "precision"),
+    "specificity": ("calling negative every sample up to the highest-scored negative",
+                    "recall"),
+    "precision": ("calling positive only the few surest samples", "recall"),
+    "npv": ("calling negative only the few surest samples", "specificity"),
+}
+
+
+def _warn_trivial(fn, name, constraint) -> None:
+    """Warn when ``fn`` alone, a rate of `_TRIVIAL`, is tuned without a constraint: its
+    best threshold is trivial (the losses warn alike for their formulas)."""
+    canonical = formulas.name_of(fn)
+    if constraint is not None or canonical not in _TRIVIAL:
+        return
+    trivial, other = _TRIVIAL[canonical]
+    warn(f"tune_threshold: {name} alone is maximised at an extreme threshold, by {trivial}; "
+         f"add a constraint (a floor on {other}), or tune f1, mcc or a cost matrix.",
+         stacklevel=6)  # the caller of tune_threshold
+
+
 def choose_threshold(thresholds, cms, fn, name, kwargs, vectorized, greater, constraint,
                      known=None, confidence=None) -> ThresholdResult:
     """The `ThresholdResult` of candidates ``(T,)`` ascending and their ``(T, 2, 2)``
@@ -437,6 +461,7 @@ def choose_threshold(thresholds, cms, fn, name, kwargs, vectorized, greater, con
     ``confidence`` (with a floor constraint): the eligible candidates are those where
     the floor is guaranteed (`_guarantee.guarantee`) instead of met on the data.
     """
+    _warn_trivial(fn, name, constraint)
     known = np.ones(len(thresholds), dtype=bool) if known is None else np.asarray(known)
     values = _evaluate(fn, cms, kwargs, vectorized)
     nan = np.isnan(values) & known
