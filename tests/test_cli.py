@@ -757,6 +757,8 @@ def test_weighted_evaluate_in_chunks_equals_report_with_sample_weight(tmp_path):
                                sk_confusion_matrix(y, (s >= 0.45).astype(int), sample_weight=w))
     ref = report(y, s, threshold=0.45, sample_weight=w, bootstrap=200).to_dict()
     assert d["weighted"] is True
+    # num_samples is the total weight; the rows it sums are num_rows (zero weights too).
+    assert d["num_samples"] == pytest.approx(w.sum()) and d["num_rows"] == 2000 == ref["num_rows"]
     for got, want in zip(d["classes"], ref["classes"], strict=True):
         for fig in ("recall", "precision", "f1"):
             for end in ("value", "low", "high"):

@@ -488,7 +488,7 @@ def test_report_from_confusion_matrix_docstring_lists_the_keywords_it_takes():
              if p.kind is inspect.Parameter.KEYWORD_ONLY]
     assert taken == ["class_names", "cost_matrix", "bootstrap", "seed", "confidence",
                      "threshold", "curve", "zero_division", "squared_weights", "guarantee",
-                     "notes", "decision"]
+                     "notes", "decision", "num_rows"]
     for name in taken:
         assert f"``{name}``" in doc
     assert "as `report`" not in doc
@@ -658,7 +658,18 @@ def test_weighted_report_shows_its_weighted_counts_and_says_it_is_weighted():
                bootstrap=20)
     np.testing.assert_array_equal(r.confusion_matrix, [[1.5, 0.25], [1.0, 2.0]])
     text = r.to_text()
-    assert text.startswith("total weight 4.75 (weighted samples)")
+    # The JSON's num_samples is the total weight; how many rows it sums was nowhere.
+    assert text.startswith("total weight 4.75 over 4 rows (weighted samples)")
+    assert r.num_rows == 4 and json.loads(r.to_json())["num_rows"] == 4
+    assert report([0, 1, 1], [0.2, 0.7, 0.8], bootstrap=0).num_rows == 3
+    assert Report.from_confusion_matrix([[2, 1], [0, 3]], bootstrap=0).num_rows == 6
+    given = Report(r.confusion_matrix, squared_weights=r.squared_weights, bootstrap=0)
+    assert given.num_rows is None and given.to_text().startswith("total weight 4.75 (w")
+    for bad, kwargs in ((5, {}), (-1, {"squared_weights": r.squared_weights}),
+                        (2.5, {"squared_weights": r.squared_weights})):
+        with pytest.raises(ValueError, match=r"`num_rows` must be"):
+            Report([[2, 1], [0, 3]] if not kwargs else r.confusion_matrix, bootstrap=0,
+                   num_rows=bad, **kwargs)
     assert "0.25" in text and "Kish" in text
     html = r.to_html()
     assert "<td>0.25</td>" in html and "total weight 4.75" in html

@@ -80,7 +80,8 @@ def _jsonable_seed(seed):
 def size_text(report) -> str:
     """``"N samples"``, or the total weight of a weighted report."""
     if report.weighted:
-        return f"total weight {count_text(report.num_samples)} (weighted samples)"
+        rows = "" if report.num_rows is None else f" over {report.num_rows} rows"
+        return f"total weight {count_text(report.num_samples)}{rows} (weighted samples)"
     return f"{report.num_samples} samples"
 
 
@@ -119,6 +120,7 @@ def report_dict(report) -> dict:
     cost = report.cost_matrix
     return {
         "num_samples": report.num_samples,
+        "num_rows": report.num_rows,
         "weighted": report.weighted,
         "class_names": list(report.class_names),
         "threshold": json_number(report.threshold),

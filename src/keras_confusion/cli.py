@@ -637,7 +637,7 @@ def _evaluate(args) -> int:
                         bootstrap=args.bootstrap, seed=args.seed,
                         threshold=threshold if binary else None, curve=curve,
                         squared_weights=squares, guarantee=guarantee, notes=notes,
-                        decision=decision)
+                        decision=decision, num_rows=acc.rows if squares is not None else None)
     lines = [report_obj.to_text()]
     if tune:
         lines.append(f"threshold tuned for {extra['threshold_search']['objective']}"

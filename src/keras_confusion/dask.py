@@ -708,7 +708,7 @@ def report(ddf, *, label, score, threshold=0.5, num_classes=None, class_names=No
     return Report(acc.counts, class_names=class_names, cost_matrix=cost_matrix,
                   bootstrap=bootstrap, seed=seed, confidence=confidence, threshold=thr,
                   curve=acc.histogram_curve() if k == 2 else None,
-                  squared_weights=acc.squares)
+                  squared_weights=acc.squares, num_rows=acc.rows if acc.weighted else None)
 
 
 def tune_threshold(ddf, objective=None, *, label, score, cost_matrix=None, constraint=None,

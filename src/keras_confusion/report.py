@@ -185,6 +185,8 @@ class Report:
             `report`, ``squared_weights`` here).
         squared_weights: ``(K, K)`` sums of the squared weights of each cell, or `None`.
         num_samples: the number of samples (the total weight in a weighted report).
+        num_rows: the number of samples counted, weighted or not; `None` for a
+            weighted matrix given without ``num_rows``.
         class_names: the ``K`` class names.
         table: per-class columns as a dict of lists (``pandas.DataFrame(r.table)``
             works): ``class``, ``support``, then for each figure its value and
@@ -212,7 +214,7 @@ class Report:
     def __init__(self, confusion_matrix, *, class_names=None, cost_matrix=None,
                  bootstrap=1000, seed=0, confidence=0.95, threshold=None, curve=None,
                  zero_division=0.0, squared_weights=None, guarantee=None, notes=None,
-                 decision=None):
+                 decision=None, num_rows=None):
         try:
             cm = np.asarray(confusion_matrix)
             if cm.dtype.kind == "O":  # e.g. lists holding None or numbers
@@ -248,6 +250,7 @@ class Report:
         self.confusion_matrix = cm.astype(np.float64 if self.weighted else np.int64)
         k = cm.shape[0]
         self.num_samples = float(cm.sum()) if self.weighted else int(cm.sum())
+        self.num_rows = _check_num_rows(num_rows, None if self.weighted else self.num_samples)
         self.class_names = _check_class_names(class_names, k)
         self.cost_matrix = None if cost_matrix is None else check_cost_matrix(cost_matrix, k)
         self.confidence = check_probability("confidence", confidence, open_low=True,
@@ -313,6 +316,9 @@ class Report:
                 * ``decision``: the statement of how the decisions were made, in
                   place of ``"positive when score >= <threshold>"`` (or ``"decision:
                   argmax"``). Defaults to `None`.
+                * ``num_rows``: with ``squared_weights``, the number of samples
+                  whose weights the matrix sums (the JSON's ``num_rows``). Defaults
+                  to `None` (unknown; integer counts are their own number).
 
         Returns:
             A `Report`.
@@ -495,6 +501,19 @@ def check_threshold_number(threshold, expected="a number, not NaN (inf: nothing 
     return value
 
 
+def _check_num_rows(num_rows, counted):
+    """``num_rows`` as an int (None stays None); ``counted``, the total of integer
+    counts, is the number of rows, and ``num_rows`` must agree with it."""
+    if num_rows is None:
+        return counted
+    if isinstance(num_rows, (bool, np.bool_)) or not isinstance(num_rows, (int, np.integer)) \
+            or num_rows < 0 or (counted is not None and num_rows != counted):
+        expected = ("a whole number >= 0" if counted is None else
+                    f"{counted}, the number of samples the counts sum to (or None)")
+        raise arg_error("num_rows", num_rows, expected)
+    return int(num_rows)
+
+
 def _check_curve(curve, k: int):
     """None, or ``(thresholds (T,) ascending, (T, 2, 2) counts)`` of binary scores."""
     if curve is None:
@@ -654,4 +673,5 @@ def report(
     return Report(count_matrix(t, pred, k, w), class_names=class_names,
                   cost_matrix=cost_matrix, bootstrap=bootstrap, seed=seed,
                   confidence=confidence, threshold=thr, curve=curve,
-                  squared_weights=None if w is None else count_matrix(t, pred, k, w * w))
+                  squared_weights=None if w is None else count_matrix(t, pred, k, w * w),
+                  num_rows=t.shape[0])
