@@ -291,3 +291,26 @@ def test_guarantee_curve_draws_the_bound_that_decides_and_the_chosen_threshold()
     assert marker.get_ydata()[0] == result.bound
     with pytest.raises(ValueError, match=r"`result` must be the ThresholdResult of"):
         plot.guarantee_curve(tune_threshold(y, s, "f1"))
+
+
+@pytest.mark.parametrize("scores", [[-1e308, 1e308, 0.5], [-1e200, 3e250, 0.1]])
+def test_threshold_curves_of_huge_scores_draw_in_units_of_a_power_of_ten(scores):
+    # Scores of +-1e308 (an overflowing model's logits) made matplotlib's axis span
+    # overflow: "LinAlgError: Singular matrix", and `tune --plot` printed just that.
+    y = np.array([0, 1, 1])
+    s = np.array(scores)
+    result = tune_threshold(y, s, "f1")
+    fig = plot.threshold_curve(result)
+    assert _png_size(fig)[:2] == (300, 200)
+    ax = fig.axes[0]
+    scale = 10.0 ** np.floor(np.log10(np.abs(s).max()))
+    assert ax.get_xlabel().endswith(f"in units of {scale:.0e}")
+    (line,) = [ln for ln in ax.get_lines() if ln.get_label() == "f1"]
+    np.testing.assert_allclose(line.get_xdata(), np.sort(s) / scale)
+    guaranteed = tune_threshold(np.r_[np.zeros(60), np.ones(60)],
+                                np.r_[np.linspace(-1e308, 0, 60), np.linspace(1, 1e308, 60)],
+                                "specificity", constraint=("recall", 0.5), confidence=0.9)
+    assert _png_size(plot.guarantee_curve(guaranteed))[:2] == (300, 200)
+    # Ordinary scores keep the plain axis.
+    assert plot.threshold_curve(tune_threshold(y, [0.2, 0.7, 0.4], "f1")).axes[0] \
+        .get_xlabel() == "threshold (positive when score >= threshold)"

@@ -277,6 +277,20 @@ def roc_curve(y_true, y_score, *, threshold=None, title=None, sample_weight=None
     return fig
 
 
+_THRESHOLD_LABEL = "threshold (positive when score >= threshold)"
+
+
+def _threshold_units(x):
+    """``(scale, axis label)`` for thresholds ``x`` drawn as ``x / scale``. Matplotlib
+    computes with the axis span, and scores of +-1e308 (logits of an overflowing model)
+    overflowed it ("Singular matrix"); past 1e100 the axis is in units of a power of 10."""
+    top = float(np.max(np.abs(x), initial=0.0))
+    if not top > 1e100:
+        return 1.0, _THRESHOLD_LABEL
+    scale = 10.0 ** np.floor(np.log10(top))
+    return scale, f"{_THRESHOLD_LABEL}, in units of {scale:.0e}"
+
+
 def threshold_curve(result, *, title=None):
     """The objective (a metric, or a cost) against the threshold, best one marked.
 
@@ -313,13 +327,15 @@ def threshold_curve(result, *, title=None):
     ax = fig.subplots()
     keep = _thin(thresholds[finite], values[finite])
     x, y = thresholds[finite][keep], values[finite][keep]
+    scale, xlabel = _threshold_units(x)
+    x = x / scale
     name = str(getattr(result, "objective", "objective"))
     ax.plot(x, y, color="C0", label=name)
     if feasible is not None:
         bad = np.where(np.asarray(feasible, dtype=bool)[finite][keep], np.nan, y)
         ax.plot(x, bad, color="C7", lw=3, alpha=0.6, label="constraint not met")
     chosen = float(result.threshold)
-    shown = chosen if np.isfinite(chosen) else (x.max() if x.size else 1.0)
+    shown = chosen / scale if np.isfinite(chosen) else (x.max() if x.size else 1.0)
     label = (f"chosen {chosen:.4g} ({name} {result.value:.4g})" if np.isfinite(chosen)
              else f"chosen: nothing positive ({name} {result.value:.4g})")
     ax.axvline(shown, color="C3", ls="--", lw=1)
@@ -334,7 +350,7 @@ def threshold_curve(result, *, title=None):
             except ValueError:
                 relation = "bound"
             title += f" (subject to {constraint[0]} {relation} {constraint[1]:g})"
-    ax.set_xlabel("threshold (positive when score >= threshold)")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel(name, **_LITERAL)
     ax.set_title(str(title), **_LITERAL)
     ax.grid(alpha=0.3)
@@ -377,6 +393,8 @@ def guarantee_curve(result, *, title=None):
     ax = fig.subplots()
     x = thresholds[finite]
     keep = _thin(x, value[finite])
+    scale, xlabel = _threshold_units(x[keep])
+    x = x / scale
     ax.plot(x[keep], value[finite][keep], color="C0", label=f"{name} on the data")
     ax.plot(x[keep], g.bound[finite][keep], color="C1",
             label=f"lower bound, {_percent(result.confidence)} confidence")
@@ -385,10 +403,10 @@ def guarantee_curve(result, *, title=None):
     ax.plot(x[keep], ok, color="C2", lw=3, alpha=0.5, label="guaranteed")
     chosen = float(result.threshold)
     if np.isfinite(chosen):
-        ax.axvline(chosen, color="C3", ls="--", lw=1)
-        ax.plot([chosen], [result.bound], "o", color="C3", zorder=3,
+        ax.axvline(chosen / scale, color="C3", ls="--", lw=1)
+        ax.plot([chosen / scale], [result.bound], "o", color="C3", zorder=3,
                 label=f"chosen {chosen:.4g} (bound {result.bound:.3f})")
-    ax.set_xlabel("threshold (positive when score >= threshold)")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel(name, **_LITERAL)
     ax.set_title(str(title if title is not None else
                      f"{name} >= {floor:g} with {_percent(result.confidence)} confidence"),
