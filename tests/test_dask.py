@@ -311,6 +311,32 @@ def test_bad_score_in_one_partition_names_the_partition_and_row(client):
         kd.tune_threshold(_frame(frames), "f1", label="y", score="p")
 
 
+def test_text_missing_labels_and_empty_data_read_as_the_command_line_reads_them(client):
+    # Text labels "0"/"1" were read as numbers (the files' reader and the one-machine
+    # API refuse them); pandas' <NA> was "label nan is not a class" where the command
+    # line says "missing value"; and tune_threshold of empty partitions blamed an
+    # argument `y_score` that the Dask API does not have.
+    df, _ = _binary(400)
+    text = df.assign(y=df["y"].astype(str))
+    for fn in (kd.confusion_matrix, kd.tune_threshold, kd.report):
+        with pytest.raises(ValueError, match=r"partition \d: column 'y' has dtype \w+; "
+                                             r"expected numbers \(text is not a label"):
+            fn(_frame(_split(text, [200])), label="y", score="p")
+    missing = df.assign(y=df["y"].astype("Int64"))
+    missing.iloc[210, missing.columns.get_loc("y")] = pd.NA
+    for fn in (kd.confusion_matrix, kd.tune_threshold):
+        with pytest.raises(ValueError, match=r"partition 1: column 'y', row 11: missing value"):
+            fn(_frame(_split(missing, [200])), label="y", score="p")
+    # Nullable dtypes without a missing value count as the plain ones.
+    got = kd.confusion_matrix(_frame(_split(df.assign(y=df["y"].astype("Int64")), [200])),
+                              label="y", score="p")
+    np.testing.assert_array_equal(got, sk_confusion_matrix(df["y"], df["p"] >= 0.5))
+    empty = _frame([df.iloc[:0], df.iloc[:0]])
+    for fn in (kd.report, kd.tune_threshold):
+        with pytest.raises(ValueError, match=r"no data rows \(every partition is empty\)"):
+            fn(empty, label="y", score="p")
+
+
 def test_bad_arguments_are_value_errors_naming_them(client):
     _, ddf = _binary(100)
     with pytest.raises(ValueError, match="`sample_weight`"):

@@ -61,7 +61,7 @@ import numpy as np
 from keras_confusion import formulas
 from keras_confusion._counting import exact_curve, tail_sums
 from keras_confusion._io import Chunk, InputError, check_chunk, iter_chunks
-from keras_confusion._validation import arg_error, warn
+from keras_confusion._validation import arg_error, is_text, warn
 from keras_confusion.decisions import (
     _TIE_RTOL,
     MultilabelThresholdResult,
@@ -121,12 +121,20 @@ def _chunks(source, cols: _Columns):
             raise InputError(f"{where}: no column {c!r} (columns: "
                              f"{', '.join(repr(x) for x in list(frame.columns)[:20])})")
         a = frame[c].to_numpy()
+        if not isinstance(frame[c].dtype, np.dtype) or a.dtype.kind not in "biuf":
+            # pandas' nullable dtypes (Int64's <NA>, read as NaN) and objects (None).
+            missing = frame[c].isna().to_numpy()
+            if missing.any():
+                raise InputError(f"{where}: column {c!r}, row {int(np.argmax(missing)) + 1}: "
+                                 "missing value")
         if a.dtype.kind not in "biuf":
-            try:  # pandas' nullable dtypes: missing values become NaN, then fail below
-                a = frame[c].to_numpy(dtype="float64", na_value=np.nan)
+            try:  # NumPy reads the text "1" as a number, as the files' reader does not
+                if is_text(a):
+                    raise TypeError
+                a = frame[c].to_numpy(dtype="float64")
             except (TypeError, ValueError):
                 raise InputError(f"{where}: column {c!r} has dtype {frame[c].dtype}; "
-                                 "expected numbers") from None
+                                 "expected numbers (text is not a label or a score)") from None
         arrays[c] = a
     scores = np.stack([arrays[c] for c in cols.scores], axis=1)
     if scores.dtype.kind != "f":
@@ -455,7 +463,7 @@ def _tune_column(sources, cols, fn, name, kwargs, vectorized, greater, constrain
     raise for no rows and for weights that are all zero (the command line's)."""
     rows, lo, hi, present, total = _reduce(sources, _range_task, _merge_ranges, cols)
     if rows == 0:
-        raise no_rows or arg_error("y_score", "<empty array>", "at least one score")
+        raise no_rows or InputError("no data rows (every partition is empty)")
     if total == 0 and no_weight is not None:
         raise no_weight
     gather_rows = DEFAULT_GATHER_ROWS if gather_rows is None else gather_rows
