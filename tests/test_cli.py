@@ -1083,6 +1083,52 @@ def test_output_that_is_the_cost_file_is_refused_and_the_file_kept(command, opti
     assert (tmp_path / "0,1;5,0").stat().st_size > 0
 
 
+@pytest.mark.parametrize(("objective", "options", "kwargs"), [
+    ("fbeta", ["--beta", "2"], {"beta": 2.0}),
+    ("fbeta", [], {"beta": 1.0}),
+    ("tversky", ["--alpha", "0.3", "--beta", "0.7"], {"alpha": 0.3, "beta": 0.7}),
+    ("tversky", ["--beta", "0.8"], {"alpha": 0.5, "beta": 0.8}),
+])
+def test_fbeta_and_tversky_objectives_take_their_parameters_as_tune_threshold(
+        tmp_path, objective, options, kwargs, capsys):
+    # --objective fbeta and tversky were listed, but nothing set beta or alpha: both
+    # could only ever mean f1, and the output said "fbeta".
+    y, s = _data(2000, seed=26)
+    path = _write_csv(tmp_path / "p.csv", {"y": y, "p": s})
+    want = tune_threshold(y, s, objective, **kwargs)
+    d = _run_json(tmp_path, ["tune", path, "--label", "y", "--score", "p", "--objective",
+                             objective, *options])
+    assert (d["threshold"], d["value"]) == (want.threshold, want.value)
+    assert d["objective"] == objective and d["objective_args"] == kwargs
+    e = _run_json(tmp_path, ["evaluate", path, "--label", "y", "--score", "p", "--tune",
+                             objective, *options, "--bootstrap", "0"])
+    assert e["threshold_search"]["threshold"] == want.threshold
+    assert e["threshold_search"]["objective_args"] == kwargs
+    assert main(["tune", path, "--label", "y", "--score", "p", "--objective", objective,
+                 *options, "--quiet"]) == 0
+    shown = ", ".join(f"{k}={v:g}" for k, v in kwargs.items())
+    assert f"{objective:<10} {want.value:.6g} ({shown})" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("options", "match"), [
+    (["--objective", "f1", "--beta", "2"],
+     r"--beta 2: the parameter of --objective fbeta or tversky; got --objective f1"),
+    (["--objective", "fbeta", "--alpha", "0.3"],
+     r"--alpha 0\.3: the parameter of --objective tversky; got --objective fbeta"),
+    (["--objective", "fbeta", "--beta", "-1"], r"--beta '-1\.0': must be a number > 0"),
+    (["--beta", "2"], r"--beta 2: the parameter of --objective fbeta or tversky; got "
+                      r"--objective \(none\)"),
+])
+def test_objective_parameters_it_would_ignore_or_refuse_exit_2_before_reading(
+        tmp_path, capsys, options, match):
+    missing = str(tmp_path / "no-such-file.csv")  # read after the options are checked
+    assert main(["tune", missing, "--label", "y", "--score", "p", *options]) == 2
+    assert re.search(match, _one_error_line(capsys))
+    assert main(["evaluate", missing, "--label", "y", "--score", "p", "--beta", "2"]) == 2
+    assert re.search(r"--beta 2: the parameter of --tune fbeta or tversky",
+                     _one_error_line(capsys))
+
+
 def test_output_that_would_be_a_new_part_of_an_input_folder_is_refused(tmp_path, capsys):
     # `evaluate parts/ --json parts/report.csv` wrote the report beside the parts; the
     # next `evaluate parts/` read it as a part and failed on it.

@@ -414,8 +414,9 @@ def _json(tmp_path, argv):
     ["evaluate", "--cost", "0,1;5,0", "--weight", "w"],
     ["tune", "--objective", "mcc"],
     ["tune", "--cost", "0,1;5,0", "--weight", "w"],
+    ["tune", "--objective", "fbeta", "--beta", "2"],
 ], ids=["evaluate", "evaluate-tune", "evaluate-constraint-weighted", "evaluate-cost",
-        "tune", "tune-cost-weighted"])
+        "tune", "tune-cost-weighted", "tune-fbeta-beta"])
 def test_cli_scheduler_json_equals_one_machine_json(client, tmp_path, argv):
     """Tuned evaluations compare in-sample (``--folds 0``): one machine cross-fits its
     headline figures by default, and a cluster run does not gather the scores."""

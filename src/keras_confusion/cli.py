@@ -110,10 +110,10 @@ class _ClusterRun:
             self.counts = self.squares = None
             self.rows = 0
 
-    def tune(self, objective, cost, constraint):
+    def tune(self, objective, cost, constraint, formula_kwargs):
         result, self.rows = self.engine.tune_sources(
             self.sources, self.cols, objective, cost_matrix=cost, constraint=constraint,
-            no_rows=self.no_rows, no_weight=self.no_weight)
+            no_rows=self.no_rows, no_weight=self.no_weight, formula_kwargs=formula_kwargs)
         return result
 
     def matrices_at(self, threshold):
@@ -267,7 +267,7 @@ def _cost_matrix(args, k: int):
 
 
 def _check_tuning(option, objective, cost, constraint, confidence=None, weighted=False,
-                  scheduler=None, *, given, tune=True):
+                  scheduler=None, *, given, tune=True, formula_kwargs=None):
     """Everything about tuning that needs no data, before any file is read; ``given``:
     the options' texts (`_given`), ``tune``: whether the run tunes a threshold."""
     pair = _constraint(constraint)
@@ -288,8 +288,11 @@ def _check_tuning(option, objective, cost, constraint, confidence=None, weighted
 
         try:
             resolve_constraint(pair, cost)
-            resolve_objective(objective or ("expected_cost" if cost is not None else "f1"),
-                              cost, {}, None, None, constraint=pair)
+            fn, _, kwargs, _, _ = resolve_objective(
+                objective or ("expected_cost" if cost is not None else "f1"), cost,
+                formula_kwargs or {}, None, None, constraint=pair)
+            if formula_kwargs:  # their values are checked where the formula runs
+                fn(np.ones((2, 2)), **kwargs)
         except ValueError as e:
             raise _as_options(e, option, given) from None
     if confidence is not None and scheduler is not None:
@@ -321,7 +324,8 @@ def _check_tuning(option, objective, cost, constraint, confidence=None, weighted
 
 # Python argument names in messages from the library, as the options that set them.
 _OPTION_NAMES = {"constraint": "--constraint", "cost_matrix": "--cost",
-                 "confidence": "--confidence", "folds": "--folds"}
+                 "confidence": "--confidence", "folds": "--folds", "beta": "--beta",
+                 "alpha": "--alpha"}
 
 
 def _as_options(e: ValueError, objective_option: str, given=None) -> InputError:
@@ -347,7 +351,8 @@ def _as_options(e: ValueError, objective_option: str, given=None) -> InputError:
 def _given(args, objective_option) -> dict:
     """The text of the tuning options given, by option, for `_as_options`."""
     texts = {"--constraint": args.constraint, "--cost": args.cost,
-             "--confidence": args.confidence,
+             "--confidence": args.confidence, "--beta": getattr(args, "beta", None),
+             "--alpha": getattr(args, "alpha", None),
              objective_option: getattr(args, objective_option[2:])}
     return {o: str(v) for o, v in texts.items() if v is not None}
 
@@ -373,6 +378,33 @@ def _class_names(args, k):
     return list(args.score) if k > 2 else None
 
 
+# The formulas' own parameters the command line sets, by objective.
+_OBJECTIVE_ARGS = {"fbeta": ("beta",), "tversky": ("alpha", "beta")}
+
+
+def _objective_args(args, option) -> dict:
+    """The objective's parameters given (``--beta``, ``--alpha``), as the formula's
+    keyword arguments; InputError for one the objective does not take (it was
+    ignored: ``--objective fbeta`` could only ever mean f1)."""
+    taken = _OBJECTIVE_ARGS.get(args.objective, ())
+    out = {}
+    for name in ("alpha", "beta"):
+        value = getattr(args, name, None)
+        if value is None:
+            continue
+        if name not in taken:
+            which = " or ".join(o for o, a in _OBJECTIVE_ARGS.items() if name in a)
+            raise InputError(f"--{name} {value:g}: the parameter of {option} {which}; got "
+                             f"{option} {args.objective or '(none)'}")
+        out[name] = value
+    return out
+
+
+def _args_text(kwargs) -> str:
+    """``" (beta=2)"`` for an objective's parameters, or ``""``."""
+    return f" ({', '.join(f'{k}={v:g}' for k, v in kwargs.items())})" if kwargs else ""
+
+
 def _objective(args, cost):
     return args.objective if args.objective else ("expected_cost" if cost is not None
                                                   else "f1")
@@ -382,10 +414,12 @@ def _tuner(args, cost):
     """``tune(y, s, w) -> ThresholdResult`` with the command line's options."""
     from keras_confusion.decisions import tune_threshold
 
+    kwargs = _objective_args(args, "--objective")
+
     def tune(y, s, w=None):
         return tune_threshold(y, s, _objective(args, cost), cost_matrix=cost,
                               constraint=_constraint(args.constraint), sample_weight=w,
-                              confidence=args.confidence)
+                              confidence=args.confidence, **kwargs)
 
     return tune
 
@@ -393,7 +427,8 @@ def _tuner(args, cost):
 def _tune(acc, args, cost, option):
     try:
         if isinstance(acc, _ClusterRun):
-            return acc.tune(_objective(args, cost), cost, _constraint(args.constraint))
+            return acc.tune(_objective(args, cost), cost, _constraint(args.constraint),
+                            _objective_args(args, option))
         if args.confidence is not None and acc.kept is None:
             raise InputError(f"--confidence: a guarantee needs the exact search over every "
                              f"score; {acc.rows} rows exceed --exact-limit {args.exact_limit} "
@@ -582,7 +617,8 @@ def _evaluate(args) -> int:
         raise InputError("--confidence needs --tune OBJECTIVE and --constraint NAME=FLOOR")
     _check_tuning("--tune", args.tune, cost, args.constraint, args.confidence,
                   weighted=args.weight is not None, scheduler=args.scheduler,
-                  given=_given(args, "--tune"), tune=tune)
+                  given=_given(args, "--tune"), tune=tune,
+                  formula_kwargs=_objective_args(args, "--tune"))
     _check_outputs(args)
     class_names = _class_names(args, k)
     threshold = 0.5 if args.threshold is None else args.threshold
@@ -602,7 +638,7 @@ def _evaluate(args) -> int:
         else:
             cm = np.rint(result.confusion_matrix).astype(np.int64)
         curve = (result.thresholds, result.confusion_matrices) if args.html else None
-        extra["threshold_search"] = _result_dict(result, acc)
+        extra["threshold_search"] = _result_dict(result, acc, args)
         guarantee = result.guarantee
         cf, cf_squares, notes = _cross_fit(acc, args, cost, result)
         extra["threshold_search"]["in_sample"] = {
@@ -641,6 +677,7 @@ def _evaluate(args) -> int:
     lines = [report_obj.to_text()]
     if tune:
         lines.append(f"threshold tuned for {extra['threshold_search']['objective']}"
+                     + _args_text(extra["threshold_search"]["objective_args"])
                      + _subject_to(args.constraint)
                      + f" ({extra['threshold_search']['method']})")
     _say(lines, _render(report_obj, extra, args, tuned=result))
@@ -669,13 +706,22 @@ def _subject_to(constraint) -> str:
     return f" subject to {name} {'<=' if name == 'expected_cost' else '>='} {bound:g}"
 
 
-def _result_dict(result, acc):
+def _result_dict(result, acc, args):
+    import inspect
+
+    from keras_confusion import formulas
     from keras_confusion._text import guarantee_text, json_number
 
     method = (f"exact over {acc.rows} scores" if acc.kept is not None
               else f"exact at thresholds k/{TUNE_BINS} (binned scores)")
     guarantee = result.guarantee
-    return {"objective": result.objective, "value": float(result.value),
+    # Every parameter of the objective, the defaults too: "fbeta" alone is beta=1.
+    given = _objective_args(args, "--objective")
+    shown = {name: given.get(name, inspect.signature(formulas.get(result.objective))
+                             .parameters[name].default)
+             for name in _OBJECTIVE_ARGS.get(result.objective, ())}
+    return {"objective": result.objective, "objective_args": shown,
+            "value": float(result.value),
             "threshold": json_number(float(result.threshold)),
             "constraint": None if result.constraint is None else list(result.constraint),
             "method": method,
@@ -690,11 +736,12 @@ def _tune_command(args) -> int:
     cost = _cost_matrix(args, 2)
     _check_tuning("--objective", args.objective, cost, args.constraint, args.confidence,
                   weighted=args.weight is not None, scheduler=args.scheduler,
-                  given=_given(args, "--objective"))
+                  given=_given(args, "--objective"),
+                  formula_kwargs=_objective_args(args, "--objective"))
     _check_outputs(args)
     acc = _stream(args, 2, 0.5, tune=True, curve=False)
     result = _tune(acc, args, cost, "--objective")
-    info = _result_dict(result, acc)
+    info = _result_dict(result, acc, args)
     from keras_confusion._counting import count_text
 
     if acc.weighted:
@@ -705,6 +752,7 @@ def _tune_command(args) -> int:
     width = max(6, max(len(c) for c in (tn_, fp_, fn_, tp_)) + 2)
     lines = [f"threshold  {float(result.threshold)!r}  (positive when score >= threshold)",
              f"{result.objective:<10} {result.value:.6g}"
+             + _args_text(info["objective_args"])
              + (f" {_subject_to(args.constraint)}" if args.constraint else ""),
              f"search     {info['method']}",
              *([f"guarantee  {info['guarantee']['text']}"] if info["guarantee"] else []),
@@ -809,6 +857,11 @@ def _input_args(p, score_help="score column; repeat once per class for multiclas
                         "JSON '[[0,1],[10,0]]', or a file holding either")
     p.add_argument("--constraint", metavar="NAME=BOUND",
                    help="with tuning: e.g. recall=0.95 (then the best objective)")
+    p.add_argument("--beta", type=_finite, metavar="B",
+                   help="the beta of an fbeta objective (default 1: f1; 2 weighs recall "
+                        "twice) or of tversky (default 0.5, the weight of FN)")
+    p.add_argument("--alpha", type=_finite, metavar="A",
+                   help="the alpha of a tversky objective (default 0.5, the weight of FP)")
     p.add_argument("--confidence", type=_finite, metavar="C",
                    help="with a floor --constraint on recall, sensitivity, specificity, "
                         "precision or npv: choose a threshold whose floor holds on new data "

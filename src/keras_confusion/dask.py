@@ -584,11 +584,12 @@ def _search(tails, hist, nonempty, gather, extremes, edge_cms, y_g, s_g, w_g, mi
 
 
 def tune_sources(sources, cols: _Columns, objective, *, cost_matrix=None, constraint=None,
-                 bins=DEFAULT_BINS, no_rows=None, no_weight=None, gather_rows=None):
+                 bins=DEFAULT_BINS, no_rows=None, no_weight=None, gather_rows=None,
+                 formula_kwargs=None):
     """The exact search over file sources (the command line's ``--scheduler``):
-    ``(ThresholdResult, rows)``."""
+    ``(ThresholdResult, rows)``; ``formula_kwargs``, the objective's parameters."""
     fn, name, kwargs, vectorized, greater = resolve_objective(
-        objective, cost_matrix, {}, None, None, constraint)
+        objective, cost_matrix, formula_kwargs or {}, None, None, constraint)
     constraint = resolve_constraint(constraint, cost_matrix)
     return _tune_column(sources, cols, fn, name, kwargs, vectorized, greater, constraint, bins,
                         no_rows, no_weight, gather_rows)
