@@ -45,7 +45,8 @@ Kish effective count (see `keras_confusion.report`).
 is the one-machine JSON, bar cross-fitting and ``--confidence``, which need every score
 on one machine (``evaluate --tune`` reports in-sample figures there, and says so).
 Tuning there is exact at any size (the one-machine search bins beyond
-``--exact-limit``; the cluster's counts only the bins that can win).
+``--exact-limit``; the cluster's counts only the bins that can win), so
+``--exact-limit`` is refused beside it.
 
 Bad input exits with status 2 and one line saying what and where (file, column, row);
 each output file is written whole (a temporary file, then a rename): a killed run
@@ -878,8 +879,8 @@ def _input_args(p, score_help="score column; repeat once per class for multiclas
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="run on the Dask cluster of this distributed scheduler "
                         "(tcp://host:8786): the same results, one task per file; tuning "
-                        "is exact at any size, in-sample (no --folds, no --confidence) "
-                        "(needs keras-confusion[dask])")
+                        "is exact at any size, in-sample (no --folds, --confidence or "
+                        "--exact-limit) (needs keras-confusion[dask])")
 
 
 class _StoreOnce(argparse.Action):
