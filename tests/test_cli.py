@@ -1104,6 +1104,10 @@ def test_fbeta_and_tversky_objectives_take_their_parameters_as_tune_threshold(
                              objective, *options, "--bootstrap", "0"])
     assert e["threshold_search"]["threshold"] == want.threshold
     assert e["threshold_search"]["objective_args"] == kwargs
+    # The headline, cross-fitted, is the same formula: it was f1 whatever --beta said.
+    crossed = e["threshold_search"]["cross_fitted"]
+    assert crossed["value"] == pytest.approx(float(formulas.get(objective)(
+        np.array(crossed["confusion_matrix"], dtype="float64"), **kwargs)), rel=1e-12)
     assert main(["tune", path, "--label", "y", "--score", "p", "--objective", objective,
                  *options, "--quiet"]) == 0
     shown = ", ".join(f"{k}={v:g}" for k, v in kwargs.items())
@@ -1115,9 +1119,13 @@ def test_fbeta_and_tversky_objectives_take_their_parameters_as_tune_threshold(
      r"--beta 2: the parameter of --objective fbeta or tversky; got --objective f1"),
     (["--objective", "fbeta", "--alpha", "0.3"],
      r"--alpha 0\.3: the parameter of --objective tversky; got --objective fbeta"),
-    (["--objective", "fbeta", "--beta", "-1"], r"--beta '-1\.0': must be a number > 0"),
+    (["--objective", "fbeta", "--beta", "-1"], r"--beta '-1': must be a number > 0"),
     (["--beta", "2"], r"--beta 2: the parameter of --objective fbeta or tversky; got "
                       r"--objective \(none\)"),
+    (["--objective", "fbeta", "--beta", "0"], r"--beta '0': must be a number > 0"),
+    # The constraint's own fbeta took beta=1, while the output showed "(beta=3)".
+    (["--objective", "fbeta", "--beta", "3", "--constraint", "fbeta=0.6"],
+     r"--beta with --constraint 'fbeta=0\.6': the parameters apply to --objective only"),
 ])
 def test_objective_parameters_it_would_ignore_or_refuse_exit_2_before_reading(
         tmp_path, capsys, options, match):
@@ -1139,13 +1147,15 @@ def test_output_that_would_be_a_new_part_of_an_input_folder_is_refused(tmp_path,
     _write_parquet(parts / "year=2024" / "part-1.parquet", {"y": y[150:], "p": s[150:]})
     argv = ["evaluate", str(parts), "--label", "y", "--score", "p", "--bootstrap", "0",
             "--quiet"]
+    # A dangling link in the folder: writing through it makes it a part too.
+    (parts / "link.csv").symlink_to(tmp_path / "elsewhere.csv")
     for out in (parts / "report.csv", parts / "year=2024" / "r.parquet",
-                parts / ".." / "parts" / "r.tsv.gz"):
+                parts / ".." / "parts" / "r.tsv.gz", parts / "link.csv"):
         assert main([*argv, "--json", str(out)]) == 2
         err = _one_error_line(capsys)
         assert f"--json {str(out)!r} would be a part of the input folder" in err, err
         assert "read it as data" in err, err
-        assert not (parts / "report.csv").exists()
+        assert not out.exists() and not (tmp_path / "elsewhere.csv").exists()
     # Names the next run does not read as parts are written, and it reads the same.
     for out in (parts / "report.json", parts / "_report.csv", tmp_path / "parts.csv"):
         assert main([*argv, "--json", str(out)]) == 0

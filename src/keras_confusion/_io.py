@@ -110,11 +110,19 @@ def is_part_of(path: str, directory: str) -> bool:
 
     if is_stdout(path):
         return False
-    relative = os.path.relpath(os.path.realpath(path), os.path.realpath(directory))
-    steps = relative.split(os.sep)
-    if relative == os.curdir or steps[0] == os.pardir:
-        return False
-    return _is_part(steps[-1]) and not any(s.startswith((".", "_")) for s in steps)
+    folder = os.path.realpath(directory)
+    # Where the link is, and where it leads (a dangling one too: writing creates it).
+    for where in {os.path.join(os.path.realpath(os.path.dirname(os.path.abspath(path))),
+                               os.path.basename(path)), os.path.realpath(path)}:
+        try:
+            relative = os.path.relpath(where, folder)
+        except ValueError:  # another drive (Windows)
+            continue
+        steps = relative.split(os.sep)
+        if relative != os.curdir and steps[0] != os.pardir and _is_part(steps[-1]) \
+                and not any(s.startswith((".", "_")) for s in steps):
+            return True
+    return False
 
 
 def expand_paths(paths: Sequence[str]) -> list[str]:

@@ -352,10 +352,15 @@ def _as_options(e: ValueError, objective_option: str, given=None) -> InputError:
 def _given(args, objective_option) -> dict:
     """The text of the tuning options given, by option, for `_as_options`."""
     texts = {"--constraint": args.constraint, "--cost": args.cost,
-             "--confidence": args.confidence, "--beta": getattr(args, "beta", None),
-             "--alpha": getattr(args, "alpha", None),
+             "--confidence": args.confidence,
+             **{f"--{n}": _number_text(getattr(args, n, None)) for n in ("beta", "alpha")},
              objective_option: getattr(args, objective_option[2:])}
     return {o: str(v) for o, v in texts.items() if v is not None}
+
+
+def _number_text(v):
+    """A number as typed: ``2`` for 2.0, ``0.25`` as it is; None stays None."""
+    return None if v is None else str(int(v)) if float(v).is_integer() else str(v)
 
 
 def _was_given(args, dest: str) -> bool:
@@ -395,9 +400,15 @@ def _objective_args(args, option) -> dict:
             continue
         if name not in taken:
             which = " or ".join(o for o, a in _OBJECTIVE_ARGS.items() if name in a)
-            raise InputError(f"--{name} {value:g}: the parameter of {option} {which}; got "
-                             f"{option} {args.objective or '(none)'}")
+            raise InputError(f"--{name} {_number_text(value)}: the parameter of {option} "
+                             f"{which}; got {option} {args.objective or '(none)'}")
         out[name] = value
+    constrained = args.constraint.partition("=")[0].rstrip(">").strip() \
+        if getattr(args, "constraint", None) else None
+    if out and constrained in _OBJECTIVE_ARGS:
+        raise InputError(f"--{next(iter(out))} with --constraint {args.constraint!r}: the "
+                         f"parameters apply to {option} only, and the constraint's "
+                         f"{constrained} would take its defaults; constrain another formula")
     return out
 
 
@@ -650,8 +661,8 @@ def _evaluate(args) -> int:
         if cf is not None:
             from keras_confusion import formulas
 
-            kwargs = {} if cost is None or result.objective != "expected_cost" else \
-                {"cost_matrix": cost}
+            kwargs = _objective_args(args, "--tune") if cost is None or \
+                result.objective != "expected_cost" else {"cost_matrix": cost}
             value = float(formulas.get(result.objective)(
                 cf.confusion_matrix.astype("float64"), **kwargs))
             extra["threshold_search"]["cross_fitted"] = {
