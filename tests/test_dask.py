@@ -324,9 +324,13 @@ def test_text_missing_labels_and_empty_data_read_as_the_command_line_reads_them(
             fn(_frame(_split(text, [200])), label="y", score="p")
     missing = df.assign(y=df["y"].astype("Int64"))
     missing.iloc[210, missing.columns.get_loc("y")] = pd.NA
-    for fn in (kd.confusion_matrix, kd.tune_threshold):
-        with pytest.raises(ValueError, match=r"partition 1: column 'y', row 11: missing value"):
-            fn(_frame(_split(missing, [200])), label="y", score="p")
+    gap = df.assign(y=df["y"].astype("float64"))  # as dd.read_csv reads an empty cell
+    gap.iloc[210, gap.columns.get_loc("y")] = np.nan
+    for frame in (missing, gap):
+        for fn in (kd.confusion_matrix, kd.tune_threshold):
+            with pytest.raises(ValueError, match=r"partition 1: column 'y', row 11: missing "
+                                                 r"value"):
+                fn(_frame(_split(frame, [200])), label="y", score="p")
     # Nullable dtypes without a missing value count as the plain ones.
     got = kd.confusion_matrix(_frame(_split(df.assign(y=df["y"].astype("Int64")), [200])),
                               label="y", score="p")
@@ -490,3 +494,15 @@ def test_cli_scheduler_unreachable_exits_2_naming_the_option(tmp_path, capsys, m
                      "--scheduler", "tcp://127.0.0.1:9"])
     assert code == 2
     assert "--scheduler 'tcp://127.0.0.1:9': cannot connect" in capsys.readouterr().err
+
+
+def test_a_rate_tuned_alone_warns_at_the_callers_line_as_on_one_machine(client):
+    # The warning pointed inside the library (dask.py) from the Dask engine.
+    from keras_confusion._validation import ConfusionWarning
+
+    df, ddf = _binary(400)
+    with pytest.warns(ConfusionWarning, match=r"recall alone is maximised at an extreme "
+                                              r"threshold") as caught:
+        got = kd.tune_threshold(ddf, "recall", label="y", score="p")
+    assert caught[0].filename == __file__
+    _same(got, tune_threshold(df["y"].to_numpy(), df["p"].to_numpy(), "recall"))

@@ -135,6 +135,10 @@ def _chunks(source, cols: _Columns):
             except (TypeError, ValueError):
                 raise InputError(f"{where}: column {c!r} has dtype {frame[c].dtype}; "
                                  "expected numbers (text is not a label or a score)") from None
+        if c == cols.label and a.dtype.kind == "f" and np.isnan(a).any():
+            # A label column with a gap reads as float64 with NaN (dd.read_csv).
+            raise InputError(f"{where}: column {c!r}, row {int(np.argmax(np.isnan(a))) + 1}: "
+                             "missing value")
         arrays[c] = a
     scores = np.stack([arrays[c] for c in cols.scores], axis=1)
     if scores.dtype.kind != "f":
@@ -556,9 +560,10 @@ def _search(tails, hist, nonempty, gather, extremes, edge_cms, y_g, s_g, w_g, mi
     not_gathered[nonempty[gather]] = False
     # The rows of the bins not gathered, as (B + 1, 2, 2) tail sums: above a gathered
     # candidate's bin they are called positive (FP, TP of the next edge), below it
-    # negative (TN, FN of its own edge). Each cell is a sum of the rows in it, never a
-    # total less the other cell: weighted, the difference left +-1e-12 in TN and FN
-    # where every row is positive (NPV 2.0; FN < 0, recall above 1).
+    # negative (TN, FN of its own edge). TN and FN are no longer the total less FP and
+    # TP summed in another order, which, weighted, left +-1e-12 where every row is
+    # positive (NPV 2.0; FN < 0, recall above 1): each comes from one running sum, so
+    # it is exactly 0 where no row is, and never negative.
     rest = tail_sums(hist * not_gathered)
     full = np.zeros((len(t_g), 2, 2), dtype=tails.dtype)
     full[:, :, 1] = cms_g[:, :, 1] + rest[b_g + 1, :, 1]
