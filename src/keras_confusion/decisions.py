@@ -18,6 +18,7 @@ score stays distinct, which JAX's default float32 would not guarantee). Only
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -435,16 +436,22 @@ _TRIVIAL = {
 }
 
 
-def _warn_trivial(fn, name, constraint) -> None:
-    """Warn when ``fn`` alone, a rate of `_TRIVIAL`, is tuned without a constraint: its
-    best threshold is trivial (the losses warn alike for their formulas)."""
+def _warn_trivial(fn, name, greater, constraint) -> None:
+    """Warn when ``fn`` alone, a rate of `_TRIVIAL` maximised, is tuned without a
+    constraint: its best threshold is trivial (the losses warn alike for their
+    formulas). The warning points at the first caller outside this package
+    (`tune_threshold`'s, the Dask engine's, a callback's)."""
     canonical = formulas.name_of(fn)
-    if constraint is not None or canonical not in _TRIVIAL:
+    if constraint is not None or canonical not in _TRIVIAL or not greater:
         return
     trivial, other = _TRIVIAL[canonical]
+    frame, level = sys._getframe(1), 3  # 1: `warn`, 2: this function
+    while frame is not None and frame.f_globals.get("__name__", "").startswith(
+            "keras_confusion."):
+        frame, level = frame.f_back, level + 1
     warn(f"tune_threshold: {name} alone is maximised at an extreme threshold, by {trivial}; "
-         f"add a constraint (a floor on {other}), or tune f1, mcc or a cost matrix.",
-         stacklevel=6)  # the caller of tune_threshold
+         f"add a constraint (a floor on {other}: constraint=, or --constraint), or tune "
+         "f1, mcc or a cost matrix.", stacklevel=level)
 
 
 def choose_threshold(thresholds, cms, fn, name, kwargs, vectorized, greater, constraint,
@@ -461,7 +468,7 @@ def choose_threshold(thresholds, cms, fn, name, kwargs, vectorized, greater, con
     ``confidence`` (with a floor constraint): the eligible candidates are those where
     the floor is guaranteed (`_guarantee.guarantee`) instead of met on the data.
     """
-    _warn_trivial(fn, name, constraint)
+    _warn_trivial(fn, name, greater, constraint)
     known = np.ones(len(thresholds), dtype=bool) if known is None else np.asarray(known)
     values = _evaluate(fn, cms, kwargs, vectorized)
     nan = np.isnan(values) & known
