@@ -121,8 +121,11 @@ def _chunks(source, cols: _Columns):
             raise InputError(f"{where}: no column {c!r} (columns: "
                              f"{', '.join(repr(x) for x in list(frame.columns)[:20])})")
         a = frame[c].to_numpy()
-        if not isinstance(frame[c].dtype, np.dtype) or a.dtype.kind not in "biuf":
-            # pandas' nullable dtypes (Int64's <NA>, read as NaN) and objects (None).
+        # A gap: pandas' <NA> (nullable dtypes, read as NaN), None among objects, or a
+        # NaN label (an empty cell, as dd.read_csv reads it). A NaN score stays a score
+        # that is not finite (`check_chunk`).
+        if c == cols.label or not isinstance(frame[c].dtype, np.dtype) \
+                or a.dtype.kind not in "biuf":
             missing = frame[c].isna().to_numpy()
             if missing.any():
                 raise InputError(f"{where}: column {c!r}, row {int(np.argmax(missing)) + 1}: "
@@ -135,10 +138,6 @@ def _chunks(source, cols: _Columns):
             except (TypeError, ValueError):
                 raise InputError(f"{where}: column {c!r} has dtype {frame[c].dtype}; "
                                  "expected numbers (text is not a label or a score)") from None
-        if c == cols.label and a.dtype.kind == "f" and np.isnan(a).any():
-            # A label column with a gap reads as float64 with NaN (dd.read_csv).
-            raise InputError(f"{where}: column {c!r}, row {int(np.argmax(np.isnan(a))) + 1}: "
-                             "missing value")
         arrays[c] = a
     scores = np.stack([arrays[c] for c in cols.scores], axis=1)
     if scores.dtype.kind != "f":
